@@ -1,0 +1,291 @@
+"""aiohttp wiring: routes, the request middleware (request id, metrics, logs), app state, lifecycle.
+
+``create_app(settings)`` builds the application; ``extra_routes`` lets the operations code
+mount more routes (e.g. ``GET /health``, DESIGN §9) that read the state below through
+``request.app[STATE_KEY]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway import openapi
+from gateway.config import GatewayConfig
+from gateway.intake import Answer, Intake, error
+from gateway.metrics import CONTENT_TYPE, GatewayMetrics, normalize_path
+from gateway.producer import DurableProducer, RecordProducer, producer_config
+from vitalstream.observability import get_logger, sampled
+from vitalstream.settings import Settings
+
+log = get_logger("gateway")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/health", "/openapi.json"})
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Readiness:
+    """``/readyz``: broker metadata for the raw topic within a short timeout, verdict cached briefly."""
+
+    def __init__(self, producer: RecordProducer, topic: str, timeout_s: float, cache_s: float) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._timeout_s = timeout_s
+        self._cache_s = cache_s
+        self._checked_at = -1e18
+        self._ok = False
+        self._lock = asyncio.Lock()
+
+    async def ready(self) -> bool:
+        if time.monotonic() - self._checked_at < self._cache_s:
+            return self._ok
+        async with self._lock:
+            if time.monotonic() - self._checked_at >= self._cache_s:
+                loop = asyncio.get_running_loop()
+                self._ok = await loop.run_in_executor(None, self._producer.topic_ready, self._topic, self._timeout_s)
+                self._checked_at = time.monotonic()
+        return self._ok
+
+
+@dataclass(slots=True)
+class GatewayState:
+    settings: Settings
+    config: GatewayConfig
+    metrics: GatewayMetrics
+    producer: RecordProducer
+    intake: Intake
+    readiness: Readiness
+    owns_producer: bool
+
+
+STATE_KEY = web.AppKey("vitalstream_gateway", GatewayState)
+_START = web.RequestKey("vs_start", float)
+_REQUEST_ID = web.RequestKey("vs_request_id", str)
+_ANSWER = web.RequestKey("vs_answer", Answer)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def client_address(request: web.Request, trusted_hops: int) -> str:
+    """The peer address, or the address ``trusted_hops`` proxies back in X-Forwarded-For."""
+    if trusted_hops > 0:
+        forwarded = request.headers.get("X-Forwarded-For")
+        if forwarded:
+            hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+            if hops:
+                return hops[-trusted_hops] if len(hops) >= trusted_hops else hops[0]
+    return request.remote or "unknown"
+
+
+def respond(request: web.Request, answer: Answer) -> web.Response:
+    request[_ANSWER] = answer
+    return web.Response(
+        body=answer.json(), status=answer.status, headers=answer.headers, content_type="application/json"
+    )
+
+
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it grows past ``limit`` (never buffers more than that)."""
+    content = request.content
+    first = await content.readany()
+    if len(first) > limit:
+        return None
+    if content.at_eof():
+        return first
+    buf = bytearray(first)
+    while chunk := await content.readany():
+        buf += chunk
+        if len(buf) > limit:
+            return None
+    return bytes(buf)
+
+
+def route_of(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    if resource is not None:
+        return resource.canonical
+    return normalize_path(request.path)
+
+
+# ------------------------------------------------------------------------------ routes
+
+
+async def _webhook(request: web.Request, source: str) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    intake = state.intake
+    pre = intake.precheck(
+        client_address(request, state.config.trusted_proxy_hops), request.content_length, request.content_type
+    )
+    if pre is None and not intake.knows(source):
+        pre = error(404, "unknown_source", "No webhook source of that name is configured.")
+    if pre is not None:
+        response = respond(request, pre)
+        if pre.status == 413:
+            response.force_close()  # do not read an oversized body just to discard it
+        return response
+    body = await read_body(request, state.config.max_body_bytes)
+    if body is None:
+        response = respond(request, intake.too_large())
+        response.force_close()
+        return response
+    state.metrics.request_bytes.observe(len(body))
+    if source == "terra":
+        answer = await intake.terra_webhook(body, request.headers)
+    else:
+        answer = await intake.standard_webhook(source, body, request.headers)
+    if answer.status == 202:
+        state.metrics.accept_latency.labels(source).observe(time.perf_counter() - request[_START])
+    return respond(request, answer)
+
+
+async def terra_webhook(request: web.Request) -> web.StreamResponse:
+    return await _webhook(request, "terra")
+
+
+async def standard_webhook(request: web.Request) -> web.StreamResponse:
+    return await _webhook(request, request.match_info["source"])
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    if await state.readiness.ready():
+        return web.json_response({"status": "ready"})
+    answer = error(
+        503,
+        "not_ready",
+        "The gateway cannot reach the Kafka broker right now.",
+        {"Retry-After": str(state.config.retry_after_s)},
+    )
+    return respond(request, answer)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[STATE_KEY].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[_OPENAPI], content_type="application/json")
+
+
+_OPENAPI = web.AppKey("vitalstream_openapi", bytes)
+
+
+# ------------------------------------------------------------------------------ middleware
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id in and out, errors as small JSON, metrics and one structured log line per request."""
+    start = time.perf_counter()
+    request[_START] = start
+    rid = request.headers.get(REQUEST_ID_HEADER, "")
+    if not _REQUEST_ID_OK.match(rid):
+        rid = uuid.uuid4().hex
+    request[_REQUEST_ID] = rid
+    state = request.app[STATE_KEY]
+    failed = False
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # router 404/405 and friends
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
+        extra = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        response = respond(request, error(exc.status, code, exc.reason, extra))
+    except Exception:
+        failed = True
+        log.exception("request_failed", request_id=rid, method=request.method, route=route_of(request))
+        response = respond(request, error(500, "internal_error", "The gateway failed to handle the request."))
+    response.headers[REQUEST_ID_HEADER] = rid
+    status = response.status
+    route = route_of(request)
+    state.metrics.observe_request(route, request.method, status)
+    answer = request.get(_ANSWER)
+    if answer is not None and answer.reason is not None and route.startswith("/webhooks/"):
+        state.metrics.reject(answer.reason)
+    config = state.config
+    if not failed:
+        rate = config.probe_log_sample if request.path in PROBE_PATHS else config.access_log_sample
+        if status >= 400 or rate >= 1.0 or sampled(rate):
+            log_fn = log.error if status >= 500 else log.warning if status >= 400 else log.info
+            log_fn(
+                "request",
+                request_id=rid,
+                method=request.method,
+                route=route,
+                status=status,
+                duration_ms=round((time.perf_counter() - start) * 1000, 3),
+                event_id=answer.event_id if answer else None,
+                reason=answer.reason if answer else None,
+                client=request.remote,
+            )
+    return response
+
+
+# ------------------------------------------------------------------------------ app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE_KEY]
+    state.producer.start(asyncio.get_running_loop())
+    if not state.config.terra_secrets:
+        log.warning("terra_secrets_missing", detail="every /webhooks/terra request will be answered 401")
+    log.info("gateway_started", topic=state.config.raw_topic, sources=sorted(state.config.webhook_secrets))
+    yield
+    if state.owns_producer:
+        left = await state.producer.close(state.config.flush_timeout_s)
+        log.info("gateway_stopped", undelivered=left)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    producer: RecordProducer | None = None,
+    extra_routes: Iterable[web.AbstractRouteDef] | None = None,
+    extra_openapi_paths: dict[str, object] | None = None,
+) -> web.Application:
+    """The gateway application. A given ``producer`` is started by the app but closed by its owner."""
+    config = GatewayConfig.from_settings(settings)
+    metrics_ = GatewayMetrics()
+    owns = producer is None
+    if producer is None:
+        producer = DurableProducer(
+            producer_config(
+                settings.kafka_bootstrap, linger_ms=settings.producer_linger_ms, timeout_s=config.produce_timeout_s
+            ),
+            on_delivery_error=metrics_.delivery_error,
+        )
+    intake = Intake(config, producer, metrics_)
+    metrics_.track(producer.queue_depth, lambda: len(intake.cache))
+    readiness = Readiness(producer, config.raw_topic, config.ready_timeout_s, config.ready_cache_s)
+
+    app = web.Application(middlewares=[observe], client_max_size=config.max_body_bytes + 1)
+    app[STATE_KEY] = GatewayState(settings, config, metrics_, producer, intake, readiness, owns)
+    app.router.add_post("/webhooks/terra", terra_webhook)
+    app.router.add_post("/webhooks/{source}", standard_webhook)
+    app.router.add_get("/healthz", healthz, allow_head=True)
+    app.router.add_get("/readyz", readyz, allow_head=True)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi_json)
+    paths: dict[str, object] = {}
+    if extra_routes:
+        added = app.add_routes(extra_routes)
+        if any(r.resource is not None and r.resource.canonical == "/health" for r in added):
+            paths["/health"] = openapi.HEALTH_PATH
+    paths.update(extra_openapi_paths or {})
+    app[_OPENAPI] = openapi.render(paths)
+    app.cleanup_ctx.append(_lifecycle)
+    return app

@@ -1,0 +1,268 @@
+"""What happens to one webhook between "bytes read" and "answer": verify, limit, dedup, produce.
+
+No HTTP framework here: the routes in ``gateway.app`` read the body (size-checked) and
+turn the returned ``Answer`` into a response. Answers follow DESIGN §3: 2xx only after the
+Kafka delivery report, small JSON error bodies that never echo parser internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from gateway.config import GatewayConfig
+from gateway.idempotency import IdempotencyCache, Seen, body_digest, event_id
+from gateway.metrics import GatewayMetrics
+from gateway.producer import ProducerUnavailable, RecordProducer
+from gateway.ratelimit import Decision, SlidingWindowLimiter
+from gateway.signatures import SignatureError, StandardVerifier, TerraVerifier, Verified
+from schemas.codec import Codec
+from schemas.records import RawWebhook
+
+TERRA = "terra"
+KEPT_HEADERS = (
+    "content-type",
+    "content-encoding",
+    "user-agent",
+    "terra-reference",
+    "x-terra-trace-id",
+    "x-terra-ordering-timestamp",
+    "webhook-id",
+    "webhook-timestamp",
+    "x-request-id",
+)
+"""Headers copied into the raw record. Never signature, authorization or cookie headers."""
+MAX_HEADER_VALUE = 256
+MAX_KEY_LENGTH = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    """Rejection reason (metrics/log label); None for 2xx."""
+    event_id: str | None = None
+
+    def json(self) -> bytes:
+        return orjson.dumps(self.body)
+
+
+def error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Answer:
+    return Answer(status, {"error": code, "detail": detail}, headers or {}, reason=code)
+
+
+def rate_limited(decision: Decision, scope: str) -> Answer:
+    retry = max(1, math.ceil(decision.retry_after_s))
+    return error(
+        429,
+        "rate_limited",
+        f"Too many requests for this {scope}; retry later.",
+        {
+            "Retry-After": str(retry),
+            "RateLimit-Limit": str(decision.limit),
+            "RateLimit-Remaining": str(decision.remaining),
+            "RateLimit-Reset": str(max(1, math.ceil(decision.reset_s))),
+        },
+    )
+
+
+def is_json_type(content_type: str) -> bool:
+    ct = content_type.lower()
+    return ct == "application/json" or (ct.startswith("application/") and ct.endswith("+json"))
+
+
+def provider_user_id(doc: Any) -> str | None:
+    """``user.user_id`` (``new_user.user_id`` for a reauth) of a JSON object body."""
+    if isinstance(doc, dict):
+        for name in ("user", "new_user"):
+            user = doc.get(name)
+            if isinstance(user, dict):
+                uid = user.get("user_id")
+                if isinstance(uid, str) and uid:
+                    return uid[:MAX_KEY_LENGTH]
+    return None
+
+
+def _millis(text: str | None) -> datetime | None:
+    if not text or len(text) > 15 or not text.isascii() or not text.isdigit():
+        return None
+    return datetime.fromtimestamp(int(text) / 1000.0, UTC)
+
+
+class Intake:
+    """Per-process intake state: verifiers, limiters, idempotency cache, in-flight deliveries."""
+
+    def __init__(
+        self, config: GatewayConfig, producer: RecordProducer, metrics: GatewayMetrics, codec: Codec | None = None
+    ) -> None:
+        self.config = config
+        self.producer = producer
+        self.metrics = metrics
+        self.codec = codec or Codec()
+        self.terra = TerraVerifier(config.terra_secrets, config.tolerance_s)
+        self.standard = {
+            source: StandardVerifier(secrets, config.tolerance_s) for source, secrets in config.webhook_secrets.items()
+        }
+        window = config.rate_window_s
+        self.by_client = SlidingWindowLimiter(config.limit_per_ip, window)
+        self.by_source = SlidingWindowLimiter(config.limit_per_source, window)
+        self.by_user = SlidingWindowLimiter(config.limit_per_user, window)
+        self.cache = IdempotencyCache(config.idempotency_ttl_s, config.idempotency_max_entries)
+        self.inflight: dict[str, tuple[bytes, asyncio.Future[bool]]] = {}
+        self._unavailable = error(
+            503,
+            "kafka_unavailable",
+            "The event could not be stored durably; retry later.",
+            {"Retry-After": str(config.retry_after_s)},
+        )
+
+    # ------------------------------------------------------------ before the body is read
+
+    def precheck(self, client: str, content_length: int | None, content_type: str) -> Answer | None:
+        """Client rate limit, size from Content-Length, content type — all before buffering."""
+        decision = self.by_client.hit(client)
+        if not decision.allowed:
+            return rate_limited(decision, "client")
+        if content_length is not None and content_length > self.config.max_body_bytes:
+            return self.too_large()
+        if not is_json_type(content_type):
+            return error(415, "unsupported_media_type", "Webhook bodies must be sent as application/json.")
+        return None
+
+    def too_large(self) -> Answer:
+        return error(413, "payload_too_large", f"The body exceeds the limit of {self.config.max_body_bytes} bytes.")
+
+    def knows(self, source: str) -> bool:
+        return source == TERRA or source in self.standard
+
+    # ------------------------------------------------------------ after the body is read
+
+    async def terra_webhook(self, body: bytes, headers: Mapping[str, str]) -> Answer:
+        header = headers.get("terra-signature") or headers.get("x-terra-signature")
+        try:
+            self.terra.verify(header, body, time.time())
+        except SignatureError as exc:
+            return error(401, exc.code, exc.detail)
+        trace_id = headers.get("x-terra-trace-id") or None
+        if trace_id is not None:
+            trace_id = trace_id[:MAX_KEY_LENGTH]
+        ordering = _millis(headers.get("x-terra-ordering-timestamp"))
+        return await self._admit(TERRA, body, headers, trace_id, trace_id, ordering)
+
+    async def standard_webhook(self, source: str, body: bytes, headers: Mapping[str, str]) -> Answer:
+        verifier = self.standard.get(source)
+        if verifier is None:
+            return error(404, "unknown_source", "No webhook source of that name is configured.")
+        try:
+            verified: Verified = verifier.verify(
+                headers.get("webhook-id"),
+                headers.get("webhook-timestamp"),
+                headers.get("webhook-signature"),
+                body,
+                time.time(),
+            )
+        except SignatureError as exc:
+            return error(401, exc.code, exc.detail)
+        assert verified.message_id is not None
+        ordering = datetime.fromtimestamp(verified.timestamp, UTC)
+        return await self._admit(source, body, headers, verified.message_id, None, ordering)
+
+    async def _admit(  # noqa: PLR0917
+        self,
+        source: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        key: str | None,
+        trace_id: str | None,
+        ordering: datetime | None,
+    ) -> Answer:
+        decision = self.by_source.hit(source)
+        if not decision.allowed:
+            return rate_limited(decision, "source")
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return error(400, "malformed_json", "The body is not well-formed JSON.")
+        user_id = provider_user_id(doc)
+        if user_id is not None:
+            decision = self.by_user.hit(f"{source}:{user_id}")
+            if not decision.allowed:
+                return rate_limited(decision, "user")
+
+        digest = body_digest(body)
+        if key is None:
+            key = digest.hex()
+        eid = event_id(source, key)
+        ckey = f"{source}:{key}"
+
+        seen = self.cache.check(ckey, digest)
+        if seen is Seen.DUPLICATE:
+            return self._duplicate(eid)
+        if seen is Seen.CONFLICT:
+            return self._conflict()
+        pending = self.inflight.get(ckey)
+        if pending is not None:
+            # an identical delivery is being produced right now: share its outcome
+            if pending[0] != digest:
+                return self._conflict()
+            ok = await asyncio.shield(pending[1])
+            return self._duplicate(eid) if ok else self._unavailable
+
+        record = RawWebhook(
+            event_id=eid,
+            source=source,
+            received_at=datetime.now(UTC),
+            idempotency_key=key,
+            body=body,
+            ordering_ts=ordering,
+            trace_id=trace_id,
+            provider_user_id=user_id,
+            content_type=headers.get("content-type", "application/json")[:MAX_HEADER_VALUE],
+            headers={h: v[:MAX_HEADER_VALUE] for h in KEPT_HEADERS if (v := headers.get(h))},
+        )
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.inflight[ckey] = (digest, outcome)
+        ok = False
+        try:
+            ok = await self._produce(record, (user_id or trace_id or key).encode())
+        finally:
+            del self.inflight[ckey]
+            outcome.set_result(ok)
+        if not ok:
+            return self._unavailable
+        self.cache.put(ckey, digest)
+        return Answer(202, {"event_id": eid}, event_id=eid)
+
+    async def _produce(self, record: RawWebhook, kafka_key: bytes) -> bool:
+        value = self.codec.encode(record)
+        try:
+            delivery = self.producer.produce(
+                self.config.raw_topic, value, kafka_key, headers=[("vs.event_id", record.event_id.encode())]
+            )
+        except ProducerUnavailable:
+            self.metrics.delivery_error("queue_unavailable")
+            return False
+        try:
+            # librdkafka times the message out itself (message.timeout.ms); this is only a backstop
+            result = await asyncio.wait_for(asyncio.shield(delivery), self.config.produce_timeout_s + 1.0)
+        except TimeoutError:
+            self.metrics.delivery_error("answer_timeout")
+            return False
+        return result.ok
+
+    def _duplicate(self, eid: str) -> Answer:
+        self.metrics.duplicates.inc()
+        return Answer(200, {"duplicate": True, "event_id": eid}, event_id=eid)
+
+    @staticmethod
+    def _conflict() -> Answer:
+        return error(409, "idempotency_conflict", "This idempotency key was already used with a different body.")

@@ -1,0 +1,78 @@
+"""Conflict resolution for ``latest_metrics`` (DESIGN §6) as a pure, total order.
+
+For one (subject, metric), the current value is the greatest candidate under this order,
+compared field by field, the first difference deciding:
+
+1. ``measured_at``  — later wins (an older value never overwrites a newer one);
+2. ``confidence``   — higher wins (same slot, e.g. two providers' steps for one day);
+3. ``reliability``  — higher source reliability prior wins;
+4. ``ordering_ts``  — later wins (the provider's newer version of the same value);
+5. ``event_id``     — greater (plain string comparison) wins: a deterministic last resort,
+   so the winner never depends on arrival or replay order.
+
+Candidates equal in all five fields are the same event; the incumbent stays. Because the
+order is total, folding any permutation of the same candidates with :func:`wins` gives the
+same winner: replays and out-of-order deliveries are harmless.
+
+The Postgres sink implements exactly this order in its conditional upsert, i.e.
+``(measured_at, confidence, reliability, ordering_ts, event_id)`` of the new row greater
+than the stored row's, compared as a row value — and is tested against :func:`wins`.
+Any comparable representation of the times works (``datetime`` or epoch milliseconds), as
+long as both sides use the same one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol, TypeVar
+
+__all__ = ["Ranked", "rank_key", "resolve", "wins"]
+
+
+class Ranked(Protocol):
+    """Anything carrying the five fields of the order (LatestMetric, a state's winner, …)."""
+
+    @property
+    def measured_at(self) -> Any: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def reliability(self) -> float: ...
+    @property
+    def ordering_ts(self) -> Any: ...
+    @property
+    def event_id(self) -> str: ...
+
+
+T = TypeVar("T", bound=Ranked)
+
+
+def rank_key(item: Ranked) -> tuple[Any, float, float, Any, str]:
+    """The sort key of the order: a greater key wins."""
+    return (item.measured_at, item.confidence, item.reliability, item.ordering_ts, item.event_id)
+
+
+def wins(candidate: Ranked, incumbent: Ranked) -> bool:
+    """True when ``candidate`` should replace ``incumbent`` (strictly greater in the order)."""
+    if candidate.measured_at != incumbent.measured_at:
+        return bool(incumbent.measured_at < candidate.measured_at)
+    if candidate.confidence != incumbent.confidence:
+        return candidate.confidence > incumbent.confidence
+    if candidate.reliability != incumbent.reliability:
+        return candidate.reliability > incumbent.reliability
+    if candidate.ordering_ts != incumbent.ordering_ts:
+        return bool(incumbent.ordering_ts < candidate.ordering_ts)
+    return candidate.event_id > incumbent.event_id
+
+
+def resolve(items: Iterable[T]) -> T:
+    """The winner among ``items`` (non-empty), whatever their order."""
+    it = iter(items)
+    try:
+        best = next(it)
+    except StopIteration:
+        raise ValueError("resolve() needs at least one candidate") from None
+    for item in it:
+        if wins(item, best):
+            best = item
+    return best

@@ -1,0 +1,1 @@
+"""PostgreSQL sink: migrations, batched idempotent upserts, offsets committed after the database commit."""

@@ -1,0 +1,30 @@
+"""Prometheus metrics of the sink (module-level: one set per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ROWS_WRITTEN = Counter("vitalstream_sink_rows_written_total", "Rows inserted or updated, by table", ["table"])
+MESSAGES = Counter("vitalstream_sink_messages_total", "Messages consumed, by topic and result", ["topic", "result"])
+DEAD_LETTERS = Counter("vitalstream_sink_dead_letters_total", "Records sent to the DLQ, by error class", ["error_class"])
+TOMBSTONES = Counter("vitalstream_sink_tombstones_total", "Tombstones published to metrics.latest")
+TRANSIENT_ERRORS = Counter("vitalstream_sink_transient_errors_total", "Transient failures retried", ["error_class"])
+BATCH_SIZE = Histogram(
+    "vitalstream_sink_batch_size", "Messages per batch", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
+)
+COMMIT_LATENCY = Histogram(
+    "vitalstream_sink_commit_seconds",
+    "Time to write and commit one batch transaction",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_LAG = Gauge("vitalstream_sink_consumer_lag", "High watermark minus next offset", ["topic", "partition"])
+PAUSED = Gauge("vitalstream_sink_paused", "1 while the sink has paused its partitions (database unavailable)")
+POOL = Gauge("vitalstream_sink_pool", "psycopg pool statistics", ["stat"])
+
+POOL_STATS = ("pool_min", "pool_max", "pool_size", "pool_available", "requests_waiting", "connections_errors")
+
+
+def observe_pool(stats: dict[str, int]) -> None:
+    for name in POOL_STATS:
+        if name in stats:
+            POOL.labels(name).set(stats[name])

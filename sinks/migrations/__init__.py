@@ -1,0 +1,1 @@
+"""Alembic migrations (raw SQL). Run through :mod:`sinks.migrate`, no ``alembic.ini`` needed."""

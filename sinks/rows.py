@@ -1,0 +1,181 @@
+"""Database rows built from decoded records (pure: no I/O).
+
+A record that can never be stored (a non-finite number, a confidence outside 0-100, an
+unknown level, a missing key field, a naive timestamp) raises :class:`InvalidRecord`:
+the sink dead-letters it without bothering the database.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import NamedTuple
+
+import orjson
+
+from schemas.records import QualityDaily, ScoredObservation, UserEvent
+
+LEVELS = frozenset({"excellent", "good", "fair", "poor"})
+TERRA_PREFIX = "terra:"
+
+
+class InvalidRecord(ValueError):
+    """A record the database would reject whatever happens: a permanent failure."""
+
+
+class ObservationRow(NamedTuple):
+    """One ``observations`` row; its first 13 fields (LATEST_COLUMNS) are also the ``latest_metrics`` candidate."""
+
+    subject: str
+    metric: str
+    provider: str
+    measured_at: datetime
+    measured_until: datetime | None
+    value: float
+    unit: str
+    confidence: float
+    level: str
+    reliability: float
+    event_id: str
+    ordering_ts: datetime
+    user_id: str | None
+    components: str
+    device: str | None
+    upload_type: str | None
+    provenance: str | None
+    source: str | None
+    completeness: float | None
+    scored_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str, str, datetime]:
+        return (self.subject, self.metric, self.provider, self.measured_at)
+
+    @property
+    def latest_key(self) -> tuple[str, str]:
+        return (self.subject, self.metric)
+
+
+OBSERVATION_COLUMNS: tuple[str, ...] = ObservationRow._fields
+LATEST_COLUMNS: tuple[str, ...] = (
+    "subject", "metric", "provider", "measured_at", "measured_until", "value", "unit", "confidence", "level",
+    "reliability", "event_id", "ordering_ts", "user_id",
+)
+
+
+class QualityRow(NamedTuple):
+    day: date
+    metric: str
+    provider: str
+    count: int
+    avg_confidence: float
+    excellent: int
+    good: int
+    fair: int
+    poor: int
+
+    @property
+    def key(self) -> tuple[date, str, str]:
+        return (self.day, self.metric, self.provider)
+
+
+QUALITY_COLUMNS: tuple[str, ...] = QualityRow._fields
+
+
+class LedgerRow(NamedTuple):
+    event_id: str
+    outcome: str
+    stage: str
+    reason: str | None
+
+
+LEDGER_COLUMNS: tuple[str, ...] = LedgerRow._fields
+OUTCOME_RANK = {"ignored": 0, "processed": 1, "dead_lettered": 2}
+
+
+def _text(name: str, value: str | None) -> str:
+    if value is None or not value.strip():
+        raise InvalidRecord(f"{name} is empty")
+    return value
+
+
+def _finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise InvalidRecord(f"{name} is not a finite number: {value!r}")
+    return float(value)
+
+
+def _aware(name: str, value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidRecord(f"{name} has no time zone")
+    return value
+
+
+def user_id_of(subject: str, user_id: str | None) -> str | None:
+    """The provider user id an observation belongs to (``terra:<id>`` subjects carry it too)."""
+    if user_id:
+        return user_id
+    if subject.startswith(TERRA_PREFIX) and len(subject) > len(TERRA_PREFIX):
+        return subject[len(TERRA_PREFIX):]
+    return None
+
+
+def observation_row(scored: ScoredObservation) -> ObservationRow:
+    obs = scored.observation
+    confidence = _finite("confidence", scored.confidence)
+    if not 0.0 <= confidence <= 100.0:
+        raise InvalidRecord(f"confidence {confidence} outside 0-100")
+    if scored.level not in LEVELS:
+        raise InvalidRecord(f"unknown level {scored.level!r}")
+    subject = _text("subject", obs.subject)
+    return ObservationRow(
+        subject=subject,
+        metric=_text("metric", obs.metric),
+        provider=_text("provider", obs.provider),
+        measured_at=_aware("measured_at", obs.measured_at),
+        measured_until=None if obs.measured_until is None else _aware("measured_until", obs.measured_until),
+        value=_finite("value", obs.value),
+        unit=obs.unit,
+        confidence=confidence,
+        level=scored.level,
+        reliability=_finite("reliability", scored.reliability),
+        event_id=_text("event_id", obs.event_id),
+        ordering_ts=_aware("ordering_ts", obs.ordering_ts),
+        user_id=user_id_of(subject, obs.user_id),
+        components=orjson.dumps(
+            {k: (v if math.isfinite(v) else None) for k, v in sorted(scored.components.items())}
+        ).decode(),
+        device=obs.device,
+        upload_type=obs.upload_type,
+        provenance=obs.provenance,
+        source=obs.source,
+        completeness=None if not math.isfinite(obs.completeness) else obs.completeness,
+        scored_at=_aware("scored_at", scored.scored_at),
+    )
+
+
+def quality_row(q: QualityDaily) -> QualityRow:
+    if q.count < 0:
+        raise InvalidRecord(f"negative count {q.count}")
+    avg = _finite("confidence_sum", q.confidence_sum) / q.count if q.count else 0.0
+    return QualityRow(
+        day=q.day, metric=_text("metric", q.metric), provider=_text("provider", q.provider), count=q.count,
+        avg_confidence=avg, excellent=q.excellent, good=q.good, fair=q.fair, poor=q.poor,
+    )
+
+
+def validate_user_event(ev: UserEvent) -> UserEvent:
+    _text("event_id", ev.event_id)
+    _text("user_id", ev.user_id)
+    _aware("ordering_ts", ev.ordering_ts)
+    if ev.kind == "reauth" and not ev.old_user_id:
+        raise InvalidRecord("reauth without old_user_id")
+    return ev
+
+
+def latest_tuple(row: ObservationRow) -> tuple[object, ...]:
+    return tuple(row[:LATEST_WIDTH])
+
+
+LATEST_WIDTH = len(LATEST_COLUMNS)
+assert OBSERVATION_COLUMNS[:LATEST_WIDTH] == LATEST_COLUMNS

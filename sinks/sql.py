@@ -1,0 +1,160 @@
+"""SQL text of the sink (pure strings, built once from the column lists of :mod:`sinks.rows`)."""
+
+from __future__ import annotations
+
+from sinks.rows import LATEST_COLUMNS, LEDGER_COLUMNS, OBSERVATION_COLUMNS, QUALITY_COLUMNS
+from sinks.rule import OBSERVATION_VERSION_COLUMNS, sql_order_by, sql_wins
+
+OBS_KEY = ("subject", "metric", "provider", "measured_at")
+LATEST_KEY = ("subject", "metric")
+QUALITY_KEY = ("day", "metric", "provider")
+
+
+def cols(names: tuple[str, ...], alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + n for n in names)
+
+
+def _sets(names: tuple[str, ...]) -> str:
+    return ", ".join(f"{n} = EXCLUDED.{n}" for n in names)
+
+
+OBS_VALUE_COLUMNS = tuple(c for c in OBSERVATION_COLUMNS if c not in OBS_KEY)
+LATEST_VALUE_COLUMNS = tuple(c for c in LATEST_COLUMNS if c not in LATEST_KEY)
+QUALITY_VALUE_COLUMNS = tuple(c for c in QUALITY_COLUMNS if c not in QUALITY_KEY)
+
+# Staging tables live per connection and empty themselves at every commit.
+STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS vs_stage_observations (
+    subject text, metric text, provider text COLLATE "C", measured_at timestamptz, measured_until timestamptz,
+    value double precision, unit text, confidence double precision, level text, reliability double precision,
+    event_id text COLLATE "C", ordering_ts timestamptz, user_id text, components jsonb, device text,
+    upload_type text, provenance text, source text, completeness double precision, scored_at timestamptz
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS vs_stage_latest (
+    subject text, metric text, provider text COLLATE "C", measured_at timestamptz, measured_until timestamptz,
+    value double precision, unit text, confidence double precision, level text, reliability double precision,
+    event_id text COLLATE "C", ordering_ts timestamptz, user_id text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS vs_stage_ledger (
+    event_id text, outcome text, stage text, reason text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS vs_stage_quality (
+    day date, metric text, provider text, count bigint, avg_confidence double precision,
+    excellent bigint, good bigint, fair bigint, poor bigint
+) ON COMMIT DELETE ROWS;
+"""
+
+COPY_OBSERVATIONS = f"COPY vs_stage_observations ({cols(OBSERVATION_COLUMNS)}) FROM STDIN"
+COPY_LATEST = f"COPY vs_stage_latest ({cols(LATEST_COLUMNS)}) FROM STDIN"
+COPY_LEDGER = f"COPY vs_stage_ledger ({cols(LEDGER_COLUMNS)}) FROM STDIN"
+COPY_QUALITY = f"COPY vs_stage_quality ({cols(QUALITY_COLUMNS)}) FROM STDIN"
+
+_OBS_NEWER = (
+    f"({cols(OBSERVATION_VERSION_COLUMNS, 'EXCLUDED')}) >= ({cols(OBSERVATION_VERSION_COLUMNS, 't')})"
+    f" AND ({cols(OBS_VALUE_COLUMNS, 't')}) IS DISTINCT FROM ({cols(OBS_VALUE_COLUMNS, 'EXCLUDED')})"
+)
+OBS_CONFLICT = f"""ON CONFLICT ({cols(OBS_KEY)}) DO UPDATE SET {_sets(OBS_VALUE_COLUMNS)}
+WHERE {_OBS_NEWER}"""
+
+UPSERT_OBSERVATIONS = f"""
+INSERT INTO observations AS t ({cols(OBSERVATION_COLUMNS)})
+SELECT {cols(OBSERVATION_COLUMNS)} FROM vs_stage_observations
+{OBS_CONFLICT}
+"""
+
+LATEST_CONFLICT = f"""ON CONFLICT ({cols(LATEST_KEY)}) DO UPDATE SET {_sets(LATEST_VALUE_COLUMNS)}, updated_at = now()
+WHERE {sql_wins('EXCLUDED', 't')}"""
+
+UPSERT_LATEST = f"""
+INSERT INTO latest_metrics AS t ({cols(LATEST_COLUMNS)}, updated_at)
+SELECT {cols(LATEST_COLUMNS)}, now() FROM vs_stage_latest
+{LATEST_CONFLICT}
+"""
+
+_OUTCOME_RANK = "CASE {0} WHEN 'ignored' THEN 0 WHEN 'processed' THEN 1 ELSE 2 END"
+LEDGER_CONFLICT = f"""ON CONFLICT (event_id) DO UPDATE SET
+    outcome = EXCLUDED.outcome, stage = EXCLUDED.stage, reason = EXCLUDED.reason, updated_at = now()
+WHERE (t.outcome, t.stage, t.reason) IS DISTINCT FROM (EXCLUDED.outcome, EXCLUDED.stage, EXCLUDED.reason)
+  AND {_OUTCOME_RANK.format('EXCLUDED.outcome')} >= {_OUTCOME_RANK.format('t.outcome')}"""
+
+UPSERT_LEDGER = f"""
+INSERT INTO ingested_events AS t ({cols(LEDGER_COLUMNS)})
+SELECT {cols(LEDGER_COLUMNS)} FROM vs_stage_ledger
+{LEDGER_CONFLICT}
+"""
+
+INSERT_LEDGER_ROW = f"""
+INSERT INTO ingested_events AS t ({cols(LEDGER_COLUMNS)}) VALUES (%s, %s, %s, %s)
+{LEDGER_CONFLICT}
+"""
+
+# A DLQ replay that now succeeds turns the ledger's dead_lettered into processed.
+LEDGER_REPLAYED = """
+UPDATE ingested_events SET outcome = 'processed', stage = 'sink', reason = NULL, updated_at = now()
+WHERE event_id = ANY(%s) AND outcome = 'dead_lettered'
+"""
+
+UPSERT_QUALITY = f"""
+INSERT INTO data_quality_daily AS t ({cols(QUALITY_COLUMNS)}, updated_at)
+SELECT {cols(QUALITY_COLUMNS)}, now() FROM vs_stage_quality
+ON CONFLICT ({cols(QUALITY_KEY)}) DO UPDATE SET {_sets(QUALITY_VALUE_COLUMNS)}, updated_at = now()
+WHERE ({cols(QUALITY_VALUE_COLUMNS, 't')}) IS DISTINCT FROM ({cols(QUALITY_VALUE_COLUMNS, 'EXCLUDED')})
+"""
+
+CONNECTION_STATES = "SELECT user_id, status, replaced_by FROM provider_connections WHERE user_id = ANY(%s)"
+
+# --- lifecycle: purge and re-key -------------------------------------------------------------
+PURGE_PREDICATE = (
+    "(user_id = %(user_id)s OR subject = %(terra_subject)s"
+    " OR (user_id IS NULL AND subject = %(reference_id)s AND provider = %(provider)s))"
+)
+PURGE_LATEST = f"DELETE FROM latest_metrics WHERE {PURGE_PREDICATE} RETURNING subject, metric"
+PURGE_OBSERVATIONS = f"DELETE FROM observations WHERE {PURGE_PREDICATE}"
+
+# After a purge, the keys that lost their winner get the rule's answer over what remains.
+REFILL_LATEST = f"""
+INSERT INTO latest_metrics AS t ({cols(LATEST_COLUMNS)}, updated_at)
+SELECT DISTINCT ON (o.subject, o.metric) {cols(LATEST_COLUMNS, 'o')}, now()
+FROM observations o
+JOIN unnest(%s::text[], %s::text[]) AS k(subject, metric) ON o.subject = k.subject AND o.metric = k.metric
+ORDER BY o.subject, o.metric, {sql_order_by('o')}
+{LATEST_CONFLICT}
+RETURNING t.subject, t.metric
+"""
+
+
+def _remapped(names: tuple[str, ...]) -> str:
+    out = []
+    for n in names:
+        if n == "subject":
+            out.append("%(new_subject)s")
+        elif n == "user_id":
+            out.append("%(new_user_id)s")
+        else:
+            out.append(n)
+    return ", ".join(out)
+
+
+REKEY_OBSERVATIONS_USER = (
+    "UPDATE observations SET user_id = %(new_user_id)s WHERE user_id = %(old_user_id)s AND subject <> %(old_subject)s"
+)
+REKEY_OBSERVATIONS_MOVE = f"""
+INSERT INTO observations AS t ({cols(OBSERVATION_COLUMNS)})
+SELECT {_remapped(OBSERVATION_COLUMNS)} FROM observations WHERE subject = %(old_subject)s
+{OBS_CONFLICT}
+"""
+REKEY_OBSERVATIONS_DELETE = "DELETE FROM observations WHERE subject = %(old_subject)s"
+
+REKEY_LATEST_USER = (
+    "UPDATE latest_metrics SET user_id = %(new_user_id)s "
+    "WHERE user_id = %(old_user_id)s AND subject <> %(old_subject)s"
+)
+REKEY_LATEST_MOVE = f"""
+INSERT INTO latest_metrics AS t ({cols(LATEST_COLUMNS)}, updated_at)
+SELECT {_remapped(LATEST_COLUMNS)}, now() FROM latest_metrics WHERE subject = %(old_subject)s
+{LATEST_CONFLICT}
+"""
+REKEY_LATEST_DELETE = "DELETE FROM latest_metrics WHERE subject = %(old_subject)s RETURNING subject, metric"
+
+ENSURE_PARTITION = "SELECT ensure_observation_partitions(%s, 1)"

@@ -1,0 +1,168 @@
+"""Database side of the sink: the connection pool and the batch transaction.
+
+One batch = one transaction: lifecycle events first (in offset order), then the
+connection states of the batch's users, then COPY into per-connection staging tables
+and one ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from schemas.records import UserEvent
+from sinks import lifecycle, sql
+from sinks.plan import STAGE, ConnectionState, dedupe_quality, merge_ledger, plan_observations
+from sinks.rows import LATEST_WIDTH, LedgerRow, ObservationRow, QualityRow
+from vitalstream.settings import Settings
+
+Key = tuple[str, str]
+# Partitions are created on demand only this close to now; anything else lands in DEFAULT.
+PARTITION_PAST_MONTHS = 24
+PARTITION_AHEAD_MONTHS = 3
+
+
+def make_pool(settings: Settings, dsn: str | None = None, *, min_size: int = 1) -> ConnectionPool:
+    """A pool whose every connection carries the statement, lock and idle-in-transaction timeouts."""
+    timeouts = (
+        ("statement_timeout", settings.db_statement_timeout_ms),
+        ("lock_timeout", settings.db_lock_timeout_ms),
+        ("idle_in_transaction_session_timeout", settings.db_idle_in_tx_timeout_ms),
+    )
+
+    def configure(conn: psycopg.Connection[Any]) -> None:
+        for name, ms in timeouts:
+            conn.execute(f"SET {name} = {int(ms)}")
+        conn.execute("SET application_name = 'vitalstream-sink'")
+        conn.commit()
+
+    pool = ConnectionPool(
+        dsn or settings.database_dsn(),
+        min_size=min(min_size, settings.db_pool_max),
+        max_size=settings.db_pool_max,
+        configure=configure,
+        check=ConnectionPool.check_connection,
+        timeout=10.0,
+        reconnect_timeout=float("inf"),
+        open=False,
+        name="vitalstream-sink",
+    )
+    pool.open(wait=False)
+    return pool
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one transaction writes. ``user_events`` are applied in order; rows get planned."""
+
+    observations: list[ObservationRow] = field(default_factory=list)
+    user_events: list[UserEvent] = field(default_factory=list)
+    quality: list[QualityRow] = field(default_factory=list)
+    replayed_event_ids: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.observations) + len(self.user_events) + len(self.quality)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    rows: dict[str, int] = field(default_factory=dict)
+    tombstones: list[Key] = field(default_factory=list)
+    ignored_user_events: list[UserEvent] = field(default_factory=list)
+
+
+def month_start(ts: datetime) -> date:
+    ts = ts.astimezone(UTC)
+    return date(ts.year, ts.month, 1)
+
+
+def months_needing_partitions(rows: Iterable[ObservationRow], known: set[date], now: datetime) -> set[date]:
+    lo = month_start(now - timedelta(days=31 * PARTITION_PAST_MONTHS))
+    hi = month_start(now + timedelta(days=31 * PARTITION_AHEAD_MONTHS))
+    months = {month_start(r.measured_at) for r in rows}
+    return {m for m in months if m not in known and lo <= m <= hi}
+
+
+def ensure_partitions(conn: psycopg.Connection[Any], months: Iterable[date]) -> list[str]:
+    """Create the monthly partitions (own short transaction; idempotent)."""
+    created: list[str] = []
+    with conn.transaction():
+        for m in sorted(months):
+            created += [r[0] for r in conn.execute(sql.ENSURE_PARTITION, (datetime(m.year, m.month, 1, tzinfo=UTC),))]
+    return created
+
+
+def _copy(cur: psycopg.Cursor[Any], statement: str, rows: Sequence[Sequence[object]]) -> None:
+    if not rows:
+        return
+    with cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _states(conn: psycopg.Connection[Any], rows: Sequence[ObservationRow]) -> dict[str, ConnectionState]:
+    users = sorted({r.user_id for r in rows if r.user_id is not None})
+    if not users:
+        return {}
+    return {u: ConnectionState(s, rb) for u, s, rb in conn.execute(sql.CONNECTION_STATES, (users,))}
+
+
+def write_batch(
+    conn: psycopg.Connection[Any],
+    batch: Batch,
+    purge_on_deauth: bool,
+    before_commit: Callable[[BatchResult], None] | None = None,
+) -> BatchResult:
+    """Write ``batch`` in one transaction; ``before_commit`` runs last inside it (e.g. flush tombstones)."""
+    result = BatchResult()
+    with conn.transaction():
+        cur = conn.cursor()
+        cur.execute(sql.STAGING_DDL)
+        ledger: list[LedgerRow] = []
+        for ev in batch.user_events:
+            try:
+                with conn.transaction():  # savepoint: an unknown kind leaves the rest intact
+                    result.tombstones += lifecycle.apply_user_event(conn, ev, purge_on_deauth)
+                ledger.append(LedgerRow(ev.event_id, "processed", STAGE, None))
+            except lifecycle.UnknownKind as exc:
+                result.ignored_user_events.append(ev)
+                ledger.append(LedgerRow(ev.event_id, "ignored", STAGE, str(exc)))
+        plan = plan_observations(batch.observations, _states(conn, batch.observations), purge_on_deauth)
+        ledger += plan.ledger
+        quality = dedupe_quality(batch.quality)
+
+        _copy(cur, sql.COPY_OBSERVATIONS, plan.observations)
+        _copy(cur, sql.COPY_LATEST, [r[:LATEST_WIDTH] for r in plan.latest])
+        _copy(cur, sql.COPY_LEDGER, merge_ledger(ledger))
+        _copy(cur, sql.COPY_QUALITY, quality)
+        if plan.observations:
+            cur.execute(sql.UPSERT_OBSERVATIONS)
+            result.rows["observations"] = max(cur.rowcount, 0)
+        if plan.latest:
+            cur.execute(sql.UPSERT_LATEST)
+            result.rows["latest_metrics"] = max(cur.rowcount, 0)
+        if ledger:
+            cur.execute(sql.UPSERT_LEDGER)
+            result.rows["ingested_events"] = max(cur.rowcount, 0)
+        if batch.replayed_event_ids:
+            cur.execute(sql.LEDGER_REPLAYED, (sorted(batch.replayed_event_ids),))
+        if quality:
+            cur.execute(sql.UPSERT_QUALITY)
+            result.rows["data_quality_daily"] = max(cur.rowcount, 0)
+        if batch.user_events:
+            result.rows["provider_connections"] = len(batch.user_events) - len(result.ignored_user_events)
+        if before_commit is not None:
+            before_commit(result)
+    return result
+
+
+def record_dead_letters(conn: psycopg.Connection[Any], rows: Sequence[LedgerRow]) -> None:
+    if not rows:
+        return
+    with conn.transaction():
+        conn.cursor().executemany(sql.INSERT_LEDGER_ROW, rows)

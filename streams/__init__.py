@@ -1,0 +1,1 @@
+"""Stream workers: pure normalization and confidence, Faust wiring, retry/DLQ, replay."""

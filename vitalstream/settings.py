@@ -1,0 +1,119 @@
+"""One settings object per process, read from ``VITALSTREAM_*`` environment variables.
+
+Secrets are ``SecretStr`` so they never appear in reprs or logs. Services import this
+leaf module; nothing here imports a service.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VITALSTREAM_", extra="ignore", frozen=True)
+
+    # --- infrastructure ---
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: SecretStr | None = None
+    schema_registry_url: str | None = None
+    topic_prefix: str = "vitalstream."
+    group_prefix: str = "vitalstream."
+    replication_factor: int = Field(1, ge=1, description="RF for topics we create (3 in production).")
+    min_insync_replicas: int = Field(1, ge=1)
+
+    # --- gateway ---
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    admin_port: int = 8081
+    terra_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    webhook_secrets: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    admin_token: SecretStr | None = None
+    signature_tolerance_s: int = 300
+    max_body_bytes: int = 10 * 1024 * 1024
+    produce_timeout_s: float = 5.0
+    idempotency_ttl_s: int = 900
+    idempotency_max_entries: int = 200_000
+    rate_limit_per_ip_per_min: int = 1000
+    rate_limit_per_user_per_min: int = 1000
+    rate_limit_per_source_per_min: int = 60_000
+    producer_linger_ms: int = 1
+
+    # --- worker ---
+    worker_web_port: int = 6066
+    worker_datadir: str = ".vitalstream/worker"
+    worker_store: str = "rocksdb://"
+    retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
+    s3_fetch_timeout_s: float = 10.0
+    s3_max_bytes: int = 50 * 1024 * 1024
+
+    # --- sink ---
+    sink_metrics_port: int = 9102
+    sink_batch_size: int = 2000
+    sink_batch_max_wait_ms: int = 200
+    purge_on_deauth: bool = True
+    db_statement_timeout_ms: int = 30_000
+    db_lock_timeout_ms: int = 5_000
+    db_idle_in_tx_timeout_ms: int = 60_000
+    db_pool_max: int = 4
+
+    # --- health ---
+    health_cache_s: float = 2.0
+    health_check_timeout_s: float = 2.0
+    health_lag_degraded: int = 10_000
+    health_lag_unhealthy: int = 1_000_000
+    health_dlq_degraded: int = 1
+    health_webhook_success_degraded: float = 95.0
+
+    log_level: str = "INFO"
+
+    @field_validator("terra_secrets", mode="before")
+    @classmethod
+    def _terra(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("retry_delays_s", mode="before")
+    @classmethod
+    def _delays(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _webhook(cls, value: object) -> object:
+        """``source=whsec_...`` pairs, comma separated; a source may appear twice during a rotation."""
+        if not isinstance(value, str):
+            return value
+        out: dict[str, str] = {}
+        for pair in _split_csv(value):  # type: ignore[union-attr]
+            source, sep, secret = str(pair).partition("=")
+            if not sep or not source.strip() or not secret.strip():
+                raise ValueError("VITALSTREAM_WEBHOOK_SECRETS must be comma-separated source=whsec_... pairs")
+            key = source.strip()
+            out[key] = f"{out[key]} {secret.strip()}" if key in out else secret.strip()
+        return out
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a catalogue short name (``dlq`` → ``vitalstream.dlq``)."""
+        return self.topic_prefix + name
+
+    def database_dsn(self) -> str:
+        if self.database_url is None:
+            raise RuntimeError(
+                "VITALSTREAM_DATABASE_URL is not set: run `vitalstream up` (it writes .vitalstream/stack.env) "
+                "or export a postgresql:// URL"
+            )
+        return self.database_url.get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The local stack: a real Apache Kafka broker (KRaft) and PostgreSQL without Docker."""

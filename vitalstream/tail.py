@@ -1,0 +1,104 @@
+"""``vitalstream tail``: decoded records of any catalogue topic as JSON lines."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sys
+import time
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaException  # type: ignore[import-untyped]
+
+from schemas.codec import Codec, DecodeError
+from schemas.topics import spec
+from vitalstream.settings import Settings
+
+QUIET = logging.getLogger("vitalstream.librdkafka.tail")
+QUIET.setLevel(logging.CRITICAL)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError
+
+
+def record_json(codec: Codec, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]] | None) -> dict[str, Any]:
+    """One record as a JSON-able dict: key, decoded value (or None for a tombstone), vs.* headers."""
+    out: dict[str, Any] = {"key": key.decode("utf-8", "replace") if key else None}
+    if value is None:
+        out["value"] = None
+    else:
+        try:
+            record = codec.decode(value)
+            out["schema"] = record.SCHEMA
+            out["value"] = _plain(record.to_avro())
+        except DecodeError as exc:
+            out["value"] = None
+            out["decode_error"] = str(exc)
+    if headers:
+        out["headers"] = {k: v.decode("utf-8", "replace") if v else None for k, v in headers}
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def tail_topic(
+    settings: Settings, topic: str, from_beginning: bool, max_records: int | None,
+    filters: dict[str, str], idle_timeout_s: float | None,
+) -> None:
+    short = spec(topic).name
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.group_prefix}tail-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "logger": QUIET,
+        }
+    )
+    codec = Codec()
+    consumer.subscribe([settings.topic(short)])
+    shown = 0
+    last = time.monotonic()
+    try:
+        while max_records is None or shown < max_records:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
+                    break
+                continue
+            if msg.error():
+                continue
+            last = time.monotonic()
+            row = record_json(codec, msg.value(), msg.key(), msg.headers())
+            row.update(topic=msg.topic(), partition=msg.partition(), offset=msg.offset())
+            if filters and not _matches(row, filters):
+                continue
+            sys.stdout.buffer.write(orjson.dumps(row, default=_default) + b"\n")
+            sys.stdout.flush()
+            shown += 1
+    except KeyboardInterrupt:
+        pass
+    except KafkaException as exc:
+        raise SystemExit(f"error: Kafka: {exc}") from None
+    finally:
+        consumer.close()
+
+
+def _matches(row: dict[str, Any], filters: dict[str, str]) -> bool:
+    value = row.get("value") or {}
+    flat = {**value, **(value.get("observation") or {})} if isinstance(value, dict) else {}
+    return all(str(flat.get(k)) == v or (k == "key" and row.get("key") == v) for k, v in filters.items())
