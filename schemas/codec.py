@@ -35,6 +35,7 @@ SCHEMA_FILES: dict[str, str] = {
     "OpsEvent": "ops_event.avsc",
     "DlqReplay": "dlq_replay.avsc",
     "QualityDaily": "quality_daily.avsc",
+    "EventOutcome": "event_outcome.avsc",
 }
 
 R = TypeVar("R", bound="records._Record")

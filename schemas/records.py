@@ -160,7 +160,24 @@ class QualityDaily(_Record):
     poor: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class EventOutcome(_Record):
+    SCHEMA: ClassVar[str] = "EventOutcome"
+    event_id: str
+    outcome: str
+    stage: str
+    at: datetime
+    source: str | None = None
+    event_type: str | None = None
+    reason: str | None = None
+    observations: int = 0
+    rejected: int = 0
+
+
 RECORD_TYPES: dict[str, type[_Record]] = {
     cls.SCHEMA: cls
-    for cls in (RawWebhook, Observation, ScoredObservation, LatestMetric, UserEvent, OpsEvent, DlqReplay, QualityDaily)
+    for cls in (
+        RawWebhook, Observation, ScoredObservation, LatestMetric, UserEvent, OpsEvent, DlqReplay, QualityDaily,
+        EventOutcome,
+    )
 }

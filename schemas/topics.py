@@ -46,6 +46,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               doc="Connection lifecycle: auth, deauth, reauth, revoked, permissions."),
     TopicSpec("ops.events", "source", "OpsEvent", "delete", 7 * DAY_MS, partitions=1,
               doc="Provider healthcheck/processing/rate-limit/connection-error notices."),
+    TopicSpec("events.ledger", "event id", "EventOutcome", "delete", 7 * DAY_MS,
+              doc="One outcome per event (processed, ignored, dead_lettered): feeds ingested_events."),
     TopicSpec("retry.5s", "original key", None, "delete", 1 * DAY_MS, partitions=3,
               doc="First retry tier: original value + headers, due 5 s after failure."),
     TopicSpec("retry.1m", "original key", None, "delete", 1 * DAY_MS, partitions=3,

@@ -12,7 +12,11 @@ class KafkaUnavailable(RuntimeError):
     """The broker did not acknowledge what the sink produced (DLQ records, tombstones) in time."""
 
 
-PERMANENT: tuple[type[BaseException], ...] = (psycopg.DataError, psycopg.IntegrityError, InvalidRecord)
+# DataError/IntegrityError: the database (or psycopg, e.g. a NUL byte in text) refuses the row;
+# the others come from building rows out of one record.
+PERMANENT: tuple[type[BaseException], ...] = (
+    psycopg.DataError, psycopg.IntegrityError, InvalidRecord, UnicodeError, ValueError, TypeError,
+)
 
 
 def is_permanent(exc: BaseException) -> bool:

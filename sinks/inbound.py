@@ -64,6 +64,6 @@ def decode(msg: MessageLike, codec: Codec, prefix: str) -> Inbound:
         else:
             assert isinstance(record, QualityDaily)
             item.row = quality_row(record)
-    except Exception as exc:  # noqa: BLE001 - every decode/validation failure is permanent
+    except Exception as exc:  # every decode/validation failure is permanent
         item.error = exc
     return item

@@ -52,6 +52,11 @@ def _load(conn: psycopg.Connection[Any], user_id: str) -> Connection | None:
     return None if row is None else Connection(*row)
 
 
+def _get(cur: Connection | None, name: str) -> str | None:
+    value = getattr(cur, name) if cur is not None else None
+    return value if isinstance(value, str) else None
+
+
 def is_newer(ev: UserEvent, cur: Connection | None) -> bool:
     if cur is None or cur.last_event_ts is None:
         return True
@@ -106,17 +111,17 @@ def apply_user_event(conn: psycopg.Connection[Any], ev: UserEvent, purge_on_deau
     if not is_newer(ev, cur):
         return []
     if ev.kind == "auth":
-        _upsert(conn, ev, ev.user_id, provider=ev.provider or (cur and cur.provider),
-                reference_id=ev.reference_id or (cur and cur.reference_id), status=CONNECTED,
-                scopes=ev.scopes or (cur and cur.scopes), connected_at=ev.occurred_at, replaced_by=None)
+        _upsert(conn, ev, ev.user_id, provider=ev.provider or _get(cur, "provider"),
+                reference_id=ev.reference_id or _get(cur, "reference_id"), status=CONNECTED,
+                scopes=ev.scopes or _get(cur, "scopes"), connected_at=ev.occurred_at, replaced_by=None)
         return []
     if ev.kind in ("auth_cancelled", "auth_error"):
         status = cur.status if cur is not None and cur.status == CONNECTED else STATUS_OF_KIND[ev.kind]
-        _upsert(conn, ev, ev.user_id, provider=ev.provider or (cur and cur.provider), status=status)
+        _upsert(conn, ev, ev.user_id, provider=ev.provider or _get(cur, "provider"), status=status)
         return []
     if ev.kind in ("deauth", "revoked"):
-        provider = ev.provider or (cur and cur.provider)
-        reference_id = ev.reference_id or (cur and cur.reference_id)
+        provider = ev.provider or _get(cur, "provider")
+        reference_id = ev.reference_id or _get(cur, "reference_id")
         _upsert(conn, ev, ev.user_id, provider=provider, reference_id=reference_id, status=STATUS_OF_KIND[ev.kind])
         return purge(conn, ev.user_id, reference_id, provider) if purge_on_deauth else []
     if ev.kind == "permission_change":
@@ -124,7 +129,7 @@ def apply_user_event(conn: psycopg.Connection[Any], ev: UserEvent, purge_on_deau
         return []
     if ev.kind == "profile":
         _upsert(conn, ev, ev.user_id, status=cur.status if cur else CONNECTED,
-                sex=ev.sex if ev.sex is not None else None, birth_year=ev.birth_year)
+                sex=ev.sex, birth_year=ev.birth_year)
         return []
     return _reauth(conn, ev, cur)
 
@@ -137,9 +142,9 @@ def _reauth(conn: psycopg.Connection[Any], ev: UserEvent, cur: Connection | None
         return []
     old = _load(conn, old_id)
     _upsert(conn, ev, ev.user_id,
-            provider=ev.provider or (cur and cur.provider) or (old and old.provider),
-            reference_id=ev.reference_id or (cur and cur.reference_id) or (old and old.reference_id),
-            scopes=ev.scopes or (cur and cur.scopes) or (old and old.scopes),
+            provider=ev.provider or _get(cur, "provider") or _get(old, "provider"),
+            reference_id=ev.reference_id or _get(cur, "reference_id") or _get(old, "reference_id"),
+            scopes=ev.scopes or _get(cur, "scopes") or _get(old, "scopes"),
             status=CONNECTED, connected_at=ev.occurred_at, replaced_by=None)
     _upsert(conn, ev, old_id, provider=old.provider if old else ev.provider,
             reference_id=old.reference_id if old else ev.reference_id, status="replaced", replaced_by=ev.user_id)

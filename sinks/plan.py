@@ -24,7 +24,7 @@ from sinks.rows import (
     ObservationRow,
     QualityRow,
 )
-from sinks.rule import rank, version
+from sinks.rule import version, wins
 
 PURGED_STATUSES = frozenset({"deauthorized", "revoked"})
 STAGE = "sink"
@@ -98,7 +98,7 @@ def plan_observations(
             newest[key] = row
         lkey = row.latest_key
         inc = latest.get(lkey)
-        if inc is None or rank(row) > rank(inc):
+        if inc is None or wins(row, inc):
             latest[lkey] = row
     plan.observations = list(newest.values())
     plan.latest = list(latest.values())

@@ -64,10 +64,12 @@ LATEST_COLUMNS: tuple[str, ...] = (
 
 
 class QualityRow(NamedTuple):
+    """One ``data_quality_daily`` row (``records`` is the ``count`` column)."""
+
     day: date
     metric: str
     provider: str
-    count: int
+    records: int
     avg_confidence: float
     excellent: int
     good: int
@@ -79,7 +81,9 @@ class QualityRow(NamedTuple):
         return (self.day, self.metric, self.provider)
 
 
-QUALITY_COLUMNS: tuple[str, ...] = QualityRow._fields
+QUALITY_COLUMNS: tuple[str, ...] = (
+    "day", "metric", "provider", "count", "avg_confidence", "excellent", "good", "fair", "poor",
+)
 
 
 class LedgerRow(NamedTuple):
@@ -159,7 +163,7 @@ def quality_row(q: QualityDaily) -> QualityRow:
         raise InvalidRecord(f"negative count {q.count}")
     avg = _finite("confidence_sum", q.confidence_sum) / q.count if q.count else 0.0
     return QualityRow(
-        day=q.day, metric=_text("metric", q.metric), provider=_text("provider", q.provider), count=q.count,
+        day=q.day, metric=_text("metric", q.metric), provider=_text("provider", q.provider), records=q.count,
         avg_confidence=avg, excellent=q.excellent, good=q.good, fair=q.fair, poor=q.poor,
     )
 

@@ -12,12 +12,15 @@ from vitalstream.stack.errors import StackError
 
 
 def _settings() -> Any:
+    """Settings from the environment, falling back to the running local stack's ``stack.env``."""
     from pydantic import ValidationError
 
     from vitalstream.settings import Settings
+    from vitalstream.stack.launcher import StackPaths, stack_dir
 
+    env_file = StackPaths(stack_dir()).env
     try:
-        return Settings()
+        return Settings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "VITALSTREAM_" + str(first["loc"][0]).upper() if first["loc"] else "a VITALSTREAM_* variable"
@@ -63,8 +66,8 @@ def status() -> None:
 
 @main.command()
 def gateway() -> None:
-    """Run the webhook gateway (HTTP)."""
-    from gateway.main import run
+    """Run the webhook gateway (HTTP), its /health document and the admin port."""
+    from vitalstream.gateway_process import run
 
     run(_settings())
 
@@ -83,6 +86,15 @@ def sink() -> None:
     from sinks.service import run
 
     run(_settings())
+
+
+@main.command()
+@click.option("--url", default=None, help="Gateway base URL (default: from settings).")
+def health(url: str | None) -> None:
+    """Print the health document; exit 0 healthy/degraded, 1 unhealthy."""
+    from vitalstream.health_cli import print_health
+
+    sys.exit(print_health(_settings(), url))
 
 
 # --- topics and database -----------------------------------------------------------------
@@ -149,6 +161,105 @@ def _dsn() -> str:
         return str(settings.database_dsn())
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# --- load ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--type", "data_type", default="all", show_default=True,
+              help="body|daily|sleep|activity|nutrition|menstruation|athlete|all")
+@click.option("--provider", default=None, help="Force one provider (e.g. WHOOP); default: a realistic mix.")
+@click.option("--users", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--rate", default=50.0, show_default=True, type=click.FloatRange(0.1), help="Webhooks per second.")
+@click.option("--count", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--duplicates", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share re-sent.")
+@click.option("--late", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share of older data.")
+@click.option("--poison", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Share malformed.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--url", default=None, help="Gateway URL (default: from VITALSTREAM_GATEWAY_HOST/PORT).")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
+def simulate(data_type: str, provider: str | None, users: int, rate: float, count: int, duplicates: float,
+             late: float, poison: float, seed: int, url: str | None, dry_run: bool) -> None:
+    """Send correctly signed, realistic Terra webhooks to a gateway."""
+    from vitalstream.simulate_cli import run_simulation
+
+    run_simulation(_settings(), data_type, provider, users, rate, count, duplicates, late, poison, seed, url, dry_run)
+
+
+# --- dead letters ------------------------------------------------------------------------
+
+
+@main.group()
+def dlq() -> None:
+    """Inspect and replay the dead-letter topic."""
+
+
+def _when(text: str | None) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    if text is None:
+        return None
+    if text[:-1].isdigit() and text[-1] in "smhd":
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[text[-1]]
+        return datetime.now(UTC) - timedelta(**{unit: int(text[:-1])})
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: use an ISO time (2026-11-23T10:00Z) or an age like 2h / 7d") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dlq.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def dlq_ls(as_json: bool) -> None:
+    """Dead letters grouped by stage and error class: counts, first/last seen, pending vs replayed."""
+    from vitalstream import dlq as dlq_mod
+    from vitalstream.dlq_cli import print_groups
+
+    settings = _settings()
+    groups = dlq_mod.summarize(dlq_mod.read_dead_letters(settings), dlq_mod.read_replayed(settings))
+    print_groups(groups, as_json)
+
+
+@dlq.command("show")
+@click.argument("ref", required=False)
+@click.option("--event-id", default=None, help="Show the dead letters of this event id.")
+def dlq_show(ref: str | None, event_id: str | None) -> None:
+    """One dead letter (REF is PARTITION:OFFSET as `dlq ls --json` / `tail dlq` print it)."""
+    from vitalstream.dlq_cli import show
+
+    if not ref and not event_id:
+        raise click.UsageError("give a PARTITION:OFFSET or --event-id")
+    show(_settings(), ref, event_id)
+
+
+@dlq.command("replay")
+@click.option("--stage", default=None)
+@click.option("--error-class", default=None)
+@click.option("--provider", default=None)
+@click.option("--since", default=None, help="ISO time or age (2h, 7d).")
+@click.option("--until", default=None, help="ISO time or age.")
+@click.option("--event-id", default=None)
+@click.option("--ref", "refs", multiple=True, help="PARTITION:OFFSET; repeatable.")
+@click.option("--limit", type=click.IntRange(1), default=None)
+@click.option("--rate", type=click.FloatRange(0.1), default=None, help="Records per second.")
+@click.option("--dry-run", is_flag=True, help="List what would be replayed.")
+@click.option("--force", is_flag=True, help="Replay records that were replayed before.")
+@click.option("--admin-url", default=None, help="Replay through a remote gateway's admin endpoint.")
+def dlq_replay(stage: str | None, error_class: str | None, provider: str | None, since: str | None,
+               until: str | None, event_id: str | None, refs: tuple[str, ...], limit: int | None,
+               rate: float | None, dry_run: bool, force: bool, admin_url: str | None) -> None:
+    """Re-publish chosen dead letters to their original topic (each replay recorded in dlq.replays)."""
+    from vitalstream.dlq import Filters
+    from vitalstream.dlq_cli import replay_local, replay_remote
+
+    filters = Filters(stage, error_class, provider, _when(since), _when(until), event_id, frozenset(refs))
+    settings = _settings()
+    if admin_url:
+        replay_remote(settings, admin_url, filters, limit, dry_run, force)
+    else:
+        replay_local(settings, filters, limit, dry_run, rate, force)
 
 
 # --- analyst tools -----------------------------------------------------------------------

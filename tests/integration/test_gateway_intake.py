@@ -12,6 +12,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from confluent_kafka import KafkaException
 
 from gateway.app import create_app
 from gateway.idempotency import event_id
@@ -67,12 +68,21 @@ def body_for(user: str, n: int = 0) -> bytes:
     return orjson.dumps({"type": "body", "user": {"user_id": user, "provider": "WITHINGS"}, "data": [{"n": n}]})
 
 
+def read_raw(settings: Settings, expected: int | None = None, timeout_s: float = 10.0) -> list[Any]:
+    """consume_all, retried while a freshly created topic still reports NOT_LEADER for a partition."""
+    for attempt in range(10):
+        try:
+            return consume_all(settings, "webhooks.raw", expected=expected, timeout_s=timeout_s)
+        except KafkaException:
+            if attempt == 9:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def raw_records(settings: Settings, expected: int | None = None) -> list[tuple[bytes | None, RawWebhook]]:
     codec = Codec()
-    return [
-        (m.key(), codec.decode_as(m.value(), RawWebhook))
-        for m in consume_all(settings, "webhooks.raw", expected=expected)
-    ]
+    return [(m.key(), codec.decode_as(m.value(), RawWebhook)) for m in read_raw(settings, expected)]
 
 
 async def test_accepted_event_is_durable_and_decodes(settings: Settings, start: Start) -> None:

@@ -35,6 +35,8 @@ def samples() -> list[records._Record]:
                           replayed_by="ops", replayed_at=NOW, event_id="e1"),
         records.QualityDaily(day=date(2026, 11, 23), metric="step_count", provider="GARMIN", count=3,
                              confidence_sum=240.0, good=3),
+        records.EventOutcome(event_id="e1", outcome="processed", stage="normalize", at=NOW, source="terra",
+                             event_type="body", observations=3),
     ]
 
 

@@ -1,0 +1,101 @@
+"""Migrations on a real PostgreSQL: objects, partitions, views, the read-only analyst role."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from sinks import migrate
+from sinks.retention import partitions
+
+TABLES = {"observations", "latest_metrics", "provider_connections", "ingested_events", "data_quality_daily"}
+VIEWS = {"webhook_processing_stats", "data_quality_trends", "pipeline_stats"}
+
+
+@pytest.fixture
+def schema(database_url: str) -> Iterator[str]:
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url: str, schema: str) -> None:
+    assert migrate.current(database_url, schema) is None
+    migrate.upgrade(database_url, schema)
+    migrate.upgrade(database_url, schema)
+    assert migrate.current(database_url, schema) == migrate.head() == "0001"
+    with psycopg.connect(database_url) as conn:
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
+        assert TABLES | {"alembic_version", "observations_default"} <= tables
+        views = {r[0] for r in conn.execute("SELECT viewname FROM pg_views WHERE schemaname = %s", (schema,))}
+        assert views == VIEWS
+        assert conn.execute(
+            "SELECT relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND relname = 'observations'", (schema,)).fetchone() == ("p",)
+        cols = {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'latest_metrics'", (schema,))}
+        assert {"reliability", "user_id", "event_id", "ordering_ts", "updated_at"} <= cols
+    parts = partitions(database_url, schema)
+    monthly = [p for p in parts if p[1] is not None]
+    assert len(monthly) >= 4 and any(u is None for _, u in parts)  # months ahead + DEFAULT
+    now = datetime.now(UTC)
+    assert any(u > now for _, u in monthly if u is not None)
+
+
+def test_views_answer(db_settings: object, database_url: str, db_schema: str) -> None:
+    with psycopg.connect(database_url, options=f"-csearch_path={db_schema}") as conn:
+        for view in VIEWS:
+            conn.execute(f"SELECT * FROM {view}").fetchall()
+        (row,) = conn.execute("SELECT latest_metrics, events_processed FROM pipeline_stats").fetchall()
+        assert row == (0, 0)
+
+
+def test_analyst_can_read_but_not_write(database_url: str, db_schema: str) -> None:
+    with psycopg.connect(database_url, options=f"-csearch_path={db_schema}") as conn:
+        assert conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'vitalstream_analyst'").fetchone() == (
+            False,)
+        conn.execute("SET ROLE vitalstream_analyst")
+        for rel in (*TABLES, *VIEWS):
+            conn.execute(f"SELECT * FROM {rel} LIMIT 1").fetchall()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO ingested_events (event_id, outcome, stage) VALUES ('x', 'processed', 's')")
+        conn.rollback()
+        conn.execute("SET ROLE vitalstream_analyst")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM latest_metrics")
+        conn.rollback()
+        conn.execute("SET ROLE vitalstream_analyst")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE sneaky (x int)")
+
+
+def test_late_partition_takes_its_rows_out_of_default(database_url: str, db_schema: str) -> None:
+    with psycopg.connect(database_url, options=f"-csearch_path={db_schema}") as conn:
+        conn.execute(
+            "INSERT INTO observations (subject, metric, provider, measured_at, value, unit, confidence, level, "
+            "reliability, event_id, ordering_ts, scored_at) VALUES ('s', 'm', 'P', '2019-05-03Z', 1, 'u', 50, "
+            "'fair', 0.5, 'e', now(), now())")
+        assert conn.execute("SELECT count(*) FROM observations_default").fetchone() == (1,)
+        created = [r[0] for r in conn.execute("SELECT ensure_observation_partitions('2019-05-20Z', 1)")]
+        assert created == ["observations_p2019_05"]
+        assert conn.execute("SELECT count(*) FROM observations_default").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM observations_p2019_05").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM ensure_observation_partitions('2019-05-20Z', 1)").fetchone() == (
+            0,)
+
+
+def test_downgrade_removes_objects_and_upgrade_restores(database_url: str, schema: str) -> None:
+    migrate.upgrade(database_url, schema)
+    migrate.downgrade(database_url, schema)
+    assert migrate.current(database_url, schema) is None
+    with psycopg.connect(database_url) as conn:
+        left = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
+        assert left <= {"alembic_version"}
+    migrate.upgrade(database_url, schema)
+    assert migrate.current(database_url, schema) == "0001"

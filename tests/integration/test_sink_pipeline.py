@@ -1,0 +1,157 @@
+"""The sink on real Kafka and PostgreSQL: writes, idempotent redelivery, the §6 rule in any order."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from schemas.records import ScoredObservation
+from schemas.resolution import resolve
+from sinks import sample
+from sinks.service import Sink
+from tests.kafka_helpers import consume_all
+from vitalstream.settings import Settings
+
+T0 = datetime(2026, 2, 1, tzinfo=UTC)
+MakeSink = Callable[..., Sink]
+
+
+@pytest.fixture
+def make_sink(db_settings: Settings) -> Iterator[MakeSink]:
+    made: list[Sink] = []
+
+    def make(settings: Settings | None = None, **overrides: Any) -> Sink:
+        s = settings or db_settings
+        if overrides:
+            s = s.model_copy(update=overrides)
+        sink = Sink(s)
+        made.append(sink)
+        return sink
+
+    yield make
+    for sink in made:
+        sink.close()
+
+
+def connect(settings: Settings) -> psycopg.Connection[Any]:
+    return psycopg.connect(settings.database_dsn(), autocommit=True)
+
+
+def test_records_land_in_observations_latest_ledger_and_quality(db_settings: Settings, make_sink: MakeSink) -> None:
+    recs = [sample.scored(f"terra:u{i % 3}", "step_count", 1000.0 + i, measured_at=T0 + timedelta(days=i % 4),
+                          event_id=f"e{i:03d}", user_id=f"u{i % 3}") for i in range(40)]
+    sample.produce(db_settings, "metrics.scored", recs)
+    sample.produce(db_settings, "metrics.quality_daily", [sample.quality(T0, "step_count", "GARMIN", 3, 240.0)])
+    assert make_sink().drain(idle_s=1.0) == 41
+    with connect(db_settings) as conn:
+        assert conn.execute("SELECT count(*) FROM observations").fetchone() == (12,)  # 3 users x 4 days
+        latest = conn.execute("SELECT subject, measured_at, event_id, user_id FROM latest_metrics ORDER BY 1").fetchall()
+        assert [(s, m) for s, m, _, _ in latest] == [(f"terra:u{i}", T0 + timedelta(days=3)) for i in range(3)]
+        assert all(u == s.removeprefix("terra:") for s, _, _, u in latest)
+        assert conn.execute("SELECT outcome, count(*) FROM ingested_events GROUP BY 1").fetchall() == [
+            ("processed", 40)]
+        assert conn.execute("SELECT count, avg_confidence FROM data_quality_daily").fetchall() == [(3, 80.0)]
+        stats = conn.execute("SELECT latest_metrics, events_processed, high_confidence_rate FROM pipeline_stats")
+        assert stats.fetchone() == (3, 40, 100.0)
+        assert conn.execute("SELECT count(*) FROM observations_default").fetchone() == (0,)
+    assert consume_all(db_settings, "dlq") == []
+
+
+def everything(prefix: str) -> tuple[list[ScoredObservation], list[Any], list[Any]]:
+    scored = [
+        sample.scored(f"{prefix}{i % 4}", metric, 50.0 + i, measured_at=T0 + timedelta(days=i % 3),
+                      provider=("GARMIN", "OURA")[i % 2], confidence=40.0 + (i * 7) % 60,
+                      reliability=(0.3, 0.8)[i % 2], event_id=f"ev{i:03d}",
+                      ordering_ts=T0 + timedelta(days=i % 3, minutes=i))
+        for i in range(60) for metric in ("step_count", "body_weight")
+    ]
+    users = [sample.user_event("auth", f"u{i}", f"auth-{i}", T0, provider="GARMIN") for i in range(3)]
+    users.append(sample.user_event("profile", "u1", "prof-1", T0 + timedelta(hours=1), sex="F", birth_year=1990))
+    quality = [sample.quality(T0 + timedelta(days=d), "step_count", p, 5 + d, 300.0 + d) for d in range(3)
+               for p in ("GARMIN", "OURA")]
+    return scored, users, quality
+
+
+def test_redelivery_and_replay_from_earliest_change_no_table(db_settings: Settings, make_sink: MakeSink) -> None:
+    scored, users, quality = everything("terra:r")
+    for _ in range(2):  # the producer sent everything twice already
+        sample.produce(db_settings, "metrics.scored", scored)
+        sample.produce(db_settings, "users", users)
+        sample.produce(db_settings, "metrics.quality_daily", quality)
+    make_sink(sink_batch_size=37).drain(idle_s=1.0)
+    with connect(db_settings) as conn:
+        before = sample.digest(conn)
+    assert before["observations"].endswith("/24") and before["provider_connections"].endswith("/3")
+
+    # redelivery of every event, in reverse order, to the same group
+    sample.produce(db_settings, "metrics.scored", list(reversed(scored)))
+    sample.produce(db_settings, "users", list(reversed(users)))
+    sample.produce(db_settings, "metrics.quality_daily", quality)
+    assert make_sink(sink_batch_size=500).drain(idle_s=1.0) == len(scored) + len(users) + len(quality)
+    # and a replay of every topic from the earliest offset by a new consumer group
+    fresh = make_sink(group_prefix=f"replay{uuid.uuid4().hex[:6]}.", sink_batch_size=11)
+    assert fresh.drain(idle_s=1.0) == 3 * (len(scored) + len(users) + len(quality))
+    with connect(db_settings) as conn:
+        assert sample.digest(conn) == before
+    assert consume_all(db_settings, "dlq") == []
+
+
+CANDIDATES = [  # one slot per candidate set: what arrives last must not matter
+    dict(provider="GARMIN", confidence=80.0, reliability=0.5, event_id="a", measured_at=T0),
+    dict(provider="OURA", confidence=90.0, reliability=0.4, event_id="b", measured_at=T0),
+    dict(provider="WHOOP", confidence=90.0, reliability=0.7, event_id="c", measured_at=T0),
+    dict(provider="FITBIT", confidence=99.0, reliability=0.9, event_id="d", measured_at=T0 - timedelta(days=1)),
+]
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+def test_every_arrival_order_leaves_the_rules_answer(
+    db_settings: Settings, make_sink: MakeSink, batch_size: int
+) -> None:
+    perms = list(itertools.permutations(range(len(CANDIDATES))))
+    records = [
+        sample.scored(f"perm{n}", "step_count", float(i), **CANDIDATES[i])  # type: ignore[arg-type]
+        for n, perm in enumerate(perms) for i in perm
+    ]
+    sample.produce(db_settings, "metrics.scored", records)
+    make_sink(sink_batch_size=batch_size).drain(idle_s=1.0)
+    expected = resolve([r for r in records if r.observation.subject == "perm0"])
+    with connect(db_settings) as conn:
+        latest = conn.execute("SELECT subject, event_id, provider, value FROM latest_metrics").fetchall()
+        assert len(latest) == len(perms)
+        assert {(e, p, v) for _, e, p, v in latest} == {
+            (expected.observation.event_id, expected.observation.provider, expected.observation.value)}
+        assert conn.execute("SELECT count(*) FROM observations").fetchone() == (len(records),)
+
+
+def test_two_providers_for_the_same_day(db_settings: Settings, make_sink: MakeSink) -> None:
+    day = T0 + timedelta(days=9)
+    garmin = sample.scored("alice", "step_count", 9000.0, measured_at=day, provider="GARMIN", confidence=82.0,
+                           reliability=0.6, event_id="g1")
+    oura = sample.scored("alice", "step_count", 9400.0, measured_at=day, provider="OURA", confidence=82.0,
+                         reliability=0.7, event_id="o1")
+    older = sample.scored("alice", "step_count", 12000.0, measured_at=day - timedelta(days=1), provider="APPLE",
+                          confidence=99.0, reliability=0.9, event_id="a1")
+    sample.produce(db_settings, "metrics.scored", [oura])
+    make_sink().drain(idle_s=0.5)
+    sample.produce(db_settings, "metrics.scored", [older, garmin])
+    make_sink().drain(idle_s=0.5)
+    with connect(db_settings) as conn:
+        assert conn.execute("SELECT provider, value FROM latest_metrics").fetchall() == [("OURA", 9400.0)]
+        assert conn.execute("SELECT count(*) FROM observations WHERE subject = 'alice'").fetchone() == (3,)
+    better = sample.scored("alice", "step_count", 9100.0, measured_at=day, provider="GARMIN", confidence=95.0,
+                           reliability=0.6, event_id="g2", ordering_ts=day + timedelta(hours=5))
+    sample.produce(db_settings, "metrics.scored", [better])
+    make_sink().drain(idle_s=0.5)
+    with connect(db_settings) as conn:
+        assert conn.execute("SELECT provider, value, event_id FROM latest_metrics").fetchall() == [
+            ("GARMIN", 9100.0, "g2")]
+        # the newer version of GARMIN's observation replaced the older one in place
+        assert conn.execute(
+            "SELECT value, event_id FROM observations WHERE provider = 'GARMIN'").fetchall() == [(9100.0, "g2")]

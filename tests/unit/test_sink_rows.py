@@ -1,0 +1,79 @@
+"""Row building from records (pure)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from sinks.rows import (
+    LATEST_COLUMNS,
+    LATEST_WIDTH,
+    OBSERVATION_COLUMNS,
+    InvalidRecord,
+    observation_row,
+    quality_row,
+    user_id_of,
+    validate_user_event,
+)
+from sinks.sample import quality, scored, user_event
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_observation_row_carries_every_column() -> None:
+    row = observation_row(scored("terra:abc", "body_weight", 71.5, confidence=91.0, reliability=0.9, event_id="e1",
+                                 unit="kg", device="scale"))
+    assert row.subject == "terra:abc" and row.metric == "body_weight" and row.value == 71.5
+    assert row.user_id == "abc"
+    assert row.level == "excellent" and row.reliability == 0.9 and row.device == "scale"
+    assert orjson.loads(row.components) == {"P": 1.0, "R": 0.9}
+    assert OBSERVATION_COLUMNS[:LATEST_WIDTH] == LATEST_COLUMNS
+    assert len(row) == len(OBSERVATION_COLUMNS)
+
+
+def test_user_id_from_record_or_terra_subject() -> None:
+    assert user_id_of("terra:u9", None) == "u9"
+    assert user_id_of("alice", None) is None
+    assert user_id_of("alice", "u7") == "u7"
+    assert user_id_of("terra:", None) is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"confidence": 100.5}, "outside 0-100"),
+        ({"confidence": -1.0}, "outside 0-100"),
+        ({"confidence": math.nan}, "finite"),
+        ({"value": math.inf}, "finite"),
+        ({"reliability": math.nan}, "finite"),
+        ({"event_id": " "}, "event_id is empty"),
+        ({"subject": ""}, "subject is empty"),
+        ({"measured_at": datetime(2026, 1, 1)}, "time zone"),  # noqa: DTZ001
+    ],
+)
+def test_unstorable_records_are_invalid(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidRecord, match=message):
+        observation_row(scored(**kwargs))  # type: ignore[arg-type]
+
+
+def test_unknown_level_is_invalid() -> None:
+    rec = scored()
+    bad = type(rec)(observation=rec.observation, confidence=50.0, level="meh", scored_at=rec.scored_at)
+    with pytest.raises(InvalidRecord, match="level"):
+        observation_row(bad)
+
+
+def test_quality_row_average() -> None:
+    row = quality_row(quality(T0, "step_count", "GARMIN", 4, 300.0))
+    assert row.records == 4 and row.avg_confidence == 75.0 and row.excellent == 4
+    assert quality_row(quality(T0, "step_count", "GARMIN", 0, 0.0)).avg_confidence == 0.0
+
+
+def test_reauth_needs_old_user() -> None:
+    with pytest.raises(InvalidRecord):
+        validate_user_event(user_event("reauth", "new", "e1", T0))
+    ev = user_event("reauth", "new", "e1", T0, old_user_id="old")
+    assert validate_user_event(ev) is ev
