@@ -125,9 +125,14 @@ class DurableProducer:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Begin polling; delivery futures belong to ``loop``. Idempotent."""
-        if self._thread is not None:
+        if self._thread is not None or self._loop is not None:
             return
         self._loop = loop
+        import os
+        if os.environ.get("GW_POLL_MODE") == "loop":
+            self._tick_handle = loop.call_later(0.1, self._tick)
+            self._soon = False
+            return
         self._thread = threading.Thread(target=self._poll_forever, name="kafka-poll", daemon=True)
         self._thread.start()
 
@@ -174,6 +179,10 @@ class DurableProducer:
             raise ProducerUnavailable("local producer queue is full") from None
         except confluent_kafka.KafkaException as exc:
             raise ProducerUnavailable(f"produce failed: {exc.args[0].name()}") from None
+        if self._thread is None and not self._soon:
+            self._soon = True
+            self._tick_handle.cancel()
+            self._tick_handle = self._loop.call_later(0.001, self._tick)
         return fut
 
     def queue_depth(self) -> int:
@@ -192,6 +201,19 @@ class DurableProducer:
         return all(p.leader >= 0 and p.error is None for p in tmd.partitions.values())
 
     # ---------------------------------------------------------------- internals
+
+    def _tick(self) -> None:
+        self._soon = False
+        self._producer.poll(0)
+        if self._done:
+            batch, self._done = self._done, []
+            self._resolve(batch)
+        if len(self._producer):
+            self._soon = True
+            self._tick_handle.cancel()
+            self._tick_handle = self._loop.call_later(0.001, self._tick)
+        else:
+            self._tick_handle = self._loop.call_later(0.1, self._tick)
 
     def _poll_forever(self) -> None:
         poll = self._producer.poll

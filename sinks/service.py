@@ -122,6 +122,7 @@ class Sink:
         self._rewind: dict[tuple[str, int], int] = {}
         self._known_months: set[date] = set()
         self._delivery_failures: list[str] = []
+        self._closed = False
 
     # --- the loop ------------------------------------------------------------------------
     def step(self, timeout_s: float | None = None) -> int:
@@ -156,7 +157,7 @@ class Sink:
         while time.monotonic() < deadline:
             n = self.step(timeout_s=0.2)
             total += n
-            if n:
+            if n or not self.consumer.assignment():  # idle only counts once we own partitions
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since >= idle_s:
                 break
@@ -180,6 +181,9 @@ class Sink:
         self._observe(msgs)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.consumer.close()  # auto-commit is off: closing commits nothing
         finally:

@@ -73,6 +73,19 @@ class PostgresServer:
     def admin_url(self) -> str:
         return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/postgres"
 
+    def _make_reachable(self) -> None:
+        """As root, the server runs as another user, who must be able to traverse every parent directory.
+
+        Directories like ``/root`` or pytest's temp root are 0700: add only the search bit (o+x:
+        enter, not list) where it is missing, so the ``postgres`` user can reach its data directory.
+        """
+        if _run_as() is None:
+            return
+        for parent in reversed(self.workdir.resolve().parents):
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o001)
+
     def _chown(self, path: Path) -> None:
         user = _run_as()
         if user is not None:
@@ -83,6 +96,7 @@ class PostgresServer:
         if (self.data_dir / "PG_VERSION").exists():
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._make_reachable()
         pwfile = self.workdir / "pwfile"
         pwfile.write_text(self.password + "\n")
         self.data_dir.mkdir(exist_ok=True)

@@ -1,0 +1,80 @@
+"""`vitalstream up --detach` / `status` / `down` on real Kafka and PostgreSQL, as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from vitalstream.stack import proc
+from vitalstream.stack.ports import free_port
+
+
+def _cli(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vitalstream.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VITALSTREAM_")}
+    env.update(VITALSTREAM_STACK_DIR=str(tmp_path / "stack"), VITALSTREAM_LOCAL_KAFKA_PORT=str(free_port()),
+               VITALSTREAM_GATEWAY_PORT=str(free_port()), VITALSTREAM_ADMIN_PORT=str(free_port()),
+               VITALSTREAM_WORKER_WEB_PORT=str(free_port()), VITALSTREAM_SINK_METRICS_PORT=str(free_port()))
+    return env
+
+
+def _env_file(stack_dir: Path) -> dict[str, str]:
+    lines = (stack_dir / "stack.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_path: Path) -> None:
+    stack_dir = tmp_path / "stack"
+    up = _cli(["up", "--detach"], stack_env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "vitalstream is up" in up.stdout
+        values = _env_file(stack_dir)
+        for key in ("VITALSTREAM_KAFKA_BOOTSTRAP", "VITALSTREAM_DATABASE_URL", "VITALSTREAM_GATEWAY_HOST",
+                    "VITALSTREAM_GATEWAY_PORT", "VITALSTREAM_TERRA_SECRETS", "VITALSTREAM_WEBHOOK_SECRETS",
+                    "VITALSTREAM_ADMIN_TOKEN"):
+            assert values.get(key), key
+        # The database has the migrations applied.
+        with psycopg.connect(values["VITALSTREAM_DATABASE_URL"]) as conn:
+            tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        assert {"latest_metrics", "observations", "ingested_events"} <= tables
+
+        status = _cli(["status"], stack_env)
+        assert status.returncode == 0, status.stdout
+
+        twin = _cli(["up", "--detach"], stack_env)
+        assert twin.returncode == 1 and "already running" in twin.stdout
+        pids = [int(line.split("pid ")[1].split()[0]) for line in status.stdout.splitlines() if " pid " in line]
+        assert pids
+    finally:
+        down = _cli(["down"], stack_env)
+    assert down.returncode == 0
+    for pid in pids:
+        assert proc.wait_exit(pid, 10), f"pid {pid} still running after down"
+    assert _cli(["status"], stack_env).returncode == 1
+    again = _cli(["down"], stack_env)
+    assert again.returncode == 0 and "nothing was running" in again.stdout
+
+
+def test_port_in_use_is_one_clear_line(stack_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        stack_env["VITALSTREAM_LOCAL_KAFKA_PORT"] = str(busy.getsockname()[1])
+        result = _cli(["up", "--detach"], stack_env)
+    assert result.returncode == 1
+    assert "is in use" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    _cli(["down"], stack_env)
