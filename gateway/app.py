@@ -123,11 +123,8 @@ def route_of(request: web.Request) -> str:
 async def _webhook(request: web.Request, source: str) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     intake = state.intake
-    pre = intake.precheck(
-        client_address(request, state.config.trusted_proxy_hops), request.content_length, request.content_type
-    )
-    if pre is None and not intake.knows(source):
-        pre = error(404, "unknown_source", "No webhook source of that name is configured.")
+    client = client_address(request, state.config.trusted_proxy_hops)
+    pre = intake.precheck(source, client, request.content_length, request.content_type)
     if pre is not None:
         response = respond(request, pre)
         if pre.status == 413:

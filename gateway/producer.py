@@ -1,9 +1,10 @@
 """Durable Kafka producer with an asyncio bridge.
 
 ``produce()`` hands the record to librdkafka (``acks=all``, idempotence on) and returns a
-future that resolves from the delivery report. One background thread polls the producer;
-delivery reports collected during a poll are handed to the event loop in one batch
-(one ``call_soon_threadsafe`` per poll, not per message), so the loop never blocks.
+future that resolves from the delivery report. The event loop polls the producer with
+``poll(0)`` (non-blocking) on a short timer while records are in flight, so delivery
+reports resolve their futures on the loop thread: no poll thread, no cross-thread hand-off,
+no GIL ping-pong (measured: cheaper per request than a poll thread + ``call_soon_threadsafe``).
 
 ``message.timeout.ms`` equals the produce timeout: librdkafka itself gives up on a message
 it could not deliver in time, so a request answered 503 is, as far as the client can know,
@@ -13,10 +14,9 @@ not in the topic (the answer comes from the delivery report, not from a guess).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,7 +27,11 @@ from vitalstream.observability import get_logger
 
 log = get_logger("gateway.producer")
 
-POLL_INTERVAL_S = 0.1
+BUSY_POLL_S = 0.001
+"""Poll interval while records are in flight (adds at most ~1 ms to an answer)."""
+IDLE_POLL_S = 0.1
+ERROR_LOG_INTERVAL_S = 10.0
+"""Poll interval when idle (serves librdkafka error and log callbacks)."""
 
 
 class KafkaMessage(Protocol):
@@ -93,60 +97,69 @@ def producer_config(
 
 
 class _LibrdkafkaLog:
-    """librdkafka's log lines, through structlog (served by poll(), i.e. in the poll thread)."""
+    """librdkafka's own log lines, through structlog (served by poll(), i.e. on the event loop).
+
+    Connection failures arrive through ``error_cb`` as well, so only critical lines are
+    logged above debug level: an outage does not flood the log twice.
+    """
 
     def log(self, level: int, fmt: str, *args: object) -> None:
         message = fmt % args if args else fmt
-        if level >= logging.ERROR:
+        if level >= logging.CRITICAL:
             log.error("librdkafka", message=message)
-        elif level >= logging.WARNING:
-            log.warning("librdkafka", message=message)
         else:
             log.debug("librdkafka", message=message)
 
 
 class DurableProducer:
-    """confluent-kafka Producer + poll thread + delivery-report → asyncio future bridge."""
+    """confluent-kafka Producer whose delivery reports resolve asyncio futures.
+
+    The event loop polls the producer itself with ``poll(0)`` (never blocking): every
+    millisecond while records are in flight, every 100 ms when idle (to serve error and
+    log callbacks). Delivery reports therefore resolve their futures on the loop thread,
+    with no thread hand-off. A deadline sweep answers any future librdkafka has not
+    reported on within ``message.timeout.ms`` + 1 s (a backstop; it should never fire).
+    """
 
     def __init__(self, config: dict[str, Any], *, on_delivery_error: Callable[[str], None] | None = None) -> None:
-        self._config = config
         self._producer: Any = confluent_kafka.Producer(
             {"logger": _LibrdkafkaLog(), **config}, error_cb=self._on_client_error
         )
+        self._backstop_s = int(config.get("message.timeout.ms", 300_000)) / 1000.0 + 1.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: list[tuple[asyncio.Future[Delivery], Delivery]] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._deadlines: deque[tuple[float, asyncio.Future[Delivery]]] = deque()
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._busy = False
         self._on_delivery_error = on_delivery_error
         self._closed = False
         self.last_error: str | None = None
+        self._error_logged_at: dict[str, float] = {}
 
     # ---------------------------------------------------------------- lifecycle
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Begin polling; delivery futures belong to ``loop``. Idempotent."""
-        if self._thread is not None or self._loop is not None:
+        """Begin polling on ``loop`` (delivery futures belong to it). Idempotent."""
+        if self._loop is not None:
             return
         self._loop = loop
-        import os
-        if os.environ.get("GW_POLL_MODE") == "loop":
-            self._tick_handle = loop.call_later(0.1, self._tick)
-            self._soon = False
-            return
-        self._thread = threading.Thread(target=self._poll_forever, name="kafka-poll", daemon=True)
-        self._thread.start()
+        self._schedule(IDLE_POLL_S)
 
     async def close(self, flush_timeout_s: float = 10.0) -> int:
-        """Stop polling, flush what is queued (delivery reports still resolve), return what was left."""
+        """Stop polling, flush what is queued (its futures still resolve), return how many were left."""
         if self._closed:
             return 0
         self._closed = True
-        self._stop.set()
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
         loop = asyncio.get_running_loop()
-        if self._thread is not None:
-            await loop.run_in_executor(None, self._thread.join)
+        # flush blocks: off the loop; delivery callbacks then run in that worker thread
         left: int = await loop.run_in_executor(None, self._producer.flush, flush_timeout_s)
-        self._hand_over()
+        self._drain()
+        for _, fut in self._deadlines:
+            if not fut.done():
+                fut.set_result(Delivery("_PRODUCER_CLOSED"))
+        self._deadlines.clear()
         if left:
             log.warning("producer_flush_incomplete", undelivered=left)
         return left
@@ -161,13 +174,13 @@ class DurableProducer:
         headers: list[tuple[str, bytes]] | None = None,
     ) -> asyncio.Future[Delivery]:
         """Queue a record; the future resolves with its delivery report. Call from the event loop."""
-        if self._closed or self._loop is None:
+        loop = self._loop
+        if self._closed or loop is None:
             raise ProducerUnavailable("producer is not running")
-        fut: asyncio.Future[Delivery] = self._loop.create_future()
+        fut: asyncio.Future[Delivery] = loop.create_future()
 
         def report(err: Any, msg: KafkaMessage) -> None:
-            # runs in whichever thread polls (the poll thread, or close()'s flush after it stopped);
-            # only that thread swaps self._done, so appending to the current list is safe
+            # called inside poll()/flush(); only those callers swap self._done, never concurrently
             if err is None:
                 self._done.append((fut, Delivery(None, msg.partition(), msg.offset())))
             else:
@@ -179,10 +192,9 @@ class DurableProducer:
             raise ProducerUnavailable("local producer queue is full") from None
         except confluent_kafka.KafkaException as exc:
             raise ProducerUnavailable(f"produce failed: {exc.args[0].name()}") from None
-        if self._thread is None and not self._soon:
-            self._soon = True
-            self._tick_handle.cancel()
-            self._tick_handle = self._loop.call_later(0.001, self._tick)
+        self._deadlines.append((loop.time() + self._backstop_s, fut))
+        if not self._busy:
+            self._schedule(BUSY_POLL_S)
         return fut
 
     def queue_depth(self) -> int:
@@ -202,48 +214,56 @@ class DurableProducer:
 
     # ---------------------------------------------------------------- internals
 
-    def _tick(self) -> None:
-        self._soon = False
-        self._producer.poll(0)
-        if self._done:
-            batch, self._done = self._done, []
-            self._resolve(batch)
-        if len(self._producer):
-            self._soon = True
+    def _schedule(self, delay: float) -> None:
+        assert self._loop is not None
+        if self._tick_handle is not None:
             self._tick_handle.cancel()
-            self._tick_handle = self._loop.call_later(0.001, self._tick)
-        else:
-            self._tick_handle = self._loop.call_later(0.1, self._tick)
+        self._busy = delay <= BUSY_POLL_S
+        self._tick_handle = self._loop.call_later(delay, self._tick)
 
-    def _poll_forever(self) -> None:
-        poll = self._producer.poll
-        while not self._stop.is_set():
-            try:
-                poll(POLL_INTERVAL_S)
-            except Exception:  # a callback must never kill the poll thread
-                log.exception("producer_poll_failed")
-                time.sleep(POLL_INTERVAL_S)
-            if self._done:
-                self._hand_over()
+    def _tick(self) -> None:
+        self._tick_handle = None
+        try:
+            self._producer.poll(0)
+        except Exception:  # a callback must never stop the polling
+            log.exception("producer_poll_failed")
+        self._drain()
+        self._sweep()
+        if not self._closed:
+            self._schedule(BUSY_POLL_S if self._deadlines else IDLE_POLL_S)
 
-    def _hand_over(self) -> None:
+    def _drain(self) -> None:
+        if not self._done:
+            return
         batch, self._done = self._done, []
-        if not batch:
-            return
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
-            loop.call_soon_threadsafe(self._resolve, batch)
-
-    def _resolve(self, batch: list[tuple[asyncio.Future[Delivery], Delivery]]) -> None:
+        on_error = self._on_delivery_error
         for fut, delivery in batch:
             if not fut.done():
                 fut.set_result(delivery)
-            if delivery.error is not None and self._on_delivery_error is not None:
-                self._on_delivery_error(delivery.error)
+            if delivery.error is not None and on_error is not None:
+                on_error(delivery.error)
+
+    def _sweep(self) -> None:
+        deadlines = self._deadlines
+        if not deadlines:
+            return
+        now = self._loop.time() if self._loop is not None else 0.0
+        while deadlines:
+            deadline, fut = deadlines[0]
+            if not fut.done():
+                if deadline > now:
+                    break
+                fut.set_result(Delivery("_ANSWER_TIMEOUT"))
+                if self._on_delivery_error is not None:
+                    self._on_delivery_error("_ANSWER_TIMEOUT")
+            deadlines.popleft()
 
     def _on_client_error(self, err: Any) -> None:
         name = err.name() if hasattr(err, "name") else str(err)
+        fatal = bool(getattr(err, "fatal", lambda: False)())
+        now = time.monotonic()
+        # the same errors repeat on every reconnect attempt during an outage: each at most every 10 s
+        if fatal or now - self._error_logged_at.get(name, -1e18) >= ERROR_LOG_INTERVAL_S:
+            log.warning("kafka_client_error", error=name, fatal=fatal)
+            self._error_logged_at[name] = now
         self.last_error = name
-        log.warning("kafka_client_error", error=name, fatal=bool(getattr(err, "fatal", lambda: False)()))

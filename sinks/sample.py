@@ -43,13 +43,14 @@ def scored(
     device: str | None = None,
     unit: str = "steps",
     scored_at: datetime | None = None,
+    measured_until: datetime | None = None,
 ) -> ScoredObservation:
     measured_at = measured_at or EPOCH
     return ScoredObservation(
         observation=Observation(
             subject=subject, metric=metric, value=value, unit=unit, measured_at=measured_at, provider=provider,
             event_id=event_id, ordering_ts=ordering_ts or measured_at, device=device, user_id=user_id,
-            measured_until=measured_at + timedelta(days=1),
+            measured_until=measured_until or measured_at + timedelta(days=1),
         ),
         confidence=confidence,
         level=level_of(confidence) if 0 <= confidence <= 100 else "poor",

@@ -159,9 +159,23 @@ class Sink:
             total += n
             if n or not self.consumer.assignment():  # idle only counts once we own partitions
                 quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since >= idle_s:
+            elif time.monotonic() - quiet_since >= idle_s and self.caught_up():
                 break
         return total
+
+    def caught_up(self) -> bool:
+        """Every assigned partition's committed offset is at its high watermark."""
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return False
+        for tp in self.consumer.committed(assignment, timeout=10):
+            lo, hi = self.consumer.get_watermark_offsets(tp, cached=True)  # from fetch responses
+            if lo is None or hi is None or hi < 0:
+                return False
+            position = tp.offset if tp.offset >= 0 else lo
+            if position < hi:
+                return False
+        return True
 
     def handle(self, msgs: Sequence[Any]) -> None:
         m.BATCH_SIZE.observe(len(msgs))

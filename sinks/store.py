@@ -47,7 +47,7 @@ def make_pool(settings: Settings, dsn: str | None = None, *, min_size: int = 1) 
         max_size=settings.db_pool_max,
         configure=configure,
         check=ConnectionPool.check_connection,
-        timeout=10.0,
+        timeout=2.0,  # fail fast into the pause-and-back-off path when the server is away
         reconnect_timeout=float("inf"),
         open=False,
         name="vitalstream-sink",

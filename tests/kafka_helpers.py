@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 
-from confluent_kafka import Consumer, Message, TopicPartition  # type: ignore[import-untyped]
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition  # type: ignore[import-untyped]
 
 from vitalstream.settings import Settings
 
@@ -37,8 +37,18 @@ def consume_all(
         partitions = sorted(md.topics[topic].partitions)
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
 
+        def high(p: int) -> int:
+            for attempt in range(50):  # right after creation a partition may not have its leader yet
+                try:
+                    return int(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1])
+                except KafkaException:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
+            raise AssertionError("unreachable")
+
         def highs() -> dict[int, int]:
-            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1] for p in partitions}
+            return {p: high(p) for p in partitions}
 
         out: list[Message] = []
         positions = {p: 0 for p in partitions}

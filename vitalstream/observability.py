@@ -13,6 +13,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 REDACTED = "[redacted]"
@@ -65,6 +66,10 @@ def _redact_processor(_logger: Any, _method: str, event_dict: MutableMapping[str
     return event_dict
 
 
+def _dumps(value: Any, **_kw: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
 def configure_logging(level: str = "INFO", service: str = "vitalstream") -> None:
     """JSON lines on stderr, one per event, with timestamp, level, service and logger name."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper(), force=True)
@@ -75,7 +80,7 @@ def configure_logging(level: str = "INFO", service: str = "vitalstream") -> None
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact_processor,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

@@ -46,7 +46,15 @@ class Settings(BaseSettings):
     rate_limit_per_ip_per_min: int = 1000
     rate_limit_per_user_per_min: int = 1000
     rate_limit_per_source_per_min: int = 60_000
-    producer_linger_ms: int = 1
+    producer_linger_ms: int = Field(2, description="librdkafka linger: batches records; adds up to this to accept latency.")
+    gateway_trusted_proxy_hops: int = Field(0, ge=0, description="X-Forwarded-For hops to trust (0: ignore it).")
+    gateway_retry_after_s: int = 5
+    gateway_ready_timeout_s: float = 1.0
+    gateway_ready_cache_s: float = 1.0
+    gateway_shutdown_timeout_s: float = 15.0
+    gateway_flush_timeout_s: float = 10.0
+    gateway_access_log_sample: float = Field(1.0, ge=0, le=1, description="Share of webhook requests logged.")
+    gateway_probe_log_sample: float = Field(0.01, ge=0, le=1, description="Share of health/metrics requests logged.")
 
     # --- worker ---
     worker_web_port: int = 6066

@@ -18,10 +18,13 @@ def test_every_record_type_round_trips_through_kafka(settings: Settings) -> None
     codec = Codec()
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True})
     records = samples()
+    failures: list[object] = []
     for i, record in enumerate(records):
         producer.produce(settings.topic("metrics.normalized"), key=f"k{i}".encode(), value=codec.encode(record),
-                         headers=[("vs.test", record.SCHEMA.encode())])
+                         headers=[("vs.test", record.SCHEMA.encode())],
+                         on_delivery=lambda err, _m: failures.append(err) if err else None)
     assert producer.flush(10) == 0
+    assert failures == []
     messages = consume_all(settings, "metrics.normalized", expected=len(records))
     got = {m.key().decode(): (codec.decode(m.value()), dict(m.headers())) for m in messages}
     assert len(messages) == len(records)

@@ -54,7 +54,8 @@ def test_records_land_in_observations_latest_ledger_and_quality(db_settings: Set
     assert make_sink().drain(idle_s=1.0) == 41
     with connect(db_settings) as conn:
         assert conn.execute("SELECT count(*) FROM observations").fetchone() == (12,)  # 3 users x 4 days
-        latest = conn.execute("SELECT subject, measured_at, event_id, user_id FROM latest_metrics ORDER BY 1").fetchall()
+        latest = conn.execute(
+            "SELECT subject, measured_at, event_id, user_id FROM latest_metrics ORDER BY 1").fetchall()
         assert [(s, m) for s, m, _, _ in latest] == [(f"terra:u{i}", T0 + timedelta(days=3)) for i in range(3)]
         assert all(u == s.removeprefix("terra:") for s, _, _, u in latest)
         assert conn.execute("SELECT outcome, count(*) FROM ingested_events GROUP BY 1").fetchall() == [

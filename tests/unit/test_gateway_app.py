@@ -229,9 +229,10 @@ async def test_standard_webhooks_route(make_client: MakeClient) -> None:
     assert record.idempotency_key == "msg_1"
     assert "webhook-signature" not in record.headers
     assert (await client.post("/webhooks/acme", data=body, headers=headers)).status == 200
-    r = await client.post("/webhooks/nobody", data=body, headers=headers)
-    assert r.status == 404
-    assert (await r.json())["error"] == "unknown_source"
+    for ctype in ("application/json", "text/plain"):  # unknown source is decided before size and type
+        r = await client.post("/webhooks/nobody", data=body, headers={**headers, "Content-Type": ctype})
+        assert r.status == 404
+        assert (await r.json())["error"] == "unknown_source"
     headers["webhook-signature"] = "v1," + base64.b64encode(b"x" * 32).decode()
     assert (await client.post("/webhooks/acme", data=body, headers=headers)).status == 401
 

@@ -38,7 +38,7 @@ def test_headers_keep_originals_and_add_error_context() -> None:
 
 def test_a_failing_replay_counts_attempts_and_keeps_first_failure() -> None:
     first = dlq_headers(None, _raise(), topic="t", partition=0, offset=1, timestamp_ms=None, event_id=None, now=NOW)
-    again = dlq_headers(first + [("vs.replay.of", b"0:1")], _raise(), topic="t", partition=0, offset=7,
+    again = dlq_headers([*first, ("vs.replay.of", b"0:1")], _raise(), topic="t", partition=0, offset=7,
                         timestamp_ms=None, event_id=None, now=datetime(2027, 1, 1, tzinfo=UTC))
     assert header_value(again, "vs.attempts") == "2"
     assert header_value(again, "vs.first_failure_at") == NOW.isoformat()

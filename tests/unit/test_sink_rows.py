@@ -51,7 +51,7 @@ def test_user_id_from_record_or_terra_subject() -> None:
         ({"reliability": math.nan}, "finite"),
         ({"event_id": " "}, "event_id is empty"),
         ({"subject": ""}, "subject is empty"),
-        ({"measured_at": datetime(2026, 1, 1)}, "time zone"),  # noqa: DTZ001
+        ({"measured_at": datetime(2026, 1, 1)}, "time zone"),
     ],
 )
 def test_unstorable_records_are_invalid(kwargs: dict[str, object], message: str) -> None:

@@ -45,6 +45,7 @@ CREATE TABLE observations (
     completeness   double precision,
     scored_at      timestamptz NOT NULL,
     inserted_at    timestamptz NOT NULL DEFAULT now(),
+    CHECK (measured_until IS NULL OR measured_until >= measured_at),
     PRIMARY KEY (subject, metric, provider, measured_at)
 ) PARTITION BY RANGE (measured_at);
 
@@ -70,6 +71,7 @@ CREATE TABLE latest_metrics (
     ordering_ts    timestamptz NOT NULL,
     user_id        text,
     updated_at     timestamptz NOT NULL DEFAULT now(),
+    CHECK (measured_until IS NULL OR measured_until >= measured_at),
     PRIMARY KEY (subject, metric)
 );
 CREATE INDEX latest_metrics_user_id_idx ON latest_metrics (user_id);

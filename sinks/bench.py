@@ -1,0 +1,105 @@
+"""Sink throughput benchmark (``vitalstream bench sink``): not a test, a measurement.
+
+Pre-fills ``metrics.scored`` with ``rows`` records, lets a sink with a fresh consumer group
+drain them (decode, plan, COPY + three conditional upserts, offset commits) and reports
+rows/s next to the ceiling measured in the same run: a plain COPY of the same rows into an
+unindexed table. The caller provides migrated database and existing topics (as
+``vitalstream up`` / ``topics create`` / ``db migrate`` leave them).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from schemas.records import ScoredObservation
+from sinks import sample
+from sinks.rows import OBSERVATION_COLUMNS, observation_row
+from sinks.service import Sink
+from sinks.sql import cols
+from vitalstream.settings import Settings
+
+TARGET_ROWS_PER_S = 20_000
+METRICS = ("step_count", "heart_rate", "body_weight", "sleep_duration", "resting_heart_rate", "distance",
+           "energy_burned", "oxygen_saturation", "respiratory_rate", "vo2_max")
+PROVIDERS = ("GARMIN", "OURA", "WHOOP", "FITBIT")
+
+
+def records(rows: int, run: str) -> list[ScoredObservation]:
+    """``rows`` distinct observations: 1,000 subjects x 10 metrics x 4 providers x as many minutes as needed."""
+    start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    out = []
+    for i in range(rows):
+        subject = f"terra:bench-{run}-{i % 1000}"
+        metric = METRICS[(i // 1000) % len(METRICS)]
+        provider = PROVIDERS[(i // 10_000) % len(PROVIDERS)]
+        at = start + timedelta(minutes=i // 40_000)
+        out.append(sample.scored(subject, metric, float(i % 997), measured_at=at, provider=provider,
+                                 confidence=40.0 + (i * 7919) % 60, reliability=0.4 + (i % 5) / 10,
+                                 event_id=f"bench-{run}-{i:09d}", ordering_ts=at, scored_at=at))
+    return out
+
+
+def copy_ceiling(dsn: str, recs: list[ScoredObservation]) -> float:
+    """Rows/s of a plain COPY into an unindexed table (same rows, same columns, same server)."""
+    rows = [observation_row(r) for r in recs]
+    with psycopg.connect(dsn) as conn:
+        conn.execute("CREATE TEMP TABLE bench_copy_ceiling (LIKE observations INCLUDING DEFAULTS)")
+        started = time.perf_counter()
+        with conn.cursor().copy(f"COPY bench_copy_ceiling ({cols(OBSERVATION_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+    return len(rows) / elapsed
+
+
+def bench_sink(settings: Settings, rows: int) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    recs = records(rows, run)
+    started = time.perf_counter()
+    sample.produce(settings, "metrics.scored", recs)
+    fill_s = time.perf_counter() - started
+
+    sink = Sink(settings.model_copy(update={"group_prefix": f"{settings.group_prefix}bench-{run}."}))
+    try:
+        while not sink.consumer.assignment():  # join the group before the clock starts
+            sink.step(timeout_s=0.1)
+        handled, first = 0, None
+        deadline = time.monotonic() + max(120.0, rows / 1000)
+        while time.monotonic() < deadline:
+            n = sink.step(timeout_s=0.5)
+            if n and first is None:
+                first = time.perf_counter()
+            handled += n
+            if not n and first is not None and sink.caught_up():
+                break
+            last = time.perf_counter()
+        elapsed = (last - first) if first is not None else float("nan")
+    finally:
+        sink.close()
+    with psycopg.connect(settings.database_dsn()) as conn:
+        (written,) = conn.execute(  # type: ignore[misc]
+            "SELECT count(*) FROM observations WHERE subject LIKE %s", (f"terra:bench-{run}-%",)).fetchone()
+    ceiling = copy_ceiling(settings.database_dsn(), recs)
+    rate = handled / elapsed if not math.isnan(elapsed) and elapsed > 0 else 0.0
+    return {
+        "what": "sink upserts (observations + latest_metrics + ingested_events per record)",
+        "rows": rows,
+        "messages_handled": handled,
+        "observations_written": int(written),
+        "seconds": round(elapsed, 3),
+        "rows_per_s": round(rate),
+        "ceiling": "plain COPY into an unindexed table",
+        "ceiling_rows_per_s": round(ceiling),
+        "share_of_ceiling": round(rate / ceiling, 3) if ceiling else None,
+        "batch_size": settings.sink_batch_size,
+        "prefill_s": round(fill_s, 3),
+        "target_rows_per_s": TARGET_ROWS_PER_S,
+        "target_met": rate >= TARGET_ROWS_PER_S,
+    }

@@ -1,0 +1,315 @@
+"""The normalize, score and quality stages as batch processors (wired into Faust in ``streams.app``).
+
+Each ``process_*`` method takes one batch of Faust events (``Stream.take_events``), does
+every record's work, sends all outputs and failure records through
+:func:`streams.agents_io.send_all` (awaiting every acknowledgement) and only then updates
+its tables. It never raises for a bad record: a record's failure is routed (retry tier or
+DLQ, see :mod:`streams.failures`) and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from schemas.codec import Codec
+from schemas.confidence_model import ConfidenceModel
+from schemas.records import EventOutcome, Observation, RawWebhook
+from schemas.vocabulary import VOCABULARY
+from streams import quality
+from streams.agents_io import Out, bind, send_all
+from streams.confidence import SubjectMetricState, score
+from streams.errors import PermanentError, SchemaInvalidError
+from streams.failures import FailedRecord, route
+from streams.metrics import WorkerMetrics
+from streams.normalize import NormalizeResult, normalize, parse_body
+from streams.s3 import PayloadFetcher
+from vitalstream.settings import Settings
+
+SEEN_TTL_S = 7 * 24 * 3600
+"""How long an event id is remembered for event-level dedup (the raw topic's retention)."""
+
+
+class UnknownMetricError(PermanentError):
+    """An observation names a metric the vocabulary does not define."""
+
+
+@dataclass
+class Stage:
+    """What every stage shares: settings, codec, metrics, the Faust app (for its producer)."""
+
+    app: Any
+    settings: Settings
+    codec: Codec
+    metrics: WorkerMetrics
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def topic(self, short: str) -> str:
+        return self.settings.topic(short)
+
+    def failure(self, event: Any, exc: BaseException, stage: str, event_id: str | None,
+                outs: list[Out], dead_outcome: EventOutcome | None = None) -> None:
+        """Append the retry/DLQ record for a failed event (and its ledger row if dead) to ``outs``."""
+        msg = event.message
+        record = FailedRecord(
+            topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            timestamp_ms=int((msg.timestamp or 0) * 1000), key=msg.key, value=msg.value,
+            headers=list(msg.headers or ()),
+        )
+        routed = route(record, exc, stage=stage, now_ms=int(time.time() * 1000), event_id=event_id,
+                       tiers=[*(self.topic_tiers())])
+        short = routed.topic
+        outs.append(Out(self.topic(short), routed.key, routed.value, routed.headers))
+        if routed.dead:
+            self.metrics.dead_letters.labels(stage, routed.error_class).inc()
+            if routed.event_id:
+                outcome = EventOutcome(
+                    event_id=routed.event_id, outcome="dead_lettered", stage=stage, at=self.clock(),
+                    source=dead_outcome.source if dead_outcome else None,
+                    event_type=dead_outcome.event_type if dead_outcome else None,
+                    reason=f"{routed.error_class}: {routed.message}"[:500],
+                )
+                outs.append(Out(self.topic("events.ledger"), routed.event_id.encode(), self.codec.encode(outcome)))
+        else:
+            self.metrics.retries.labels(stage, routed.error_class, short).inc()
+
+    @staticmethod
+    def topic_tiers() -> tuple[str, ...]:
+        from schemas.topics import RETRY_TIERS
+
+        return RETRY_TIERS
+
+
+class NormalizeStage(Stage):
+    """``webhooks.raw`` → observations, user events, ops events, one ledger row per event."""
+
+    def __init__(self, *args: Any, seen: Any, fetcher: PayloadFetcher, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen = seen
+        self.fetcher = fetcher
+
+    async def process(self, events: Sequence[Any]) -> None:
+        outs: list[Out] = []
+        done: list[tuple[Any, str]] = []
+        in_batch: set[str] = set()
+        now_s = int(time.time())
+        obs_counts: Counter[tuple[str, str]] = Counter()
+        rejections: Counter[str] = Counter()
+        outcomes: Counter[str] = Counter()
+        self.metrics.batch.labels("normalize").observe(len(events))
+        for event in events:
+            raw: RawWebhook | None = None
+            try:
+                raw = self.codec.decode_as(event.message.value, RawWebhook)
+                eid = raw.event_id
+                bind(event)
+                if eid in in_batch or self._seen_recently(eid, now_s):
+                    self.metrics.duplicates.labels("normalize").inc()
+                    continue
+                payload = parse_body(raw.body)
+                result = normalize(raw, payload)
+                if result.s3_url is not None:
+                    result = normalize(raw, await self.fetcher.fetch(result.s3_url))
+                    if result.s3_url is not None:
+                        raise SchemaInvalidError("s3_payload download is itself an s3_payload event")
+                event_outs, outcome = self._outputs(raw, payload, result, obs_counts, rejections)
+            except Exception as exc:  # a bad record never stops the batch (DESIGN §7)
+                ctx = None
+                if raw is not None:
+                    ctx = EventOutcome(event_id=raw.event_id, outcome="dead_lettered", stage="normalize",
+                                       at=self.clock(), source=raw.source, event_type=_event_type(raw))
+                self.failure(event, exc, "normalize", raw.event_id if raw else None, outs, ctx)
+                continue
+            outs.extend(event_outs)
+            outcomes[outcome] += 1
+            in_batch.add(eid)
+            done.append((event, eid))
+        await send_all(self.app, outs, self.metrics)
+        stamp = str(now_s).encode()
+        for event, eid in done:  # only now: its outputs are durable
+            bind(event)
+            self.seen[eid.encode()] = stamp
+        for (metric, provider), n in obs_counts.items():
+            self.metrics.observations.labels(metric, provider).inc(n)
+        for reason, n in rejections.items():
+            self.metrics.rejections.labels(reason).inc(n)
+        for outcome, n in outcomes.items():
+            self.metrics.events.labels(outcome).inc(n)
+
+    def _seen_recently(self, event_id: str, now_s: int) -> bool:
+        stamp = self.seen.get(event_id.encode())
+        if stamp is None:
+            return False
+        try:
+            return now_s - int(stamp) < SEEN_TTL_S
+        except ValueError:
+            return True
+
+    def _outputs(self, raw: RawWebhook, payload: object, result: NormalizeResult,
+                 obs_counts: Counter[tuple[str, str]], rejections: Counter[str]) -> tuple[list[Out], str]:
+        encode = self.codec.encode
+        outs: list[Out] = []
+        t_norm, t_users, t_ops = self.topic("metrics.normalized"), self.topic("users"), self.topic("ops.events")
+        for obs in result.observations:
+            outs.append(Out(t_norm, obs.subject.encode(), encode(obs)))
+            obs_counts[(obs.metric, obs.provider)] += 1
+        for ue in result.user_events:
+            outs.append(Out(t_users, ue.user_id.encode(), encode(ue)))
+        for oe in result.ops_events:
+            outs.append(Out(t_ops, oe.source.encode(), encode(oe)))
+        for rej in result.rejections:
+            rejections[_reason_label(rej.reason)] += 1
+        produced = bool(result.observations or result.user_events or result.ops_events or result.rejections)
+        outcome = "processed" if produced else "ignored"
+        reason = None if produced else (result.ignored or "no values in the payload")
+        ledger = EventOutcome(
+            event_id=raw.event_id, outcome=outcome, stage="normalize", at=self.clock(), source=raw.source,
+            event_type=_payload_type(payload), reason=reason, observations=len(result.observations),
+            rejected=len(result.rejections),
+        )
+        outs.append(Out(self.topic("events.ledger"), raw.event_id.encode(), encode(ledger)))
+        return outs, outcome
+
+
+def _payload_type(payload: object) -> str | None:
+    if isinstance(payload, dict):
+        t = payload.get("type")
+        return t[:64] if isinstance(t, str) else None
+    return None
+
+
+def _event_type(raw: RawWebhook) -> str | None:
+    try:
+        return _payload_type(parse_body(raw.body))
+    except PermanentError:
+        return None
+
+
+def _reason_label(reason: str) -> str:
+    """Rejection reasons may carry values; the label keeps the words before the first digit/colon."""
+    head = reason.split(":", 1)[0]
+    return "".join(ch for ch in head if not ch.isdigit()).strip()[:64] or "other"
+
+
+class ScoreStage(Stage):
+    """``metrics.normalized`` → ``metrics.scored`` / ``metrics.latest`` + quality deltas."""
+
+    def __init__(self, *args: Any, table: Any, model: ConfidenceModel, deltas_topic: str,
+                 scoring_clock: Callable[[Observation], datetime] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.table = table
+        self.model = model
+        self.deltas_topic = deltas_topic
+        self.scoring_clock = scoring_clock
+
+    async def process(self, events: Sequence[Any]) -> None:
+        outs: list[Out] = []
+        groups: dict[tuple[int, str], list[tuple[Any, Observation]]] = defaultdict(list)
+        decode_as = self.codec.decode_as
+        self.metrics.batch.labels("score").observe(len(events))
+        for event in events:
+            obs: Observation | None = None
+            try:
+                obs = decode_as(event.message.value, Observation)
+                if obs.metric not in VOCABULARY:
+                    raise UnknownMetricError(f"metric {obs.metric[:64]!r} is not in the vocabulary")
+            except Exception as exc:
+                self.failure(event, exc, "score", obs.event_id if obs else None, outs)
+                continue
+            groups[(event.message.partition, f"{obs.subject}|{obs.metric}")].append((event, obs))
+
+        new_states: list[tuple[Any, bytes, bytes]] = []
+        latest: dict[str, Out] = {}
+        deltas: dict[tuple[str, int], list[tuple[int, float, str]]] = defaultdict(list)
+        t_scored, t_latest = self.topic("metrics.scored"), self.topic("metrics.latest")
+        encode = self.codec.encode
+        clock, scoring_clock = self.clock, self.scoring_clock
+        observe = self.metrics.confidence.observe
+        scored_n = dup_n = 0
+        for (_partition, key), items in groups.items():
+            bind(items[0][0])
+            tkey = key.encode()
+            stored = self.table.get(tkey)
+            state = SubjectMetricState.from_dict(orjson.loads(stored)) if stored is not None else None
+            before = stored
+            spec = VOCABULARY[items[0][1].metric]
+            for event, obs in items:
+                try:
+                    now = scoring_clock(obs) if scoring_clock is not None else clock()
+                    out = score(obs, state, spec, self.model, now)
+                except Exception as exc:  # a scoring bug dead-letters the record, the rest goes on
+                    self.failure(event, exc, "score", obs.event_id, outs)
+                    continue
+                state = out.state
+                if out.duplicate:
+                    dup_n += 1
+                    continue
+                scored_n += 1
+                sc = out.scored
+                observe(sc.confidence)
+                outs.append(Out(t_scored, obs.subject.encode(), encode(sc)))
+                if out.latest is not None:
+                    latest[key] = Out(t_latest, tkey, encode(out.latest))
+                qk = quality.quality_key(obs.measured_at, obs.metric, obs.provider)
+                deltas[(qk, event.message.partition)].append((event.message.offset, sc.confidence, sc.level))
+            if state is not None:
+                after = orjson.dumps(state.to_dict())
+                if after != before:
+                    new_states.append((items[-1][0], tkey, after))
+        outs.extend(latest.values())
+        for (qk, partition), entries in deltas.items():
+            outs.append(Out(self.deltas_topic, qk.encode(), quality.encode_delta(partition, entries)))
+        await send_all(self.app, outs, self.metrics)
+        for event, tkey, value in new_states:  # after the outputs are durable
+            bind(event)
+            self.table[tkey] = value
+        self.metrics.scored.inc(scored_n)
+        if dup_n:
+            self.metrics.duplicates.labels("score").inc(dup_n)
+
+
+class QualityStage(Stage):
+    """Quality deltas (keyed ``day|metric|provider``) → table → ``metrics.quality_daily``."""
+
+    def __init__(self, *args: Any, table: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.table = table
+
+    async def process(self, events: Sequence[Any]) -> None:
+        outs: list[Out] = []
+        groups: dict[tuple[int, bytes], list[Any]] = defaultdict(list)
+        for event in events:
+            key = event.message.key
+            if key is None:
+                continue
+            groups[(event.message.partition, bytes(key))].append(event)
+        updates: list[tuple[Any, bytes, bytes]] = []
+        t_quality = self.topic("metrics.quality_daily")
+        for (_partition, key), items in groups.items():
+            bind(items[0])
+            stored = self.table.get(key)
+            state: dict[str, Any] | None = orjson.loads(stored) if stored is not None else None
+            applied = 0
+            for event in items:
+                try:
+                    source_partition, entries = quality.decode_delta(event.message.value)
+                except Exception as exc:  # our own internal format: only a bug gets here
+                    self.failure(event, exc, "quality", None, outs)
+                    continue
+                state, n = quality.apply_delta(state, source_partition, entries)
+                applied += n
+            if state is None:
+                continue
+            updates.append((items[-1], key, orjson.dumps(state)))
+            if applied:
+                outs.append(Out(t_quality, key, self.codec.encode(quality.to_record(key.decode(), state))))
+        await send_all(self.app, outs, self.metrics)
+        for event, key, value in updates:
+            bind(event)
+            self.table[key] = value

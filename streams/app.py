@@ -1,0 +1,144 @@
+"""The Faust app of the stream worker: topics, tables, agents, ``/metrics``.
+
+Agents (each reads batches with ``take_events`` and acks a batch only after every record
+it produced is acknowledged by the broker, see :mod:`streams.agents_io`):
+
+- ``normalize``: ``webhooks.raw`` → ``metrics.normalized`` / ``users`` / ``ops.events`` /
+  ``events.ledger``; event-level dedup in table ``seen-events``;
+- ``score``: ``metrics.normalized`` → table ``confidence`` → ``metrics.scored`` /
+  ``metrics.latest`` + quality deltas (internal topic, keyed ``day|metric|provider``);
+- ``quality``: quality deltas → table ``quality-daily`` → ``metrics.quality_daily``;
+- ``retry-5s``, ``retry-1m``, ``retry-10m``: retry tiers back to the original topic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from schemas.codec import Codec
+from schemas.confidence_model import ENV_VAR, ConfidenceModel, load_model
+from schemas.records import Observation
+from schemas.topics import RETRY_TIERS, spec
+from streams.agents import NormalizeStage, ScoreStage
+from streams.agents import QualityStage
+from streams.metrics import WorkerMetrics
+from streams.retry import RetryStage
+from streams.s3 import PayloadFetcher
+from vitalstream.settings import Settings
+
+BATCH_MAX = 1000
+BATCH_WITHIN_S = 0.02
+QUALITY_DELTAS = "worker-quality-deltas"
+"""Internal topic (name prefixed with the group prefix), created by Faust like its changelogs."""
+
+
+def _model() -> ConfidenceModel:
+    return load_model(os.environ.get(ENV_VAR) or None)
+
+
+def _raw_schema() -> faust.Schema:
+    return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    app_id: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+    scoring_clock: Callable[[Observation], datetime] | None = None,
+    agents: tuple[str, ...] = ("normalize", "score", "quality", "retry"),
+    web_port: int | None = None,
+) -> faust.App:
+    """The worker app. ``clock`` (wall clock by default) stamps ledger rows and, unless
+    ``scoring_clock`` is given, is the scoring time used for freshness; ``agents`` and
+    ``app_id`` let a recompute run only ``score`` in a fresh table namespace."""
+    partitions = spec("metrics.normalized").partitions
+    assert spec("webhooks.raw").partitions == partitions, "tables are co-partitioned with both sources"
+    app = faust.App(
+        app_id or settings.group_prefix + "worker",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.worker_store,
+        datadir=settings.worker_datadir,
+        processing_guarantee="at_least_once",
+        topic_partitions=partitions,
+        topic_replication_factor=settings.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_port=web_port if web_port is not None else settings.worker_web_port,
+        web_bind="0.0.0.0",  # noqa: S104 - a metrics port for the scraper
+        web_host="127.0.0.1",
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=2000,
+        stream_buffer_maxsize=16384,
+        producer_acks=-1,
+        producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
+        table_standby_replicas=0,
+        topic_disable_leader=True,
+        stream_wait_empty=True,
+    )
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics(registry)
+    _setup_metrics(app, registry)
+    codec = Codec()
+    now = clock or (lambda: datetime.now(UTC))
+    common: dict[str, Any] = {"app": app, "settings": settings, "codec": codec, "metrics": metrics, "clock": now}
+
+    if "normalize" in agents:
+        seen = app.Table("seen-events", default=None, schema=_raw_schema(), partitions=partitions)
+        fetcher = PayloadFetcher(settings.s3_fetch_timeout_s, settings.s3_max_bytes)
+        normalize_stage = NormalizeStage(**common, seen=seen, fetcher=fetcher)
+        raw_topic = app.topic(settings.topic("webhooks.raw"), key_serializer="raw", value_serializer="raw",
+                              partitions=partitions)
+        _batch_agent(app, raw_topic, "normalize", normalize_stage.process)
+
+        @app.service
+        class _CloseFetcher(faust.Service):  # type: ignore[misc]
+            async def on_stop(self) -> None:
+                await fetcher.close()
+
+    deltas = app.topic(settings.group_prefix + QUALITY_DELTAS, key_serializer="raw", value_serializer="raw",
+                       partitions=spec("metrics.quality_daily").partitions, internal=True)
+    if "score" in agents:
+        confidence = app.Table("confidence", default=None, schema=_raw_schema(), partitions=partitions)
+        score_stage = ScoreStage(**common, table=confidence, model=_model(), deltas_topic=deltas.get_topic_name(),
+                                 scoring_clock=scoring_clock)
+        norm_topic = app.topic(settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw",
+                               partitions=partitions)
+        _batch_agent(app, norm_topic, "score", score_stage.process)
+    if "quality" in agents:
+        quality_table = app.Table("quality-daily", default=None, schema=_raw_schema(),
+                                  partitions=spec("metrics.quality_daily").partitions)
+        quality_stage = QualityStage(**common, table=quality_table)
+        _batch_agent(app, deltas, "quality", quality_stage.process)
+    if "retry" in agents:
+        for tier in RETRY_TIERS:
+            stage = RetryStage(**common, tier=tier)
+            topic = app.topic(settings.topic(tier), key_serializer="raw", value_serializer="raw",
+                              partitions=spec(tier).partitions)
+            _batch_agent(app, topic, tier.replace(".", "-"), stage.process, batch=1)
+    app.vs_metrics = metrics  # for tests and the bench
+    return app
+
+
+def _batch_agent(app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], batch: int = BATCH_MAX) -> None:
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(batch, within=BATCH_WITHIN_S):
+            await process(events)
+
+    agent.__name__ = agent.__qualname__ = f"vs_{name.replace('-', '_')}"
+    app.agent(topic, name=f"vitalstream.{name}")(agent)
+
+
+def _setup_metrics(app: faust.App, registry: CollectorRegistry) -> None:
+    """Faust's Prometheus sensor (throughput, lag, commits, table ops) + our metrics, one registry."""
+    from faust.sensors.prometheus import setup_prometheus_sensors
+
+    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="vitalstream_faust")

@@ -1,0 +1,48 @@
+"""Prometheus metrics of the stream worker (served on the worker's ``/metrics`` with Faust's own)."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+
+class WorkerMetrics:
+    """One instance per app; label values are bounded (vocabulary, providers, stages, classes)."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY, prefix: str = "vitalstream_worker") -> None:
+        self.registry = registry
+        self.events = Counter(
+            f"{prefix}_events_processed", "Raw webhook events by outcome", ["outcome"], registry=registry
+        )
+        self.observations = Counter(
+            f"{prefix}_observations", "Normalized observations by metric and provider", ["metric", "provider"],
+            registry=registry,
+        )
+        self.rejections = Counter(
+            f"{prefix}_rejections", "Observations rejected by plausibility bounds", ["reason"], registry=registry
+        )
+        self.scored = Counter(f"{prefix}_scored", "Observations scored (duplicates excluded)", registry=registry)
+        self.duplicates = Counter(
+            f"{prefix}_duplicates", "Redeliveries skipped, by stage", ["stage"], registry=registry
+        )
+        self.retries = Counter(
+            f"{prefix}_retries", "Records sent to a retry tier", ["stage", "error_class", "tier"], registry=registry
+        )
+        self.dead_letters = Counter(
+            f"{prefix}_dead_letters", "Records sent to the DLQ", ["stage", "error_class"], registry=registry
+        )
+        self.republished = Counter(
+            f"{prefix}_retry_republished", "Retried records re-published to their topic", ["tier"], registry=registry
+        )
+        self.confidence = Histogram(
+            f"{prefix}_confidence", "Confidence of scored observations", buckets=(10, 20, 30, 40, 50, 60, 70, 80, 85,
+                                                                                  90, 95, 100),
+            registry=registry,
+        )
+        self.batch = Histogram(
+            f"{prefix}_batch_size", "Records per processed batch", ["stage"],
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000), registry=registry,
+        )
+        self.produce_retries = Counter(
+            f"{prefix}_produce_retries", "Produce attempts retried because Kafka did not acknowledge",
+            registry=registry,
+        )

@@ -1,0 +1,202 @@
+"""Failures: poison records to the DLQ, PostgreSQL restarting, a sink killed between commits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import psycopg
+import pytest
+
+from sinks import metrics, sample
+from sinks.service import Sink
+from tests.kafka_helpers import consume_all
+from vitalstream.settings import Settings
+
+T0 = datetime(2026, 4, 1, tzinfo=UTC)
+MakeSink = Callable[..., Sink]
+
+
+class Restartable(Protocol):
+    def stop(self, mode: str = "fast") -> None: ...
+    def start(self, timeout_s: float = 30.0) -> None: ...
+
+
+class PgCtl:
+    """A developer's own cluster (``VITALSTREAM_TEST_PGDATA``), driven with pg_ctl as its owner."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = data_dir
+        self.owner = os.stat(data_dir).st_uid
+
+    def _pg_ctl(self, *args: str) -> None:
+        from vitalstream.stack.postgres import pg_bin
+
+        argv = [pg_bin("pg_ctl"), "-D", self.data_dir, "-w", *args]
+        if os.geteuid() == 0 and self.owner != 0:
+            import pwd
+
+            argv = ["runuser", "-u", pwd.getpwuid(self.owner).pw_name, "--", *argv]
+        subprocess.run(argv, check=True, capture_output=True)
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("-m", mode, "stop")
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        self._pg_ctl("-l", os.path.join(os.path.dirname(self.data_dir), "pg.log"), "start")
+
+
+@pytest.fixture
+def restartable(pg_server: Any) -> Restartable:
+    if pg_server is not None:
+        return pg_server  # type: ignore[no-any-return]
+    data = os.environ.get("VITALSTREAM_TEST_PGDATA")
+    if data:
+        return PgCtl(data)
+    pytest.skip("PostgreSQL is env-given or a container: this test must own the server to restart it")
+
+
+@pytest.fixture
+def make_sink(db_settings: Settings) -> Iterator[MakeSink]:
+    made: list[Sink] = []
+
+    def make(settings: Settings | None = None, after_db_commit: Callable[[], None] | None = None,
+             **overrides: Any) -> Sink:
+        s = settings or db_settings
+        if overrides:
+            s = s.model_copy(update=overrides)
+        for previous in made:
+            previous.close()
+        sink = Sink(s, after_db_commit=after_db_commit)
+        made.append(sink)
+        return sink
+
+    yield make
+    for sink in made:
+        sink.close()
+
+
+def connect(settings: Settings) -> psycopg.Connection[Any]:
+    return psycopg.connect(settings.database_dsn(), autocommit=True)
+
+
+def headers_of(msg: Any) -> dict[str, bytes]:
+    return dict(msg.headers() or [])
+
+
+def test_permanent_failures_are_isolated_dead_lettered_and_their_batch_mates_commit(
+    db_settings: Settings, make_sink: MakeSink
+) -> None:
+    good = [sample.scored(f"terra:g{i}", "step_count", float(i), event_id=f"good{i:02d}") for i in range(30)]
+    nul = sample.scored("terra:g3", "body_weight", 70.0, event_id="nul", device="bad\x00device")  # psycopg refuses
+    backwards = sample.scored("terra:g5", "sleep_duration", 8.0, event_id="backwards",  # a CHECK refuses
+                              measured_until=T0 - timedelta(days=400))
+    out_of_range = sample.scored("terra:g4", "step_count", 5.0, event_id="conf", confidence=150.0)  # never sent
+    trace = [("trace", b"t-1")]
+    sample.produce(db_settings, "metrics.scored", [*good[:10], nul, *good[10:20], backwards, *good[20:],
+                                                   out_of_range], headers=trace)  # type: ignore[arg-type]
+    sample.produce(db_settings, "metrics.scored", [b"\xc3\x01not avro at all"], key=b"terra:junk")
+    make_sink(sink_batch_size=500).drain(idle_s=1.0)
+
+    dlq = consume_all(db_settings, "dlq", expected=4)
+    by_event = {headers_of(m).get("vs.event_id", b"").decode(): m for m in dlq}
+    assert sorted(by_event) == ["", "backwards", "conf", "nul"]
+    nul_msg = by_event["nul"]
+    h = headers_of(nul_msg)
+    assert h["vs.error.stage"] == b"sink"
+    assert h["vs.error.class"] == b"psycopg.DataError"
+    assert b"NUL" in h["vs.error.message"] and b"Traceback" in h["vs.error.stacktrace"]
+    assert h["vs.original.topic"] == db_settings.topic("metrics.scored").encode()
+    assert int(h["vs.original.partition"]) >= 0 and int(h["vs.original.offset"]) >= 0
+    assert int(h["vs.original.timestamp"]) > 0 and h["vs.attempts"] == b"1" and h["vs.first_failure_at"]
+    assert h["trace"] == b"t-1" and nul_msg.key() == b"terra:g3"
+    assert sample.Codec().decode(nul_msg.value()) == nul
+    assert headers_of(by_event["backwards"])["vs.error.class"] == b"psycopg.errors.CheckViolation"
+    assert headers_of(by_event["conf"])["vs.error.class"] == b"sinks.rows.InvalidRecord"
+    assert headers_of(by_event[""])["vs.error.class"] == b"schemas.codec.DecodeError"
+
+    with connect(db_settings) as conn:
+        assert conn.execute("SELECT count(*) FROM observations").fetchone() == (30,)
+        assert conn.execute("SELECT count(*) FROM latest_metrics").fetchone() == (30,)
+        ledger = dict(conn.execute("SELECT event_id, outcome FROM ingested_events").fetchall())
+        assert ledger == {**{r.observation.event_id: "processed" for r in good}, "nul": "dead_lettered",
+                          "backwards": "dead_lettered", "conf": "dead_lettered"}
+
+    # ops fix the record and replay it: the ledger turns to processed
+    fixed = sample.scored("terra:g3", "body_weight", 70.0, event_id="nul", device="fixed")
+    sample.produce(db_settings, "metrics.scored", [fixed], headers=[("vs.replay.of", b"0:0")])
+    make_sink().drain(idle_s=0.5)
+    with connect(db_settings) as conn:
+        assert conn.execute("SELECT outcome FROM ingested_events WHERE event_id = 'nul'").fetchone() == ("processed",)
+        assert conn.execute("SELECT device FROM observations WHERE event_id = 'nul'").fetchone() == ("fixed",)
+    assert len(consume_all(db_settings, "dlq")) == 4
+
+
+def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
+    db_settings: Settings, make_sink: MakeSink, restartable: Restartable
+) -> None:
+    records = [sample.scored(f"terra:p{i % 50}", "step_count", float(i), measured_at=T0 + timedelta(days=i // 50),
+                             event_id=f"p{i:04d}") for i in range(3000)]
+    sample.produce(db_settings, "metrics.scored", records[:500])
+    sink = make_sink(sink_batch_size=50)
+    sink.drain(idle_s=0.5)
+    transient_before = sum(s.value for s in metrics.TRANSIENT_ERRORS.collect()[0].samples
+                           if s.name.endswith("_total"))
+    restartable.stop("fast")  # PostgreSQL goes away between two batches of the stream ...
+    sample.produce(db_settings, "metrics.scored", records[500:])
+    restarter = threading.Timer(5.0, restartable.start)  # ... and comes back a few seconds later
+    restarter.start()
+    try:
+        sink.drain(idle_s=2.0, max_s=180)
+    finally:
+        restarter.join()
+    sink.drain(idle_s=1.0)
+    transient_after = sum(s.value for s in metrics.TRANSIENT_ERRORS.collect()[0].samples
+                          if s.name.endswith("_total"))
+    assert transient_after > transient_before, "the outage was not noticed: did the test stop PostgreSQL?"
+    assert metrics.PAUSED._value.get() == 0
+    with connect(db_settings) as conn:
+        assert conn.execute("SELECT count(*) FROM observations").fetchone() == (3000,)
+        assert conn.execute("SELECT outcome, count(*) FROM ingested_events GROUP BY 1").fetchall() == [
+            ("processed", 3000)]
+        assert conn.execute("SELECT count(*) FROM latest_metrics").fetchone() == (50,)
+    assert consume_all(db_settings, "dlq") == []
+
+
+class Crash(Exception):
+    """The process dies after the database commit, before the offsets are committed."""
+
+
+def test_sink_killed_between_db_commit_and_offset_commit_has_no_duplicate_effect(
+    db_settings: Settings, make_sink: MakeSink
+) -> None:
+    scored = [sample.scored(f"terra:k{i % 7}", "step_count", float(i), measured_at=T0 + timedelta(days=i % 5),
+                            event_id=f"k{i:03d}", confidence=50.0 + i % 40) for i in range(200)]
+    users = [sample.user_event("auth", f"k{i}", f"auth-k{i}", T0) for i in range(7)]
+    sample.produce(db_settings, "users", users)
+    sample.produce(db_settings, "metrics.scored", scored)
+
+    def crash_when_everything_is_in() -> None:
+        with connect(db_settings) as conn:
+            (n,) = conn.execute("SELECT count(*) FROM ingested_events").fetchone()  # type: ignore[misc]
+        if n >= len(scored) + len(users):
+            raise Crash
+
+    doomed = make_sink(after_db_commit=crash_when_everything_is_in, sink_batch_size=64)
+    with pytest.raises(Crash):
+        doomed.drain(idle_s=2.0)
+    doomed.close()
+    with connect(db_settings) as conn:
+        after_crash = sample.digest(conn)
+    assert after_crash["observations"].endswith("/35") and after_crash["ingested_events"].endswith("/207")
+
+    survivor = make_sink(sink_batch_size=64)
+    redelivered = survivor.drain(idle_s=1.0)
+    assert redelivered > 0, "the last batch's offsets were not committed, so it must come again"
+    with connect(db_settings) as conn:
+        assert sample.digest(conn) == after_crash
+    assert consume_all(db_settings, "dlq") == []
