@@ -33,7 +33,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # Then the project (non-editable; package data such as Avro schemas and migrations included).
 # README.md* : the glob keeps the build working while the README is being written.
-COPY README.md* ./
+COPY pyproject.toml README.md* ./
 COPY schemas ./schemas
 COPY gateway ./gateway
 COPY streams ./streams

@@ -42,9 +42,6 @@ def _model() -> ConfidenceModel:
     return load_model(os.environ.get(ENV_VAR) or None)
 
 
-def _raw_schema() -> faust.Schema:
-    return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-
 
 def create_app(
     settings: Settings,
@@ -81,6 +78,8 @@ def create_app(
         producer_linger=0.005,
         producer_max_batch_size=256 * 1024,
         table_standby_replicas=0,
+        broker_session_timeout=10.0,  # a killed worker's partitions move on within seconds
+        broker_heartbeat_interval=2.0,
         topic_disable_leader=True,
         stream_wait_empty=True,
     )
@@ -92,7 +91,7 @@ def create_app(
     common: dict[str, Any] = {"app": app, "settings": settings, "codec": codec, "metrics": metrics, "clock": now}
 
     if "normalize" in agents:
-        seen = app.Table("seen-events", default=None, schema=_raw_schema(), partitions=partitions)
+        seen = app.Table("seen-events", default=None, key_type=bytes, value_type=bytes, partitions=partitions)
         fetcher = PayloadFetcher(settings.s3_fetch_timeout_s, settings.s3_max_bytes)
         normalize_stage = NormalizeStage(**common, seen=seen, fetcher=fetcher)
         raw_topic = app.topic(settings.topic("webhooks.raw"), key_serializer="raw", value_serializer="raw",
@@ -107,14 +106,14 @@ def create_app(
     deltas = app.topic(settings.group_prefix + QUALITY_DELTAS, key_serializer="raw", value_serializer="raw",
                        partitions=spec("metrics.quality_daily").partitions, internal=True)
     if "score" in agents:
-        confidence = app.Table("confidence", default=None, schema=_raw_schema(), partitions=partitions)
+        confidence = app.Table("confidence", default=None, key_type=bytes, value_type=bytes, partitions=partitions)
         score_stage = ScoreStage(**common, table=confidence, model=_model(), deltas_topic=deltas.get_topic_name(),
                                  scoring_clock=scoring_clock)
         norm_topic = app.topic(settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw",
                                partitions=partitions)
         _batch_agent(app, norm_topic, "score", score_stage.process)
     if "quality" in agents:
-        quality_table = app.Table("quality-daily", default=None, schema=_raw_schema(),
+        quality_table = app.Table("quality-daily", default=None, key_type=bytes, value_type=bytes,
                                   partitions=spec("metrics.quality_daily").partitions)
         quality_stage = QualityStage(**common, table=quality_table)
         _batch_agent(app, deltas, "quality", quality_stage.process)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -50,13 +51,19 @@ def _committed(settings: Settings, group: str, topic: str, partitions: list[int]
         c.close()
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def recompute(settings: Settings, *, app_id: str | None = None, web_port: int | None = None) -> RecomputeReport:
     """Run the recompute app in this process until it has caught up; blocks."""
     app_id = app_id or f"{settings.group_prefix}recompute-{int(time.time())}"
     topic = settings.topic("metrics.normalized")
     targets = _watermarks(settings, topic)
     app = create_app(settings, app_id=app_id, agents=("score", "quality"),
-                     web_port=web_port if web_port is not None else 0)
+                     web_port=web_port if web_port is not None else _free_port())
     started = time.monotonic()
 
     @app.timer(1.0)  # type: ignore[misc]

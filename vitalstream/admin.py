@@ -26,8 +26,8 @@ SETTINGS_KEY = web.AppKey("vitalstream_admin_settings", Settings)
 
 
 def authorized(request: web.Request, settings: Settings) -> bool:
-    if settings.admin_token is None:
-        return False
+    if settings.admin_token is None or not settings.admin_token.get_secret_value():
+        return False  # no token configured: the admin API is closed, never open
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     expected = settings.admin_token.get_secret_value().encode()

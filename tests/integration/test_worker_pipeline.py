@@ -62,7 +62,7 @@ class WorkerProcess:
             "VITALSTREAM_WORKER_DATADIR": str(self.datadir),
             "VITALSTREAM_WORKER_WEB_PORT": str(free_port()),
             "VITALSTREAM_RETRY_DELAYS_S": ",".join(str(d) for d in s.retry_delays_s),
-            "VITALSTREAM_LOG_LEVEL": "WARNING",
+            "VITALSTREAM_LOG_LEVEL": "INFO",
         })
         return env
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -755,3 +757,21 @@ def test_kustomization_lists_every_manifest(k8s_docs: list[tuple[Path, dict[str,
     assert set(resources) == manifests
     images = {c["image"].split(":")[0] for _, t in pod_templates(k8s_docs) for c in all_containers(t)}
     assert images == {img["name"] for img in kustomization["images"]}
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_kustomize_builds() -> None:
+    """`kubectl kustomize` (offline) renders every resource with the image and namespace set."""
+    result = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    expected = sum(len(load_yaml_docs(p)) for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+    assert len(docs) == expected
+    kustomization = load_yaml(K8S / "kustomization.yaml")
+    image = kustomization["images"][0]
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == "vitalstream"
+        if doc["kind"] in {"Deployment", "StatefulSet", "Job"}:
+            for container in all_containers(doc["spec"]["template"]):
+                assert container["image"] == f"{image['newName']}:{image['newTag']}"
