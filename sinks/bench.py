@@ -103,3 +103,26 @@ def bench_sink(settings: Settings, rows: int) -> dict[str, Any]:
         "target_rows_per_s": TARGET_ROWS_PER_S,
         "target_met": rate >= TARGET_ROWS_PER_S,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sinks.bench --rows 100000``: own schema and topics, removed afterwards."""
+    import argparse
+    import json
+
+    from sinks.bench_setup import scratch
+
+    parser = argparse.ArgumentParser(prog="python -m sinks.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=None, help="sink_batch_size (default: the setting's)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch schema and topics")
+    args = parser.parse_args(argv)
+    with scratch(Settings(), keep=args.keep) as settings:
+        if args.batch_size:
+            settings = settings.model_copy(update={"sink_batch_size": args.batch_size})
+        print(json.dumps(bench_sink(settings, args.rows), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -54,7 +54,7 @@ class Stage:
         return self.settings.topic(short)
 
     def failure(self, event: Any, exc: BaseException, stage: str, event_id: str | None,
-                outs: list[Out], dead_outcome: EventOutcome | None = None) -> None:
+                outs: list[Out], *, dead_outcome: EventOutcome | None = None) -> None:
         """Append the retry/DLQ record for a failed event (and its ledger row if dead) to ``outs``."""
         msg = event.message
         record = FailedRecord(
@@ -62,8 +62,7 @@ class Stage:
             timestamp_ms=int((msg.timestamp or 0) * 1000), key=msg.key, value=msg.value,
             headers=list(msg.headers or ()),
         )
-        routed = route(record, exc, stage=stage, now_ms=int(time.time() * 1000), event_id=event_id,
-                       tiers=[*(self.topic_tiers())])
+        routed = route(record, exc, stage=stage, now_ms=int(time.time() * 1000), event_id=event_id)
         short = routed.topic
         outs.append(Out(self.topic(short), routed.key, routed.value, routed.headers))
         if routed.dead:
@@ -78,12 +77,6 @@ class Stage:
                 outs.append(Out(self.topic("events.ledger"), routed.event_id.encode(), self.codec.encode(outcome)))
         else:
             self.metrics.retries.labels(stage, routed.error_class, short).inc()
-
-    @staticmethod
-    def topic_tiers() -> tuple[str, ...]:
-        from schemas.topics import RETRY_TIERS
-
-        return RETRY_TIERS
 
 
 class NormalizeStage(Stage):
@@ -124,7 +117,7 @@ class NormalizeStage(Stage):
                 if raw is not None:
                     ctx = EventOutcome(event_id=raw.event_id, outcome="dead_lettered", stage="normalize",
                                        at=self.clock(), source=raw.source, event_type=_event_type(raw))
-                self.failure(event, exc, "normalize", raw.event_id if raw else None, outs, ctx)
+                self.failure(event, exc, "normalize", raw.event_id if raw else None, outs, dead_outcome=ctx)
                 continue
             outs.extend(event_outs)
             outcomes[outcome] += 1

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from faust.streams import _current_event  # type: ignore[attr-defined]
+from faust.streams import _current_event
 
 from streams.metrics import WorkerMetrics
 from vitalstream.observability import get_logger

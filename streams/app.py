@@ -25,8 +25,7 @@ from schemas.codec import Codec
 from schemas.confidence_model import ENV_VAR, ConfidenceModel, load_model
 from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
-from streams.agents import NormalizeStage, ScoreStage
-from streams.agents import QualityStage
+from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
@@ -99,7 +98,7 @@ def create_app(
         _batch_agent(app, raw_topic, "normalize", normalize_stage.process)
 
         @app.service
-        class _CloseFetcher(faust.Service):  # type: ignore[misc]
+        class _CloseFetcher(faust.Service):  # type: ignore[misc,unused-ignore]
             async def on_stop(self) -> None:
                 await fetcher.close()
 
@@ -123,7 +122,6 @@ def create_app(
             topic = app.topic(settings.topic(tier), key_serializer="raw", value_serializer="raw",
                               partitions=spec(tier).partitions)
             _batch_agent(app, topic, tier.replace(".", "-"), stage.process, batch=1)
-    app.vs_metrics = metrics  # for tests and the bench
     return app
 
 

@@ -48,22 +48,24 @@ def empty_state() -> dict[str, Any]:
 def apply_delta(state: Mapping[str, Any] | None, source_partition: int,
                 entries: Sequence[tuple[int, float, int]]) -> tuple[dict[str, Any], int]:
     """Fold ``entries`` into a copy of ``state``; returns (new state, entries applied)."""
-    st = empty_state() if state is None else {
-        "n": int(state["n"]), "s": float(state["s"]), "l": list(state["l"]), "w": dict(state["w"])
-    }
+    base = empty_state() if state is None else state
+    count = int(base["n"])
+    total = float(base["s"])
+    levels = [int(x) for x in base["l"]]
+    marks = {str(k): int(v) for k, v in base["w"].items()}
     mark_key = str(source_partition)
-    mark = int(st["w"].get(mark_key, -1))
+    mark = marks.get(mark_key, -1)
     applied = 0
     for offset, confidence, level in entries:
         if offset <= mark:
             continue
-        st["n"] += 1
-        st["s"] += confidence
-        st["l"][level if 0 <= level < 4 else 3] += 1
+        count += 1
+        total += confidence
+        levels[level if 0 <= level < 4 else 3] += 1
         mark = offset
         applied += 1
-    st["w"][mark_key] = mark
-    return st, applied
+    marks[mark_key] = mark
+    return {"n": count, "s": total, "l": levels, "w": marks}, applied
 
 
 def to_record(key: str, state: Mapping[str, Any]) -> QualityDaily:

@@ -37,7 +37,8 @@ def _watermarks(settings: Settings, topic: str) -> dict[int, int]:
                   "enable.auto.commit": False})
     try:
         md = c.list_topics(topic, timeout=10)
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.topics[topic].partitions}
+        parts = md.topics[topic].partitions
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
     finally:
         c.close()
 
@@ -66,7 +67,7 @@ def recompute(settings: Settings, *, app_id: str | None = None, web_port: int | 
                      web_port=web_port if web_port is not None else _free_port())
     started = time.monotonic()
 
-    @app.timer(1.0)  # type: ignore[misc]
+    @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def _until_caught_up() -> None:
         loop = asyncio.get_running_loop()
         done = await loop.run_in_executor(None, _committed, settings, app_id, topic, sorted(targets))

@@ -7,8 +7,6 @@ payload are :class:`PermanentError`. Messages never contain the URL (it carries 
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 
 from streams.errors import PermanentError, TransientError
@@ -59,7 +57,7 @@ class PayloadFetcher:
                         raise PayloadTooLargeError(f"payload exceeds {self._max_bytes} bytes")
                     chunks.append(chunk)
                 return b"".join(chunks)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise DownloadUnavailableError("payload download timed out") from None
         except aiohttp.InvalidURL:
             raise DownloadFailedError("payload URL is not valid") from None

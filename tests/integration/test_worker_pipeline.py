@@ -150,6 +150,14 @@ def wait_for(what: str, fn: Callable[[], Any], timeout: float, worker: WorkerPro
     pytest.fail(f"timed out waiting for {what} (last: {last!r})" + (f"\n{worker.tail()}" if worker else ""))
 
 
+def at_least(n: int, fn: Callable[[], list[Any]]) -> Callable[[], list[Any] | None]:
+    def check() -> list[Any] | None:
+        got = fn()
+        return got if len(got) >= n else None
+
+    return check
+
+
 def expected_observations(raws: list[RawWebhook]) -> int:
     return sum(len(normalize(r, parse_body(r.body)).observations) for r in raws)
 
@@ -186,11 +194,9 @@ def test_raw_to_scored_end_to_end_and_redelivery_once(settings: Settings, worker
     assert n_obs > 10
     worker = worker_factory(settings)
 
-    scored = wait_for("all scored", lambda: (lambda r: r if len(r) >= n_obs else None)(
-        decoded(settings, "metrics.scored", ScoredObservation, n_obs, 3.0)), 90, worker)
+    wait_for("all scored", at_least(n_obs, lambda: consume_all(settings, "metrics.scored", n_obs, 3.0)), 90, worker)
     produce_raw(settings, [redelivered])  # after the original was processed (and marked seen)
-    ledger = wait_for("ledger", lambda: (lambda r: r if len(r) >= 7 else None)(
-        decoded(settings, "events.ledger", EventOutcome, 7, 3.0)), 30, worker)
+    wait_for("ledger", at_least(7, lambda: consume_all(settings, "events.ledger", 7, 3.0)), 30, worker)
     quality = wait_for("quality", lambda: decoded(settings, "metrics.quality_daily", QualityDaily), 30, worker)
     # The redelivery is behind the ledger rows in the raw topic: once it is consumed, nothing new comes of it.
     wait_for("redelivery consumed", lambda: _group_caught_up(settings, "webhooks.raw"), 30, worker)
@@ -248,10 +254,9 @@ def test_poison_records_dead_letter_once_and_partition_flows(settings: Settings,
     worker = worker_factory(settings)
     wait_for("good event scored", lambda: len(consume_all(settings, "metrics.scored", n_obs, 2.0)) >= n_obs, 90,
              worker)
-    dlq = wait_for("2 dead letters", lambda: (lambda r: r if len(r) >= 2 else None)(
-        consume_all(settings, "dlq", 2, 2.0)), 30, worker)
-    ledger = wait_for("ledger rows", lambda: (lambda r: r if len(r) >= 3 else None)(
-        decoded(settings, "events.ledger", EventOutcome, 3, 2.0)), 30, worker)
+    wait_for("2 dead letters", at_least(2, lambda: consume_all(settings, "dlq", 2, 2.0)), 30, worker)
+    ledger = wait_for("ledger rows", at_least(3, lambda: decoded(settings, "events.ledger", EventOutcome, 3, 2.0)),
+                      30, worker)
     dlq = consume_all(settings, "dlq")
     assert len(dlq) == 2
     by_event = {headers_of(m)[H.EVENT_ID]: m for m in dlq}

@@ -104,7 +104,11 @@ def ensure_jars() -> Path:
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A Kafka cluster id: base64url of a random UUID, never starting with '-' (as Kafka's own Uuid)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
 
 
 @dataclass
@@ -194,7 +198,7 @@ class KafkaBroker:
         props.write_text(self.properties())
         if (self.data_dir / "meta.properties").exists():
             return
-        args = ["format", "-t", cluster_id, "-c", str(props)]
+        args = ["format", f"--cluster-id={cluster_id}", "-c", str(props)]
         if not self.voters:
             args.append("--standalone")
         out = proc.run(self._java("kafka.tools.StorageTool", *args))
