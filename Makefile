@@ -41,6 +41,7 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
+	@$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/vitalstream bench
 
 clean:

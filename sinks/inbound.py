@@ -1,4 +1,8 @@
-"""Turning consumed messages into rows (pure: works on anything shaped like a Kafka message)."""
+"""Turning consumed messages into rows (pure: works on anything shaped like a Kafka message).
+
+``metrics.scored`` records in the codec's default framing take the fast reader of
+:mod:`sinks.fastdecode`; everything else goes through :class:`schemas.codec.Codec`.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas.codec import Codec
-from schemas.records import QualityDaily, ScoredObservation, UserEvent
+from schemas.records import EventOutcome, QualityDaily, ScoredObservation, UserEvent
 from sinks.deadletter import header_value
+from sinks.fastdecode import ScoredReader
+from sinks.outcomes import OutcomeRow, outcome_row
 from sinks.rows import ObservationRow, QualityRow, observation_row, quality_row, validate_user_event
 
-SCORED, USERS, QUALITY = "metrics.scored", "users", "metrics.quality_daily"
-TOPICS: tuple[str, ...] = (SCORED, USERS, QUALITY)
-EXPECTED: dict[str, type] = {SCORED: ScoredObservation, USERS: UserEvent, QUALITY: QualityDaily}
+SCORED, USERS, QUALITY, LEDGER = "metrics.scored", "users", "metrics.quality_daily", "events.ledger"
+TOPICS: tuple[str, ...] = (SCORED, USERS, QUALITY, LEDGER)
+EXPECTED: dict[str, type] = {SCORED: ScoredObservation, USERS: UserEvent, QUALITY: QualityDaily,
+                             LEDGER: EventOutcome}
 
 
 class MessageLike(Protocol):
@@ -25,7 +32,7 @@ class MessageLike(Protocol):
     def timestamp(self) -> tuple[int, int]: ...
 
 
-Row = ObservationRow | UserEvent | QualityRow
+Row = ObservationRow | UserEvent | QualityRow | OutcomeRow
 
 
 @dataclass(slots=True)
@@ -43,13 +50,21 @@ class Inbound:
         return header_value(self.msg.headers(), "vs.replay.of") is not None
 
 
-def decode(msg: MessageLike, codec: Codec, prefix: str) -> Inbound:
+def decode(msg: MessageLike, codec: Codec, prefix: str, reader: ScoredReader | None = None) -> Inbound:
     topic = msg.topic() or ""
     short = topic.removeprefix(prefix)
     item = Inbound(msg=msg, short_topic=short)
     value = msg.value()
     if value is None:  # tombstone on a compacted topic: nothing to store
         return item
+    if reader is not None and short == SCORED and reader.accepts(value):
+        try:
+            row = reader.read(value)
+        except Exception:  # noqa: S110 - the generic path below names the failure (and finds the event id)
+            pass
+        else:
+            item.event_id, item.row = row.event_id, row
+            return item
     try:
         record = codec.decode(value)
         expected = EXPECTED.get(short)
@@ -61,6 +76,9 @@ def decode(msg: MessageLike, codec: Codec, prefix: str) -> Inbound:
         elif isinstance(record, UserEvent):
             item.event_id = record.event_id
             item.row = validate_user_event(record)
+        elif isinstance(record, EventOutcome):
+            item.event_id = record.event_id
+            item.row = outcome_row(record, msg.offset() or 0)
         else:
             assert isinstance(record, QualityDaily)
             item.row = quality_row(record)

@@ -1,17 +1,20 @@
 """Database rows built from decoded records (pure: no I/O).
 
 A record that can never be stored (a non-finite number, a confidence outside 0-100, an
-unknown level, a missing key field, a naive timestamp) raises :class:`InvalidRecord`:
-the sink dead-letters it without bothering the database.
+unknown level, a missing key field, a naive timestamp) raises :class:`InvalidRecord`
+(a NUL in text: ``psycopg.DataError``, as psycopg itself reports it): the sink
+dead-letters it without bothering the database.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import NamedTuple
 
 import orjson
+import psycopg
 
 from schemas.records import QualityDaily, ScoredObservation, UserEvent
 
@@ -97,6 +100,16 @@ LEDGER_COLUMNS: tuple[str, ...] = LedgerRow._fields
 OUTCOME_RANK = {"ignored": 0, "processed": 1, "dead_lettered": 2}
 
 
+NUL_MESSAGE = "PostgreSQL text fields cannot contain NUL (0x00) bytes"
+
+
+def no_nul(*values: str | None) -> None:
+    """PostgreSQL text cannot hold NUL: refuse it as psycopg's own text dumper would (binary COPY would not)."""
+    for value in values:
+        if value is not None and "\x00" in value:
+            raise psycopg.DataError(NUL_MESSAGE)
+
+
 def _text(name: str, value: str | None) -> str:
     if value is None or not value.strip():
         raise InvalidRecord(f"{name} is empty")
@@ -124,37 +137,56 @@ def user_id_of(subject: str, user_id: str | None) -> str | None:
     return None
 
 
-def observation_row(scored: ScoredObservation) -> ObservationRow:
-    obs = scored.observation
-    confidence = _finite("confidence", scored.confidence)
+def components_json(components: Mapping[str, float]) -> str:
+    return orjson.dumps({k: (v if math.isfinite(v) else None) for k, v in sorted(components.items())}).decode()
+
+
+def make_observation_row(
+    subject: str, metric: str, provider: str, measured_at: datetime, measured_until: datetime | None,
+    value: float, unit: str, confidence: float, level: str, reliability: float, event_id: str,
+    ordering_ts: datetime, user_id: str | None, components: Mapping[str, float], device: str | None,
+    upload_type: str | None, provenance: str | None, source: str | None, completeness: float,
+    scored_at: datetime,
+) -> ObservationRow:
+    """The one place an observation row is validated and built (both decoding paths use it)."""
+    confidence = _finite("confidence", confidence)
     if not 0.0 <= confidence <= 100.0:
         raise InvalidRecord(f"confidence {confidence} outside 0-100")
-    if scored.level not in LEVELS:
-        raise InvalidRecord(f"unknown level {scored.level!r}")
-    subject = _text("subject", obs.subject)
+    if level not in LEVELS:
+        raise InvalidRecord(f"unknown level {level!r}")
+    _text("subject", subject)
+    no_nul(subject, metric, provider, unit, event_id, user_id, device, upload_type, provenance, source)
     return ObservationRow(
-        subject=subject,
-        metric=_text("metric", obs.metric),
-        provider=_text("provider", obs.provider),
-        measured_at=_aware("measured_at", obs.measured_at),
-        measured_until=None if obs.measured_until is None else _aware("measured_until", obs.measured_until),
-        value=_finite("value", obs.value),
-        unit=obs.unit,
-        confidence=confidence,
-        level=scored.level,
-        reliability=_finite("reliability", scored.reliability),
-        event_id=_text("event_id", obs.event_id),
-        ordering_ts=_aware("ordering_ts", obs.ordering_ts),
-        user_id=user_id_of(subject, obs.user_id),
-        components=orjson.dumps(
-            {k: (v if math.isfinite(v) else None) for k, v in sorted(scored.components.items())}
-        ).decode(),
-        device=obs.device,
-        upload_type=obs.upload_type,
-        provenance=obs.provenance,
-        source=obs.source,
-        completeness=None if not math.isfinite(obs.completeness) else obs.completeness,
-        scored_at=_aware("scored_at", scored.scored_at),
+        subject,
+        _text("metric", metric),
+        _text("provider", provider),
+        _aware("measured_at", measured_at),
+        None if measured_until is None else _aware("measured_until", measured_until),
+        _finite("value", value),
+        unit,
+        confidence,
+        level,
+        _finite("reliability", reliability),
+        _text("event_id", event_id),
+        _aware("ordering_ts", ordering_ts),
+        user_id_of(subject, user_id),
+        components_json(components),
+        device,
+        upload_type,
+        provenance,
+        source,
+        completeness if math.isfinite(completeness) else None,
+        _aware("scored_at", scored_at),
+    )
+
+
+def observation_row(scored: ScoredObservation) -> ObservationRow:
+    obs = scored.observation
+    return make_observation_row(
+        obs.subject, obs.metric, obs.provider, obs.measured_at, obs.measured_until, obs.value, obs.unit,
+        scored.confidence, scored.level, scored.reliability, obs.event_id, obs.ordering_ts, obs.user_id,
+        scored.components, obs.device, obs.upload_type, obs.provenance, obs.source, obs.completeness,
+        scored.scored_at,
     )
 
 
@@ -162,6 +194,7 @@ def quality_row(q: QualityDaily) -> QualityRow:
     if q.count < 0:
         raise InvalidRecord(f"negative count {q.count}")
     avg = _finite("confidence_sum", q.confidence_sum) / q.count if q.count else 0.0
+    no_nul(q.metric, q.provider)
     return QualityRow(
         day=q.day, metric=_text("metric", q.metric), provider=_text("provider", q.provider), records=q.count,
         avg_confidence=avg, excellent=q.excellent, good=q.good, fair=q.fair, poor=q.poor,

@@ -1,11 +1,19 @@
-"""``vitalstream sink``: consume ``metrics.scored``, ``users`` and ``metrics.quality_daily``,
-keep PostgreSQL current, commit offsets only after the database transaction commits.
+"""``vitalstream sink``: consume ``metrics.scored``, ``users``, ``metrics.quality_daily`` and
+``events.ledger``, keep PostgreSQL current, commit offsets only after the database
+transaction commits.
 
 The loop is thin: :mod:`sinks.inbound` decodes, :mod:`sinks.store` writes one transaction
 per batch, :mod:`sinks.deadletter` builds DLQ records. Transient failures pause the
 partitions and back off with jitter until the write succeeds (nothing is skipped);
 a permanent failure is isolated by bisecting the batch and only that record is
 dead-lettered.
+
+Pipelining: the consumer, decoding, dead-lettering and offset commits stay on the calling
+thread; only the first attempt at a batch's database transaction runs on one writer
+thread, so batch N+1 is decoded while batch N is written. Batches are still written one
+after the other, in order (N+1 starts only after N is finished: committed, its dead letters
+sent and its offsets committed). A failed first attempt is handled on the calling thread
+exactly as without pipelining (pause and back off, or bisect).
 """
 
 from __future__ import annotations
@@ -14,7 +22,10 @@ import logging
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -28,7 +39,9 @@ from schemas.records import UserEvent
 from sinks import metrics as m
 from sinks.deadletter import dlq_headers, dlq_reason, error_class
 from sinks.errors import KafkaUnavailable, is_permanent, is_transient
+from sinks.fastdecode import ScoredReader
 from sinks.inbound import TOPICS, Inbound, decode
+from sinks.outcomes import OutcomeRow
 from sinks.plan import STAGE
 from sinks.rows import LedgerRow, ObservationRow, QualityRow
 from sinks.store import (
@@ -86,6 +99,8 @@ def build_batch(items: Sequence[Inbound]) -> Batch:
             batch.user_events.append(row)
         elif isinstance(row, QualityRow):
             batch.quality.append(row)
+        elif isinstance(row, OutcomeRow):
+            batch.outcomes.append(row)
     return batch
 
 
@@ -98,6 +113,17 @@ def next_offsets(msgs: Sequence[Any]) -> list[Any]:
     return [TopicPartition(t, p, o + 1) for (t, p), o in sorted(last.items())]
 
 
+@dataclass(slots=True)
+class InFlight:
+    """A batch whose database write has been handed to the writer thread."""
+
+    msgs: Sequence[Any]
+    items: list[Inbound]
+    writable: list[Inbound]
+    dead: list[tuple[Inbound, BaseException]] = field(default_factory=list)
+    future: Future[BatchResult] | None = None
+
+
 class Sink:
     """One sink process's consumer, producer and pool. ``step()`` handles one batch."""
 
@@ -108,9 +134,16 @@ class Sink:
         pool: ConnectionPool | None = None,
         stop: threading.Event | None = None,
         after_db_commit: Callable[[], None] | None = None,
+        pipelined: bool = True,
     ) -> None:
         self.settings = settings
         self.codec = Codec()
+        self.reader = ScoredReader()
+        self.pipelined = pipelined
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-db")
+        self._inflight: InFlight | None = None
+        self.last_commit_at: float | None = None
+        """``time.perf_counter()`` of the latest offset commit (benchmarks)."""
         self.stop = stop or threading.Event()
         self.after_db_commit = after_db_commit
         self._owns_pool = pool is None
@@ -128,7 +161,14 @@ class Sink:
     def step(self, timeout_s: float | None = None) -> int:
         """Consume up to one batch (size or max wait, whichever first) and handle it."""
         wait = self.settings.sink_batch_max_wait_ms / 1000 if timeout_s is None else timeout_s
-        msgs = self.consumer.consume(num_messages=self.settings.sink_batch_size, timeout=wait)
+        size = self.settings.sink_batch_size
+        msgs: list[Any] = []
+        if self._inflight is not None:
+            msgs = self.consumer.consume(num_messages=size, timeout=0)  # what is fetched already
+            if not msgs:  # nothing to overlap with: finish the batch in flight before waiting
+                self.finish()
+        if not msgs:
+            msgs = self.consumer.consume(num_messages=size, timeout=wait)
         good = []
         for msg in msgs:
             err = msg.error()
@@ -140,6 +180,8 @@ class Sink:
                 log.warning("consumer error", error=err.str())
         if good:
             self.handle(good)
+        else:
+            self.finish()
         return len(good)
 
     def run_forever(self) -> None:
@@ -178,27 +220,53 @@ class Sink:
         return True
 
     def handle(self, msgs: Sequence[Any]) -> None:
+        """Decode ``msgs`` (overlapping the write in flight), finish that write, start this one."""
         m.BATCH_SIZE.observe(len(msgs))
-        items = [decode(msg, self.codec, self.settings.topic_prefix) for msg in msgs]
+        items = [decode(msg, self.codec, self.settings.topic_prefix, self.reader) for msg in msgs]
+        self.finish()
         dead: list[tuple[Inbound, BaseException]] = [(i, i.error) for i in items if i.error is not None]
         writable = [i for i in items if i.error is None and i.row is not None]
+        batch = InFlight(msgs, items, writable, dead)
         if writable:
             self._ensure_partitions([i.row for i in writable if isinstance(i.row, ObservationRow)])
-            self._process(writable, dead)
-        if dead:
-            self._dead_letter(dead)
-        for item in items:
-            m.MESSAGES.labels(item.short_topic, "dead_lettered" if item.error else "ok").inc()
+            batch.future = self._writer.submit(self._write, build_batch(writable))
+        self._inflight = batch
+        if not self.pipelined:
+            self.finish()
+
+    def finish(self) -> None:
+        """Complete the batch in flight: its write (retried or bisected here if it failed),
+        its dead letters, then its offsets."""
+        batch, self._inflight = self._inflight, None
+        if batch is None:
+            return
+        if batch.future is not None:
+            try:
+                self._count(batch.future.result())
+            except Exception:
+                # the first attempt failed: back off and retry, or bisect, on this thread
+                self._process(batch.writable, batch.dead)
+        if batch.dead:
+            self._dead_letter(batch.dead)
+        outcomes = Counter((i.short_topic, "dead_lettered" if i.error else "ok") for i in batch.items)
+        for (topic, result), n in outcomes.items():
+            m.MESSAGES.labels(topic, result).inc(n)
         if self.after_db_commit is not None:
             self.after_db_commit()
-        self._commit_offsets(msgs)
-        self._observe(msgs)
+        self._commit_offsets(batch.msgs)
+        self._observe(batch.msgs)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         try:
+            if self._inflight is not None:
+                try:
+                    self.finish()
+                except Exception as exc:  # its offsets stay uncommitted: the batch comes again
+                    log.warning("batch in flight not finished at close", error=error_class(exc))
+            self._writer.shutdown(wait=True)
             self.consumer.close()  # auto-commit is off: closing commits nothing
         finally:
             self.producer.flush(FLUSH_TIMEOUT_S)
@@ -220,6 +288,10 @@ class Sink:
             self._process(items[:mid], dead)
             self._process(items[mid:], dead)
             return
+        self._count(result)
+
+    @staticmethod
+    def _count(result: BatchResult) -> None:
         for table, n in result.rows.items():
             m.ROWS_WRITTEN.labels(table).inc(n)
         if result.tombstones:
@@ -309,6 +381,7 @@ class Sink:
     def _commit_offsets(self, msgs: Sequence[Any]) -> None:
         try:
             self.consumer.commit(offsets=next_offsets(msgs), asynchronous=False)
+            self.last_commit_at = time.perf_counter()
         except KafkaException as exc:
             # Lost the partitions in a rebalance or the broker is away: the next owner (or our
             # next commit) redelivers from the last committed offset, and the writes are idempotent.

@@ -1,8 +1,10 @@
 """Database side of the sink: the connection pool and the batch transaction.
 
 One batch = one transaction: lifecycle events first (in offset order), then the
-connection states of the batch's users, then COPY into per-connection staging tables
-and one ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` per table.
+connection states of the batch's users, then binary COPY into per-connection staging
+tables and one ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` per table. ``ingested_events``
+takes the worker's ledger records first, then the sink's provisional outcomes (the rules
+are in :mod:`sinks.outcomes`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from psycopg_pool import ConnectionPool
 
 from schemas.records import UserEvent
 from sinks import lifecycle, sql
-from sinks.plan import STAGE, ConnectionState, dedupe_quality, merge_ledger, plan_observations
-from sinks.rows import LATEST_WIDTH, LedgerRow, ObservationRow, QualityRow
+from sinks.outcomes import OutcomeRow, latest_outcomes
+from sinks.plan import STAGE, ConnectionState, ObservationPlan, dedupe_quality, merge_ledger, plan_observations
+from sinks.rows import LedgerRow, ObservationRow, QualityRow
 from vitalstream.settings import Settings
 
 Key = tuple[str, str]
@@ -63,10 +66,11 @@ class Batch:
     observations: list[ObservationRow] = field(default_factory=list)
     user_events: list[UserEvent] = field(default_factory=list)
     quality: list[QualityRow] = field(default_factory=list)
+    outcomes: list[OutcomeRow] = field(default_factory=list)
     replayed_event_ids: set[str] = field(default_factory=set)
 
     def __len__(self) -> int:
-        return len(self.observations) + len(self.user_events) + len(self.quality)
+        return len(self.observations) + len(self.user_events) + len(self.quality) + len(self.outcomes)
 
 
 @dataclass(slots=True)
@@ -97,12 +101,23 @@ def ensure_partitions(conn: psycopg.Connection[Any], months: Iterable[date]) -> 
     return created
 
 
-def _copy(cur: psycopg.Cursor[Any], statement: str, rows: Sequence[Sequence[object]]) -> None:
+def _copy(cur: psycopg.Cursor[Any], statement: str, types: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     if not rows:
         return
     with cur.copy(statement) as copy:
+        copy.set_types(types)
+        write = copy.write_row
         for row in rows:
-            copy.write_row(row)
+            write(row)
+
+
+def staged_rows(plan: ObservationPlan) -> list[tuple[object, ...]]:
+    """Observation and latest-candidate rows with their two flags (a row may be both)."""
+    latest = {id(r) for r in plan.latest}
+    observed = {id(r) for r in plan.observations}
+    out: list[tuple[object, ...]] = [(*r, True, id(r) in latest) for r in plan.observations]
+    out += [(*r, False, True) for r in plan.latest if id(r) not in observed]
+    return out
 
 
 def _states(conn: psycopg.Connection[Any], rows: Sequence[ObservationRow]) -> dict[str, ConnectionState]:
@@ -136,19 +151,27 @@ def write_batch(
         ledger += plan.ledger
         quality = dedupe_quality(batch.quality)
 
-        _copy(cur, sql.COPY_OBSERVATIONS, plan.observations)
-        _copy(cur, sql.COPY_LATEST, [r[:LATEST_WIDTH] for r in plan.latest])
-        _copy(cur, sql.COPY_LEDGER, merge_ledger(ledger))
-        _copy(cur, sql.COPY_QUALITY, quality)
+        outcomes = latest_outcomes(batch.outcomes)
+
+        _copy(cur, sql.COPY_ROWS, sql.ROW_TYPES, staged_rows(plan))
+        _copy(cur, sql.COPY_OUTCOMES, sql.OUTCOME_TYPES, outcomes)
+        _copy(cur, sql.COPY_LEDGER, sql.LEDGER_TYPES, merge_ledger(ledger))
+        _copy(cur, sql.COPY_QUALITY, sql.QUALITY_TYPES, quality)
         if plan.observations:
             cur.execute(sql.UPSERT_OBSERVATIONS)
             result.rows["observations"] = max(cur.rowcount, 0)
         if plan.latest:
             cur.execute(sql.UPSERT_LATEST)
             result.rows["latest_metrics"] = max(cur.rowcount, 0)
+        events = 0
+        if outcomes:  # the worker's ledger before the sink's provisional rows (which then yield)
+            cur.execute(sql.UPSERT_OUTCOMES)
+            events += max(cur.rowcount, 0)
         if ledger:
             cur.execute(sql.UPSERT_LEDGER)
-            result.rows["ingested_events"] = max(cur.rowcount, 0)
+            events += max(cur.rowcount, 0)
+        if outcomes or ledger:
+            result.rows["ingested_events"] = events
         if batch.replayed_event_ids:
             cur.execute(sql.LEDGER_REPLAYED, (sorted(batch.replayed_event_ids),))
         if quality:
@@ -165,4 +188,4 @@ def record_dead_letters(conn: psycopg.Connection[Any], rows: Sequence[LedgerRow]
     if not rows:
         return
     with conn.transaction():
-        conn.cursor().executemany(sql.INSERT_LEDGER_ROW, rows)
+        conn.cursor().executemany(sql.INSERT_DEAD_LETTER, rows)

@@ -75,6 +75,7 @@ def recompute(settings: Settings, *, app_id: str | None = None, web_port: int | 
             os.kill(os.getpid(), signal.SIGTERM)  # the worker's own graceful shutdown
 
     worker: Any = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker.spinner = None  # see streams.main
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

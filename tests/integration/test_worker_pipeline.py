@@ -164,7 +164,7 @@ def expected_observations(raws: list[RawWebhook]) -> int:
 
 def decoded(settings: Settings, topic: str, cls: type[Any], expected: int | None = None,
             timeout_s: float = 5.0) -> list[Any]:
-    return [CODEC.decode_as(m.value(), cls) for m in consume_all(settings, topic, expected, timeout_s)]
+    return [CODEC.decode_as(m.value() or b"", cls) for m in consume_all(settings, topic, expected, timeout_s)]
 
 
 def headers_of(msg: Any) -> dict[str, str]:
@@ -175,8 +175,9 @@ def changelog_states(settings: Settings, app_id: str, table: str) -> dict[str, d
     topic = f"{app_id}-{table}-changelog".removeprefix(settings.topic_prefix)
     out: dict[str, dict[str, Any]] = {}
     for m in consume_all(settings, topic):
-        if m.value() is not None:
-            out[m.key().decode()] = orjson.loads(m.value())
+        value, key = m.value(), m.key()
+        if value is not None and key is not None:
+            out[key.decode()] = orjson.loads(value)
     return out
 
 
@@ -381,14 +382,14 @@ def test_kill_restart_restores_tables_and_replay_rebuilds_same_state(settings: S
 
     app_id = settings.group_prefix + "worker"
     states = changelog_states(settings, app_id, "confidence")
-    normalized = [CODEC.decode(m.value()) for m in consume_all(settings, "metrics.normalized")]
+    normalized = [CODEC.decode(m.value() or b"") for m in consume_all(settings, "metrics.normalized")]
     distinct = Counter(f"{o.subject}|{o.metric}" for o in  # type: ignore[attr-defined]
                        {(o.event_id, o.metric, o.measured_at): o for o in normalized}.values())  # type: ignore[attr-defined]
     assert {k: s["n"] for k, s in states.items()} == {k: n for k, n in distinct.items() if k in states}
     assert sum(s["n"] for s in states.values()) <= n_total
     quality: dict[str, QualityDaily] = {}
     for m in consume_all(settings, "metrics.quality_daily"):
-        quality[m.key().decode()] = CODEC.decode_as(m.value(), QualityDaily)
+        quality[(m.key() or b"").decode()] = CODEC.decode_as(m.value() or b"", QualityDaily)
     assert sum(q.count for q in quality.values()) == n_total, "no observation counted twice"
 
     # Replaying metrics.normalized from the start into a fresh app yields the same table.

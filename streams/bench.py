@@ -1,0 +1,162 @@
+"""Worker benchmark (DESIGN §11): normalize + score throughput on one worker, with its ceiling.
+
+Not a test. ``bench_stream`` pre-fills ``webhooks.raw`` with realistic Terra daily/body
+events, runs one worker subprocess (``python -m vitalstream.cli worker``) and measures
+observations/s until ``metrics.scored`` holds them all; as the ceiling, a bare
+confluent-kafka consume→produce loop copies the same raw topic to a scratch topic.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import (  # type: ignore[attr-defined,unused-ignore]
+    AdminClient,
+    NewTopic,
+)
+
+from schemas.codec import Codec
+from schemas.records import RawWebhook
+from streams.normalize import normalize, parse_body
+from vitalstream.settings import Settings
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "vitalstream" / "templates"
+
+
+def _payloads() -> list[dict[str, Any]]:
+    return [json.loads((TEMPLATES / f"full_{t}.json").read_text()) for t in ("daily", "body")]
+
+
+def _events(count_obs: int) -> tuple[list[RawWebhook], int]:
+    templates = _payloads()
+    codec_free: list[RawWebhook] = []
+    total = 0
+    i = 0
+    base = datetime.now(UTC)
+    while total < count_obs:
+        doc = copy.deepcopy(templates[i % len(templates)])
+        user = doc.setdefault("user", {})
+        user["user_id"] = f"bench-{i % 5000}"
+        user["reference_id"] = f"bench-subject-{i % 5000}"
+        eid = uuid.uuid4().hex
+        raw = RawWebhook(event_id=eid, source="terra", received_at=base + timedelta(milliseconds=i),
+                         idempotency_key=eid, body=json.dumps(doc).encode(), provider_user_id=user["user_id"])
+        n = len(normalize(raw, parse_body(raw.body)).observations)
+        if n == 0:
+            raise RuntimeError("bench template produced no observations")
+        total += n
+        codec_free.append(raw)
+        i += 1
+    return codec_free, total
+
+
+def _high_sum(settings: Settings, topic: str) -> int:
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}"})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+    finally:
+        c.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ceiling(settings: Settings, raw_topic: str, records: int) -> float:
+    """Bare confluent-kafka consume→produce of the raw topic into a scratch topic: records/s."""
+    scratch = f"{settings.topic_prefix}bench.ceiling.{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin.create_topics([NewTopic(scratch, 6, 1)])[scratch].result(30)
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-ceiling-{uuid.uuid4().hex[:6]}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": True})
+    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5, "acks": "all"})
+    c.subscribe([raw_topic])
+    done = 0
+    start: float | None = None
+    deadline = time.monotonic() + 300
+    try:
+        while done < records and time.monotonic() < deadline:
+            msgs = c.consume(1000, 0.5)
+            for m in msgs:
+                if m.error():
+                    continue
+                if start is None:
+                    start = time.monotonic()
+                p.produce(scratch, key=m.key(), value=m.value(), headers=m.headers())
+                done += 1
+            p.poll(0)
+        p.flush(30)
+    finally:
+        c.close()
+        admin.delete_topics([scratch])
+    return done / (time.monotonic() - (start or time.monotonic()) or 1e-9)
+
+
+def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, Any]:
+    """Pre-fill, run one worker, measure; returns the figures (observations/s and the ceiling)."""
+    codec = Codec()
+    raws, total = _events(observations)
+    raw_topic = settings.topic("webhooks.raw")
+    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20, "acks": "all"})
+    for r in raws:
+        p.produce(raw_topic, key=(r.provider_user_id or "").encode(), value=codec.encode(r),
+                  headers=[("vs.event_id", r.event_id.encode())])
+        p.poll(0)
+    p.flush(60)
+    scored_topic = settings.topic("metrics.scored")
+    before = _high_sum(settings, scored_topic)
+    env = {**os.environ, "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix, "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
+           "VITALSTREAM_WORKER_DATADIR": tempfile.mkdtemp(prefix="vs-bench-"),
+           "VITALSTREAM_WORKER_WEB_PORT": str(_free_port()), "VITALSTREAM_LOG_LEVEL": "WARNING"}
+    started = time.monotonic()
+    profile = os.environ.get("VITALSTREAM_BENCH_PROFILE")  # a path: cProfile the worker into it
+    cmd = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []), "-m", "vitalstream.cli", "worker"]
+    proc = subprocess.Popen(cmd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first: float | None = None
+    first_count = 0
+    done = before
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            done = _high_sum(settings, scored_topic)
+            if first is None and done > before:
+                first, first_count = time.monotonic(), done - before
+            if done - before >= total:
+                break
+            time.sleep(0.25)
+        finished = time.monotonic()
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    scored = done - before
+    steady = (scored - first_count) / (finished - first) if first and finished > first else 0.0
+    ceiling = _ceiling(settings, raw_topic, len(raws))
+    return {
+        "events": len(raws), "observations": total, "scored": scored,
+        "seconds_incl_startup": round(finished - started, 2),
+        "observations_per_s": round(steady, 1),
+        "observations_per_s_incl_startup": round(scored / (finished - started), 1),
+        "ceiling_raw_records_per_s": round(ceiling, 1),
+        "ceiling_observations_per_s_equiv": round(ceiling * total / len(raws), 1),
+    }
+
+
+def bench_restart(settings: Settings, keys: int = 1_000_000) -> dict[str, Any]:
+    raise NotImplementedError("restart benchmark not implemented yet (see the worker report)")

@@ -1,0 +1,111 @@
+"""The whole pipeline as real processes: gateway, worker and sink on the test's Kafka and schema.
+
+Used by the invariant suite and the chaos tests. Each service is ``python -m vitalstream.cli
+<service>`` with the test's ``VITALSTREAM_*`` environment; logs go to the test's tmp dir
+so a test can also scan them for secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from vitalstream.settings import Settings
+from vitalstream.stack import proc
+from vitalstream.stack.ports import free_port, wait_port
+
+SERVICES = ("gateway", "worker", "sink")
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    workdir: Path
+    env: dict[str, str]
+    pids: dict[str, int] = field(default_factory=dict)
+    restarts: int = 0
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['VITALSTREAM_GATEWAY_PORT']}"
+
+    @property
+    def terra_secret(self) -> str:
+        return self.settings.terra_secrets[0].get_secret_value()
+
+    def log(self, service: str) -> Path:
+        return self.workdir / "logs" / f"{service}.log"
+
+    def start(self, service: str) -> None:
+        self.pids[service] = proc.spawn([sys.executable, "-m", "vitalstream.cli", service], self.log(service),
+                                        env=self.env)
+        if service == "gateway":
+            assert wait_port(int(self.env["VITALSTREAM_GATEWAY_PORT"]), timeout_s=30), self.log(service).read_text()
+
+    def stop(self, service: str) -> None:
+        proc.stop(self.pids.pop(service, None), timeout_s=30)
+
+    def kill(self, service: str) -> None:
+        proc.kill(self.pids.pop(service, None))
+
+    def alive(self, service: str) -> bool:
+        return proc.alive(self.pids.get(service))
+
+    def db(self) -> psycopg.Connection[Any]:
+        assert self.settings.database_url is not None
+        return psycopg.connect(self.settings.database_url.get_secret_value(), autocommit=True)
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float, what: str) -> float:
+        """Poll ``condition`` until true; returns the seconds it took. Fails with ``what`` on timeout."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout_s:
+            if condition():
+                return time.monotonic() - t0
+            for service in list(self.pids):
+                assert self.alive(service), f"{service} died: {self.log(service).read_text()[-3000:]}"
+            time.sleep(0.25)
+        raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+def pipeline_env(settings: Settings, workdir: Path) -> dict[str, str]:
+    assert settings.database_url is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VITALSTREAM_")}
+    env.update({
+        "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "VITALSTREAM_DATABASE_URL": settings.database_url.get_secret_value(),
+        "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
+        "VITALSTREAM_TERRA_SECRETS": settings.terra_secrets[0].get_secret_value(),
+        "VITALSTREAM_WEBHOOK_SECRETS": "acme=" + settings.webhook_secrets["acme"].get_secret_value(),
+        "VITALSTREAM_ADMIN_TOKEN": settings.admin_token.get_secret_value() if settings.admin_token else "",
+        "VITALSTREAM_GATEWAY_PORT": str(free_port()),
+        "VITALSTREAM_ADMIN_PORT": str(free_port()),
+        "VITALSTREAM_WORKER_WEB_PORT": str(free_port()),
+        "VITALSTREAM_SINK_METRICS_PORT": str(free_port()),
+        "VITALSTREAM_WORKER_DATADIR": str(workdir / "worker"),
+        "VITALSTREAM_RETRY_DELAYS_S": "0.5,1,2",
+        "VITALSTREAM_SINK_BATCH_MAX_WAIT_MS": "50",
+        "VITALSTREAM_RATE_LIMIT_PER_IP_PER_MIN": "1000000",
+        "VITALSTREAM_RATE_LIMIT_PER_USER_PER_MIN": "1000000",
+        "VITALSTREAM_RATE_LIMIT_PER_SOURCE_PER_MIN": "10000000",
+        "VITALSTREAM_STACK_DIR": str(workdir / "no-stack"),
+    })
+    return env
+
+
+@pytest.fixture
+def pipeline(db_settings: Settings, tmp_path: Path) -> Iterator[Pipeline]:
+    p = Pipeline(db_settings, tmp_path, pipeline_env(db_settings, tmp_path))
+    for service in SERVICES:
+        p.start(service)
+    yield p
+    for service in list(p.pids):
+        p.stop(service)

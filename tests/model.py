@@ -1,0 +1,40 @@
+"""An independent model of what the pipeline must compute, written from DESIGN §6 and §10.
+
+Deliberately shares no code with the services: if the sink's SQL or the worker's rule
+drifts from the design, the comparison in the invariant suite shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Candidate:
+    subject: str
+    metric: str
+    value: float
+    provider: str
+    measured_at: datetime
+    confidence: float
+    reliability: float
+    ordering_ts: datetime
+    event_id: str
+
+
+def design_rank(c: Candidate) -> tuple[Any, ...]:
+    """DESIGN §6: newer measured_at; same slot → higher confidence, more reliable source, later ordering ts
+    (event id: a deterministic last resort so arrival order never matters)."""
+    return (c.measured_at, c.confidence, c.reliability, c.ordering_ts, c.event_id)
+
+
+def expected_latest(candidates: Iterable[Candidate]) -> dict[tuple[str, str], Candidate]:
+    best: dict[tuple[str, str], Candidate] = {}
+    for c in candidates:
+        key = (c.subject, c.metric)
+        if key not in best or design_rank(c) > design_rank(best[key]):
+            best[key] = c
+    return best
