@@ -3,8 +3,12 @@
 Pre-fills ``metrics.scored`` with ``rows`` records, lets a sink with a fresh consumer group
 drain them (decode, plan, COPY + three conditional upserts, offset commits) and reports
 rows/s next to the ceiling measured in the same run: a plain COPY of the same rows into an
-unindexed table. The caller provides migrated database and existing topics (as
-``vitalstream up`` / ``topics create`` / ``db migrate`` leave them).
+unindexed table (binary COPY, as the sink's staging uses). :func:`bench_sink` takes a
+migrated database and existing topics (as ``vitalstream up`` / ``topics create`` /
+``db migrate`` leave them); ``python -m sinks.bench --rows 100000`` makes its own scratch
+schema and topic prefix from ``VITALSTREAM_KAFKA_BOOTSTRAP`` and ``VITALSTREAM_DATABASE_URL``
+and removes them afterwards (see :mod:`sinks.bench_setup`); a ``vitalstream bench sink``
+command would wrap exactly :func:`main`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from schemas.records import ScoredObservation
 from sinks import sample
 from sinks.rows import OBSERVATION_COLUMNS, observation_row
 from sinks.service import Sink
-from sinks.sql import cols
+from sinks.sql import ROW_TYPES, cols
 from vitalstream.settings import Settings
 
 TARGET_ROWS_PER_S = 20_000
@@ -48,10 +52,14 @@ def records(rows: int, run: str) -> list[ScoredObservation]:
 def copy_ceiling(dsn: str, recs: list[ScoredObservation]) -> float:
     """Rows/s of a plain COPY into an unindexed table (same rows, same columns, same server)."""
     rows = [observation_row(r) for r in recs]
+    types = ROW_TYPES[: len(OBSERVATION_COLUMNS)]
     with psycopg.connect(dsn) as conn:
         conn.execute("CREATE TEMP TABLE bench_copy_ceiling (LIKE observations INCLUDING DEFAULTS)")
+        conn.execute("ALTER TABLE bench_copy_ceiling ALTER COLUMN components TYPE text")
         started = time.perf_counter()
-        with conn.cursor().copy(f"COPY bench_copy_ceiling ({cols(OBSERVATION_COLUMNS)}) FROM STDIN") as copy:
+        statement = f"COPY bench_copy_ceiling ({cols(OBSERVATION_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        with conn.cursor().copy(statement) as copy:
+            copy.set_types(types)  # the same binary COPY the sink uses
             for row in rows:
                 copy.write_row(row)
         conn.commit()
@@ -73,14 +81,16 @@ def bench_sink(settings: Settings, rows: int) -> dict[str, Any]:
         handled, first = 0, None
         deadline = time.monotonic() + max(120.0, rows / 1000)
         while time.monotonic() < deadline:
+            before = time.perf_counter()
             n = sink.step(timeout_s=0.5)
             if n and first is None:
-                first = time.perf_counter()
+                first = before
             handled += n
             if not n and first is not None and sink.caught_up():
                 break
-            last = time.perf_counter()
-        elapsed = (last - first) if first is not None else float("nan")
+        # from the step that got the first records to the offset commit of the last batch
+        last = sink.last_commit_at
+        elapsed = (last - first) if first is not None and last is not None else float("nan")
     finally:
         sink.close()
     with psycopg.connect(settings.database_dsn()) as conn:
@@ -117,9 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="sink_batch_size (default: the setting's)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch schema and topics")
     args = parser.parse_args(argv)
-    with scratch(Settings(), keep=args.keep) as settings:
-        if args.batch_size:
-            settings = settings.model_copy(update={"sink_batch_size": args.batch_size})
+    base = Settings()
+    if args.batch_size:
+        base = base.model_copy(update={"sink_batch_size": args.batch_size})
+    with scratch(base, keep=args.keep) as settings:
         print(json.dumps(bench_sink(settings, args.rows), indent=2))
     return 0
 

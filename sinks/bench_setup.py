@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 import psycopg
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 from pydantic import SecretStr
 
 from schemas.topics import CATALOGUE
 from sinks.migrate import upgrade
-from vitalstream.kafka_admin import admin_client, ensure_topics
 from vitalstream.settings import Settings
 
 
@@ -36,16 +37,17 @@ def scratch(base: Settings, *, keep: bool = False) -> Iterator[Settings]:
         "topic_prefix": prefix, "group_prefix": prefix,
         "database_url": SecretStr(with_search_path(dsn, schema)),
     })
-    report = ensure_topics(settings)
-    if report.problems:
-        raise RuntimeError(f"topics: {report.problems}")
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    topics = [settings.topic(spec.name) for spec in CATALOGUE]
+    new = [NewTopic(settings.topic(spec.name), num_partitions=spec.partitions,
+                    replication_factor=settings.replication_factor, config=spec.config()) for spec in CATALOGUE]
+    for fut in admin.create_topics(new, request_timeout=30).values():
+        fut.result()
     try:
         yield settings
     finally:
         if not keep:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            admin = admin_client(settings)  # keep a reference: the futures need a live handle
-            futures = admin.delete_topics([settings.topic(s.name) for s in CATALOGUE], request_timeout=30)
-            for fut in futures.values():
+            for fut in admin.delete_topics(topics, request_timeout=30).values():
                 fut.result()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 import orjson
@@ -138,7 +138,8 @@ def user_id_of(subject: str, user_id: str | None) -> str | None:
 
 
 def components_json(components: Mapping[str, float]) -> str:
-    return orjson.dumps({k: (v if math.isfinite(v) else None) for k, v in sorted(components.items())}).decode()
+    """Keys sorted; orjson writes non-finite numbers as ``null``."""
+    return orjson.dumps(components, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def make_observation_row(
@@ -148,35 +149,33 @@ def make_observation_row(
     upload_type: str | None, provenance: str | None, source: str | None, completeness: float,
     scored_at: datetime,
 ) -> ObservationRow:
-    """The one place an observation row is validated and built (both decoding paths use it)."""
-    confidence = _finite("confidence", confidence)
-    if not 0.0 <= confidence <= 100.0:
+    """The one place an observation row is validated and built (both decoding paths use it).
+
+    Hot path (once per record): the checks are inlined and the error messages built only on failure.
+    """
+    isfinite = math.isfinite
+    if not (isfinite(confidence) and 0.0 <= confidence <= 100.0):
+        _finite("confidence", confidence)
         raise InvalidRecord(f"confidence {confidence} outside 0-100")
     if level not in LEVELS:
         raise InvalidRecord(f"unknown level {level!r}")
-    _text("subject", subject)
+    if not (isfinite(value) and isfinite(reliability)):
+        _finite("value", value)
+        _finite("reliability", reliability)
+    if not (subject.strip() and metric.strip() and provider.strip() and event_id.strip()):
+        for name, text in (("subject", subject), ("metric", metric), ("provider", provider), ("event_id", event_id)):
+            _text(name, text)
+    for name, ts in (("measured_at", measured_at), ("ordering_ts", ordering_ts), ("scored_at", scored_at),
+                     ("measured_until", measured_until)):
+        if ts is not None and ts.tzinfo is not UTC:
+            _aware(name, ts)
     no_nul(subject, metric, provider, unit, event_id, user_id, device, upload_type, provenance, source)
+    if not user_id:
+        user_id = user_id_of(subject, None)
     return ObservationRow(
-        subject,
-        _text("metric", metric),
-        _text("provider", provider),
-        _aware("measured_at", measured_at),
-        None if measured_until is None else _aware("measured_until", measured_until),
-        _finite("value", value),
-        unit,
-        confidence,
-        level,
-        _finite("reliability", reliability),
-        _text("event_id", event_id),
-        _aware("ordering_ts", ordering_ts),
-        user_id_of(subject, user_id),
-        components_json(components),
-        device,
-        upload_type,
-        provenance,
-        source,
-        completeness if math.isfinite(completeness) else None,
-        _aware("scored_at", scored_at),
+        subject, metric, provider, measured_at, measured_until, float(value), unit, float(confidence), level,
+        float(reliability), event_id, ordering_ts, user_id, components_json(components), device,
+        upload_type, provenance, source, completeness if isfinite(completeness) else None, scored_at,
     )
 
 

@@ -11,7 +11,7 @@ import psycopg
 from confluent_kafka import Producer
 
 from schemas.codec import Codec
-from schemas.records import Observation, QualityDaily, ScoredObservation, UserEvent, _Record
+from schemas.records import EventOutcome, Observation, QualityDaily, ScoredObservation, UserEvent, _Record
 from vitalstream.settings import Settings
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -69,6 +69,10 @@ def quality(day: datetime, metric: str, provider: str, count: int, confidence_su
                         excellent=count, good=0, fair=0, poor=0)
 
 
+def outcome(event_id: str, outcome: str, at: datetime, stage: str = "normalize", **kw: Any) -> EventOutcome:
+    return EventOutcome(event_id=event_id, outcome=outcome, stage=stage, at=at, **kw)
+
+
 def key_of(record: _Record) -> bytes:
     if isinstance(record, ScoredObservation):
         return record.observation.subject.encode()
@@ -76,6 +80,8 @@ def key_of(record: _Record) -> bytes:
         return record.user_id.encode()
     if isinstance(record, QualityDaily):
         return f"{record.day}|{record.metric}|{record.provider}".encode()
+    if isinstance(record, EventOutcome):
+        return record.event_id.encode()
     raise TypeError(type(record).__name__)
 
 

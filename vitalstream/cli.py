@@ -187,6 +187,23 @@ def simulate(data_type: str, provider: str | None, users: int, rate: float, coun
     run_simulation(_settings(), data_type, provider, users, rate, count, duplicates, late, poison, seed, url, dry_run)
 
 
+@main.command()
+@click.option("--since", default=None, help="Not supported yet: the rebuild reads metrics.normalized from the start.")
+def recompute(since: str | None) -> None:
+    """Rebuild confidence state from metrics.normalized and republish scored/latest/quality."""
+    from streams.recompute import recompute as run_recompute
+
+    if since is not None:
+        raise click.ClickException(
+            "--since is not supported yet: run `vitalstream recompute` without it to rebuild from the "
+            "earliest retained offset of metrics.normalized (7 days)"
+        )
+    settings = _settings()
+    click.echo(f"recomputing from {settings.topic('metrics.normalized')} (earliest offset) …", err=True)
+    report = run_recompute(settings)
+    click.echo(f"recomputed {report.records} observations in {report.seconds:.1f}s under app id {report.app_id}")
+
+
 # --- dead letters ------------------------------------------------------------------------
 
 
