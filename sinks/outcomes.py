@@ -6,7 +6,8 @@ Which outcome an event id ends with (DESIGN §10.2):
   event id, so all records of one event sit in one partition, in order; the latest by
   (``at``, then offset) wins. ``ingested_events`` keeps the (``at``, offset) of the record it
   applied (``outcome_at``, ``ledger_offset``) and takes a record only when it is strictly
-  later, so redelivering or replaying the ledger from the earliest offset changes nothing.
+  later and says something else (a re-sent duplicate at a new offset is not news), so
+  redelivering or replaying the ledger from the earliest offset changes nothing.
 - The sink's own dead letters (stage ``sink``) stand: no ledger record overrides them. Only
   the sink's own DLQ replay path (a ``metrics.scored`` record carrying ``vs.replay.of``
   that now succeeds) turns them into ``processed``.
@@ -51,6 +52,11 @@ class OutcomeRow(NamedTuple):
     def position(self) -> tuple[datetime, int]:
         return (self.outcome_at, self.ledger_offset)
 
+    @property
+    def content(self) -> tuple[object, ...]:
+        """Everything but the event id and the offset: equal content means a re-sent duplicate."""
+        return (*self[1:5], *self[6:])
+
 
 OUTCOME_COLUMNS: tuple[str, ...] = OutcomeRow._fields
 
@@ -71,10 +77,11 @@ def outcome_row(ev: EventOutcome, offset: int) -> OutcomeRow:
 
 
 def latest_outcomes(rows: Iterable[OutcomeRow]) -> list[OutcomeRow]:
-    """One row per event id: the latest by (``at``, offset); the first seen stays on a full tie."""
+    """One row per event id: the latest by (``at``, offset), as ``UPSERT_OUTCOMES`` decides across
+    batches; a later duplicate of the same content does not displace the first."""
     best: dict[str, OutcomeRow] = {}
     for row in rows:
         cur = best.get(row.event_id)
-        if cur is None or row.position > cur.position:
+        if cur is None or (row.position > cur.position and row.content != cur.content):
             best[row.event_id] = row
     return list(best.values())

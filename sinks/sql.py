@@ -115,14 +115,17 @@ ON CONFLICT (event_id) DO UPDATE SET
 WHERE (t.outcome, t.stage, t.reason) IS DISTINCT FROM (EXCLUDED.outcome, EXCLUDED.stage, EXCLUDED.reason)
 """
 
-# The worker's ledger: the strictly later record (at, then offset) wins, except over a sink dead letter.
+# The worker's ledger: the strictly later record (at, then offset) wins, except over a sink
+# dead letter; a record saying what the row says already (a re-sent duplicate) changes nothing.
 _OUTCOME_VALUES = tuple(c for c in OUTCOME_COLUMNS if c != "event_id")
+_OUTCOME_CONTENT = tuple(c for c in _OUTCOME_VALUES if c != "ledger_offset")
 UPSERT_OUTCOMES = f"""
 INSERT INTO ingested_events AS t ({cols(OUTCOME_COLUMNS)})
 SELECT {cols(OUTCOME_COLUMNS)} FROM vs_stage_outcomes
 ON CONFLICT (event_id) DO UPDATE SET {_sets(_OUTCOME_VALUES)}, updated_at = now()
 WHERE (EXCLUDED.outcome_at, EXCLUDED.ledger_offset)
       > (coalesce(t.outcome_at, '-infinity'::timestamptz), coalesce(t.ledger_offset, -1))
+  AND ({cols(_OUTCOME_CONTENT, 't')}) IS DISTINCT FROM ({cols(_OUTCOME_CONTENT, 'EXCLUDED')})
   AND NOT {_SINK_DEAD}
 """
 

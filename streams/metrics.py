@@ -24,17 +24,19 @@ class WorkerMetrics:
         self.duplicates = Counter(
             f"{prefix}_duplicates", "Redeliveries skipped, by stage", ["stage"], registry=registry
         )
+        # The next three use shared names (no worker prefix): the sink exports the same families,
+        # so dashboards and alerts sum them across services.
         self.retries = Counter(
-            f"{prefix}_retries", "Records sent to a retry tier", ["stage", "error_class", "tier"], registry=registry
+            "vitalstream_retries", "Records sent to a retry tier", ["stage", "error_class", "tier"], registry=registry
         )
         self.dead_letters = Counter(
-            f"{prefix}_dead_letters", "Records sent to the DLQ", ["stage", "error_class"], registry=registry
+            "vitalstream_dlq_records", "Records sent to the DLQ", ["stage", "error_class"], registry=registry
         )
         self.republished = Counter(
             f"{prefix}_retry_republished", "Retried records re-published to their topic", ["tier"], registry=registry
         )
         self.confidence = Histogram(
-            f"{prefix}_confidence", "Confidence of scored observations", buckets=(10, 20, 30, 40, 50, 60, 70, 80, 85,
+            "vitalstream_confidence", "Confidence of scored observations", buckets=(10, 20, 30, 40, 50, 60, 70, 80, 85,
                                                                                   90, 95, 100),
             registry=registry,
         )

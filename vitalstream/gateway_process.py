@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge
 
 from gateway.app import STATE_KEY, create_app
 from gateway.config import GatewayConfig
@@ -14,6 +18,49 @@ from vitalstream.observability import configure_logging
 from vitalstream.settings import Settings
 
 HEALTH_KEY = web.AppKey("vitalstream_health", HealthCache)
+HEALTH_EXPORT_PERIOD_S = 15.0
+STATUS_VALUE = {"unhealthy": 0, "degraded": 1, "healthy": 2}
+
+
+class HealthGauges:
+    """The health document as Prometheus gauges, so alerts need no one to call /health."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.status = Gauge("vitalstream_health_status", "0 unhealthy, 1 degraded, 2 healthy.", registry=registry)
+        self.lag = Gauge("vitalstream_consumer_lag", "Consumer lag (records) per pipeline stage.", ["stage"],
+                         registry=registry)
+        self.dead = Gauge("vitalstream_dead_letters_pending", "Events whose outcome is dead_lettered.",
+                          registry=registry)
+        self.high = Gauge("vitalstream_high_confidence_rate", "Share (%) of latest metrics at confidence >= 80.",
+                          registry=registry)
+
+    def update(self, doc: dict[str, Any]) -> None:
+        checks = doc["checks"]
+        self.status.set(STATUS_VALUE.get(doc["status"], 0))
+        for stage, lag in (checks.get("consumer_lag") or {}).items():
+            if lag is not None:
+                self.lag.labels(stage).set(lag)
+        if checks.get("deadLetters") is not None:
+            self.dead.set(checks["deadLetters"])
+        if checks.get("highConfidenceRate") is not None:
+            self.high.set(checks["highConfidenceRate"])
+
+
+def health_exporter(gauges: HealthGauges) -> Any:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                with contextlib.suppress(Exception):  # a failed probe shows as status 0, never kills the gateway
+                    gauges.update(await app[HEALTH_KEY].get())
+                await asyncio.sleep(HEALTH_EXPORT_PERIOD_S)
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
 
 
 def webhook_stats(app: web.Application) -> tuple[int, int]:
@@ -41,6 +88,7 @@ def build_app(settings: Settings) -> web.Application:
     app = create_app(settings, extra_routes=[web.get("/health", health)])
     app[HEALTH_KEY] = HealthCache(settings, lambda: webhook_stats(app))
     app.cleanup_ctx.append(admin_server_ctx(settings))
+    app.cleanup_ctx.append(health_exporter(HealthGauges(app[STATE_KEY].metrics.registry)))
     return app
 
 

@@ -46,19 +46,19 @@ ALERT_METRICS = {
     "vitalstream_consumer_lag",
     "vitalstream_gateway_requests_total",
     "vitalstream_health_status",
-    "vitalstream_sink_rows_total",
+    "vitalstream_sink_rows_written_total",
 }
 DASHBOARD_PANELS = {
     # title: metrics its queries must use
     "Ingest rate by status": {"vitalstream_gateway_requests_total"},
-    "Accept latency p50 / p95 / p99": {"vitalstream_gateway_accept_seconds_bucket"},
+    "Accept latency p50 / p95 / p99": {"vitalstream_gateway_accept_latency_seconds_bucket"},
     "Rejections by reason": {"vitalstream_gateway_rejections_total"},
     "Consumer lag per stage": {"vitalstream_consumer_lag"},
     "Retries by error class": {"vitalstream_retries_total"},
     "Dead letters by error class": {"vitalstream_dlq_records_total"},
     "Confidence distribution": {"vitalstream_confidence_bucket"},
     "High-confidence rate": {"vitalstream_confidence_bucket"},
-    "Sink rows/s": {"vitalstream_sink_rows_total"},
+    "Sink rows/s": {"vitalstream_sink_rows_written_total"},
     "Sink commit latency": {"vitalstream_sink_commit_seconds_bucket"},
 }
 
@@ -543,7 +543,7 @@ def test_alert_thresholds(alert_rules: list[dict[str, Any]]) -> None:
     quiet = by_name["VitalstreamNoWebhooks"]
     assert "[30m]" in quiet["expr"] and 'route="/webhooks/terra"' in quiet["expr"] and "== 0" in quiet["expr"]
     assert "vitalstream_health_status" in by_name["VitalstreamUnhealthy"]["expr"]
-    assert "vitalstream_sink_rows_total" in by_name["VitalstreamSinkNotWriting"]["expr"]
+    assert "vitalstream_sink_rows_written_total" in by_name["VitalstreamSinkNotWriting"]["expr"]
 
 
 # --- Grafana ------------------------------------------------------------------------------
