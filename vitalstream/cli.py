@@ -302,6 +302,19 @@ def tail(topic: str, from_beginning: bool, max_records: int | None, filters: tup
         raise click.ClickException(str(exc.args[0])) from None
 
 
+# --- benchmarks --------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("what", default="all", type=click.Choice(["gateway", "stream", "sink", "e2e", "scenarios", "all"]))
+@click.option("--quick", is_flag=True, help="Short runs (the whole of `all` in under 5 minutes).")
+def bench(what: str, quick: bool) -> None:
+    """Run benchmarks on a private stack; write tests/bench/results.json, BENCHMARKS.md and plots."""
+    from vitalstream.bench.runner import run as run_bench
+
+    run_bench(what, quick, "vitalstream bench " + what + (" --quick" if quick else ""))
+
+
 def run() -> None:
     try:
         main(standalone_mode=True)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition  # type: ignore[import-untyped]
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas import headers as H
 from schemas.codec import Codec, DecodeError
@@ -216,8 +216,9 @@ def read_topic(settings: Settings, short: str, timeout_s: float = 30.0) -> list[
             if msg is None or msg.error():
                 continue
             out.append(msg)
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
+            partition, offset = int(msg.partition() or 0), int(msg.offset() or 0)
+            if offset + 1 >= ends.get(partition, 0):
+                ends.pop(partition, None)
         return out
     finally:
         consumer.close()
@@ -254,11 +255,11 @@ class ReplayReport:
     dry_run: bool = False
 
 
-def replay_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+def replay_headers(letter: DeadLetter) -> list[tuple[str, str | bytes | None]]:
     """Original headers minus the failure details, attempts reset, replay origin recorded."""
     drop = {H.ERROR_STAGE, H.ERROR_CLASS, H.ERROR_MESSAGE, H.ERROR_STACKTRACE, H.ATTEMPTS, H.FIRST_FAILURE_AT,
             H.REPLAY_OF}
-    kept = [(k, v) for k, v in letter.raw_headers if k not in drop]
+    kept: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in letter.raw_headers if k not in drop]
     return [*kept, (H.REPLAY_OF, f"dlq:{letter.ref}".encode()), (H.ATTEMPTS, b"0")]
 
 

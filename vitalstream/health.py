@@ -54,10 +54,11 @@ async def _timed(fn: Callable[[], Any], timeout_s: float) -> _Probe:
 
 
 def _kafka_probe(settings: Settings) -> dict[str, Any]:
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition  # type: ignore[import-untyped]
-    from confluent_kafka.admin import AdminClient  # type: ignore[import-untyped]
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET, "socket.timeout.ms": 2000})
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET,  # type: ignore[dict-item]
+                         "socket.timeout.ms": 2000})
     md = admin.list_topics(timeout=settings.health_check_timeout_s)
     lags: dict[str, int | None] = {}
     members: dict[str, int] = {}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaException  # type: ignore[import-untyped]
-from confluent_kafka.admin import (  # type: ignore[import-untyped]
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
@@ -32,7 +33,7 @@ class TopicsReport:
 
 
 def admin_client(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET, "socket.timeout.ms": 5000})
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET, "socket.timeout.ms": 5000})  # type: ignore[dict-item]
 
 
 def topic_config(spec: TopicSpec, settings: Settings) -> dict[str, str]:
@@ -98,7 +99,7 @@ def _verify(
     admin: AdminClient,
     settings: Settings,
     specs: list[TopicSpec],
-    existing: dict[str, object],
+    existing: Mapping[str, object],
     report: TopicsReport,
     timeout_s: float,
 ) -> None:

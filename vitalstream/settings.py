@@ -13,10 +13,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
 
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def _split_csv(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+    return _csv(value) if isinstance(value, str) else value
 
 
 class Settings(BaseSettings):
@@ -101,8 +103,8 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         out: dict[str, str] = {}
-        for pair in _split_csv(value):  # type: ignore[union-attr]
-            source, sep, secret = str(pair).partition("=")
+        for pair in _csv(value):
+            source, sep, secret = pair.partition("=")
             if not sep or not source.strip() or not secret.strip():
                 raise ValueError("VITALSTREAM_WEBHOOK_SECRETS must be comma-separated source=whsec_... pairs")
             key = source.strip()

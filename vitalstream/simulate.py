@@ -43,7 +43,8 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 @cache
 def template(data_type: str) -> dict[str, Any]:
     text = resources.files("vitalstream").joinpath("templates", f"full_{data_type}.json").read_text()
-    return dict(json.loads(text))
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def _template_day(doc: dict[str, Any]) -> datetime:
@@ -93,9 +94,8 @@ def subjects(n: int, seed: int = 7) -> list[Subject]:
 
 def build_payload(data_type: str, provider: str, user_id: str, reference_id: str | None, day: datetime,
                   rng: random.Random) -> dict[str, Any]:
-    doc = copy.deepcopy(template(data_type))
-    shift = day - _template_day(doc)
-    doc = _rework(doc, shift, rng)
+    base = copy.deepcopy(template(data_type))
+    doc: dict[str, Any] = _rework(base, day - _template_day(base), rng)
     doc["type"] = data_type
     doc["user"] = {"user_id": user_id, "provider": provider, "reference_id": reference_id, "active": True,
                    "scopes": None, "created_at": None, "last_webhook_update": None}

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaException  # type: ignore[import-untyped]
+from confluent_kafka import Consumer, KafkaException
 
 from schemas.codec import Codec, DecodeError
 from schemas.topics import spec
@@ -29,7 +29,7 @@ def _default(value: Any) -> Any:
     raise TypeError
 
 
-def record_json(codec: Codec, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]] | None) -> dict[str, Any]:
+def record_json(codec: Codec, value: bytes | None, key: bytes | None, headers: Any) -> dict[str, Any]:
     """One record as a JSON-able dict: key, decoded value (or None for a tombstone), vs.* headers."""
     out: dict[str, Any] = {"key": key.decode("utf-8", "replace") if key else None}
     if value is None:

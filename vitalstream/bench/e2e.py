@@ -24,14 +24,24 @@ LATEST_SQL = "SELECT DISTINCT subject FROM latest_metrics WHERE subject = ANY(%s
 Progress = Callable[[str, dict[str, Any]], None]
 
 
-def measure(url: str, host: str, port: int, secret: str, sql: str, rate: float, duration_s: float,
-            settle_s: float, path: str = "/webhooks/terra") -> dict[str, Any]:
+def measure(
+    url: str,
+    host: str,
+    port: int,
+    secret: str,
+    sql: str,
+    rate: float,
+    duration_s: float,
+    settle_s: float,
+    path: str = "/webhooks/terra",
+) -> dict[str, Any]:
     """Run the load, poll for visibility, wait up to ``settle_s`` after the load for the stragglers."""
     from vitalstream.bench.loadgen import Route
 
     run = uuid.uuid4().hex[:8]
-    spec = LoadSpec(host, port, rate, duration_s, secret, run, routes=(Route(path),), unique_subjects=True,
-                    connections=128)
+    spec = LoadSpec(
+        host, port, rate, duration_s, secret, run, routes=(Route(path),), unique_subjects=True, connections=128
+    )
     poller = VisibilityPoller(url, sql, run, rate, spec.total)
     try:
         result = run_load(spec, on_start=poller.begin)
@@ -51,7 +61,8 @@ def warm_up(url: str, port: int, secret: str, timeout_s: float) -> dict[str, Any
     deadline = time.monotonic() + timeout_s
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        last = measure(url, "127.0.0.1", port, secret, LATEST_SQL, 20, 1.0, settle_s=min(30.0, deadline - time.monotonic()))
+        settle = min(30.0, deadline - time.monotonic())
+        last = measure(url, "127.0.0.1", port, secret, LATEST_SQL, 20, 1.0, settle_s=settle)
         if last["accepted"] and not last["not_visible"]:
             return last
     return last
@@ -67,12 +78,21 @@ def bench_e2e(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
         warm = warm_up(url, port, stack.terra_secret, timeout_s=120.0)
         if not warm.get("accepted") or warm.get("not_visible"):
             dead = [s for s in ("worker", "sink", "gateway") if not stack.alive(f"e2e/{s}")]
-            return {"error": "the pipeline did not make warm-up webhooks visible in latest_metrics within 120 s",
-                    "dead_services": dead, "warm_up": warm,
-                    "worker_log_tail": stack.log_tail("e2e/worker"), "sink_log_tail": stack.log_tail("e2e/sink")}
+            return {
+                "error": "the pipeline did not make warm-up webhooks visible in latest_metrics within 120 s",
+                "dead_services": dead,
+                "warm_up": warm,
+                "worker_log_tail": stack.log_tail("e2e/worker"),
+                "sink_log_tail": stack.log_tail("e2e/sink"),
+            }
         progress("e2e warm-up", warm)
-        result = measure(url, "127.0.0.1", port, stack.terra_secret, LATEST_SQL, RATE, 20.0 if quick else 60.0,
-                         settle_s=60.0)
+        result = measure(
+            url, "127.0.0.1", port, stack.terra_secret, LATEST_SQL, RATE, 20.0 if quick else 60.0, settle_s=60.0
+        )
+        result["services_alive_after"] = {s: stack.alive(f"e2e/{s}") for s in ("worker", "sink", "gateway")}
+        if result["not_visible"]:
+            result["worker_log_tail"] = stack.log_tail("e2e/worker")
+            result["sink_log_tail"] = stack.log_tail("e2e/sink")
     finally:
         for service in ("gateway", "worker", "sink"):
             stack.stop(f"e2e/{service}")
@@ -84,6 +104,9 @@ def bench_e2e(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
         "p50_ms": f["p50"],
         "p99_ms": f["p99"],
         "targets": {"p50_ms": TARGET_P50_MS, "p99_ms": TARGET_P99_MS},
-        "target_met": f["p50"] is not None and f["p99"] is not None
-        and f["p50"] <= TARGET_P50_MS and f["p99"] <= TARGET_P99_MS and result["not_visible"] == 0,
+        "target_met": f["p50"] is not None
+        and f["p99"] is not None
+        and f["p50"] <= TARGET_P50_MS
+        and f["p99"] <= TARGET_P99_MS
+        and result["not_visible"] == 0,
     }

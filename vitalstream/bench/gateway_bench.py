@@ -25,8 +25,9 @@ FULL_RATES = (500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000)
 Progress = Callable[[str, dict[str, Any]], None]
 
 
-def sweep(host: str, port: int, secret: str, rates: tuple[int, ...], duration_s: float,
-          progress: Progress, label: str) -> list[dict[str, Any]]:
+def sweep(
+    host: str, port: int, secret: str, rates: tuple[int, ...], duration_s: float, progress: Progress, label: str
+) -> list[dict[str, Any]]:
     run_load(LoadSpec(host, port, 200, 1.0, secret, uuid.uuid4().hex[:8]))  # warm-up: connections, JIT caches
     points: list[dict[str, Any]] = []
     for rate in rates:

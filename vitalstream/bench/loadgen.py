@@ -108,8 +108,10 @@ class LoadResult:
             lat = [x for x, k in zip(r.latency_ms, r.route, strict=True) if k == n]
             good = sum(1 for s, k in zip(r.status, r.route, strict=True) if k == n and 200 <= s < 300)
             routes[f"{route.method} {route.path}"] = {
-                "requests": len(lat), "success_rate": round(100 * good / len(lat), 3) if lat else None,
-                "latency_ms": summary(lat)}
+                "requests": len(lat),
+                "success_rate": round(100 * good / len(lat), 3) if lat else None,
+                "latency_ms": summary(lat),
+            }
         lag = percentile(r.send_lag_ms, 99)
         return {
             "offered_per_s": self.spec.rate,
@@ -122,8 +124,12 @@ class LoadResult:
             "by_status": by_status,
             "latency_ms": summary(r.latency_ms),
             "routes": routes,
-            "generator": {"processes": self.spec.processes, "connections_per_process": self.spec.connections,
-                          "send_lag_p99_ms": round(lag, 2), "kept_up": lag < 10.0},
+            "generator": {
+                "processes": self.spec.processes,
+                "connections_per_process": self.spec.connections,
+                "send_lag_p99_ms": round(lag, 2),
+                "kept_up": lag < 10.0,
+            },
         }
 
 
@@ -164,9 +170,11 @@ class _Sender:
             return route, data
         key = index % self.pool
         body = self.bodies[key]
-        headers = [(b"Content-Type", b"application/json"),
-                   (b"terra-signature", self.signer.header(key, body)),
-                   (b"X-Terra-Trace-Id", payloads.trace_id(self.spec.run, index).encode())]
+        headers = [
+            (b"Content-Type", b"application/json"),
+            (b"terra-signature", self.signer.header(key, body)),
+            (b"X-Terra-Trace-Id", payloads.trace_id(self.spec.run, index).encode()),
+        ]
         return route, wire.post(self.spec.routes[route].path, self.host, headers, body)
 
     def dispatch(self, conn: wire.Connection, index: int) -> None:
@@ -201,8 +209,9 @@ class _Sender:
 
     async def _connect(self) -> wire.Connection:
         loop = asyncio.get_running_loop()
-        _, conn = await loop.create_connection(lambda: wire.Connection(self.answered, self.lost),
-                                               self.spec.host, self.spec.port)
+        _, conn = await loop.create_connection(
+            lambda: wire.Connection(self.answered, self.lost), self.spec.host, self.spec.port
+        )
         await conn.ready
         self.conns.append(conn)
         return conn
@@ -241,7 +250,8 @@ class _Sender:
                 await asyncio.sleep(max(0.0, self._due(mine[pos]) - time.monotonic()))
         last_due = self._due(mine[-1]) if mine else start
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self.finished), max(0.1, last_due + spec.timeout_s - time.monotonic()))
+            remaining = max(0.1, last_due + spec.timeout_s - time.monotonic())
+            await asyncio.wait_for(asyncio.shield(self.finished), remaining)
         for index in list(self.backlog) + list(self.inflight):
             self._timeout(index)
         for conn in self.conns:

@@ -35,20 +35,40 @@ def body(run: str, index: int, unique: bool, users: int = 1000) -> bytes:
     doc = {
         "type": "body",
         "version": "2022-03-16",
-        "user": {"user_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run}/{who}")), "provider": "WITHINGS",
-                 "reference_id": subject_of(run, who), "scopes": "body", "active": True,
-                 "created_at": None, "last_webhook_update": None},
-        "data": [{
-            "metadata": {"start_time": at.isoformat(), "end_time": (at + timedelta(minutes=1)).isoformat(),
-                         "timestamp_localization": 0},
-            "device_data": {"name": "Body+", "manufacturer": "Withings", "serial_number": f"SN-{who}",
-                            "data_provided": [], "other_devices": None},
-            "measurements_data": {"measurements": [{
-                "measurement_time": at.isoformat(),
-                "weight_kg": round(60 + (index % 400) / 10, 1),
-                "bodyfat_percentage": round(15 + (index % 150) / 10, 1),
-            }]},
-        }],
+        "user": {
+            "user_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run}/{who}")),
+            "provider": "WITHINGS",
+            "reference_id": subject_of(run, who),
+            "scopes": "body",
+            "active": True,
+            "created_at": None,
+            "last_webhook_update": None,
+        },
+        "data": [
+            {
+                "metadata": {
+                    "start_time": at.isoformat(),
+                    "end_time": (at + timedelta(minutes=1)).isoformat(),
+                    "timestamp_localization": 0,
+                },
+                "device_data": {
+                    "name": "Body+",
+                    "manufacturer": "Withings",
+                    "serial_number": f"SN-{who}",
+                    "data_provided": [],
+                    "other_devices": None,
+                },
+                "measurements_data": {
+                    "measurements": [
+                        {
+                            "measurement_time": at.isoformat(),
+                            "weight_kg": round(60 + (index % 400) / 10, 1),
+                            "bodyfat_percentage": round(15 + (index % 150) / 10, 1),
+                        }
+                    ]
+                },
+            }
+        ],
     }
     raw = orjson.dumps(doc)
     pad = TARGET_BYTES - len(raw) - len(',"notes":""')

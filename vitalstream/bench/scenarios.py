@@ -44,10 +44,20 @@ SCENARIOS = (
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 
-def run_scenario(scenario: Scenario, host: str, port: int, secret: str, duration_s: float | None = None) -> dict[str, Any]:
+def run_scenario(
+    scenario: Scenario, host: str, port: int, secret: str, duration_s: float | None = None
+) -> dict[str, Any]:
     duration = duration_s if duration_s is not None else scenario.duration_s
-    spec = LoadSpec(host, port, scenario.rate, duration, secret, uuid.uuid4().hex[:8], routes=ROUTES,
-                    connections=min(scenario.senders, MAX_CONNECTIONS))
+    spec = LoadSpec(
+        host,
+        port,
+        scenario.rate,
+        duration,
+        secret,
+        uuid.uuid4().hex[:8],
+        routes=ROUTES,
+        connections=min(scenario.senders, MAX_CONNECTIONS),
+    )
     report = run_load(spec).report()
     latency = report["latency_ms"]
     return {
@@ -66,8 +76,9 @@ def run_scenario(scenario: Scenario, host: str, port: int, secret: str, duration
     }
 
 
-def run_all(host: str, port: int, secret: str, quick: bool,
-            progress: Callable[[str, dict[str, Any]], None]) -> list[dict[str, Any]]:
+def run_all(
+    host: str, port: int, secret: str, quick: bool, progress: Callable[[str, dict[str, Any]], None]
+) -> list[dict[str, Any]]:
     out = []
     for scenario in SCENARIOS:
         result = run_scenario(scenario, host, port, secret, QUICK_DURATION_S if quick else None)

@@ -18,8 +18,7 @@ Done = Callable[["Connection", int, int], None]
 
 
 def post(path: str, host: str, headers: list[tuple[bytes, bytes]], payload: bytes) -> bytes:
-    head = [b"POST %s HTTP/1.1" % path.encode(), b"Host: " + host.encode(),
-            b"Content-Length: %d" % len(payload)]
+    head = [b"POST %s HTTP/1.1" % path.encode(), b"Host: " + host.encode(), b"Content-Length: %d" % len(payload)]
     head += [name + b": " + value for name, value in headers]
     return b"\r\n".join(head) + b"\r\n\r\n" + payload
 

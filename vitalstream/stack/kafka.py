@@ -221,10 +221,10 @@ class KafkaBroker:
 
     def wait_ready(self, timeout_s: float = 60.0, expect_brokers: int = 1) -> None:
         """Block until the broker answers a metadata request."""
-        from confluent_kafka.admin import AdminClient  # type: ignore[import-untyped]
+        from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout_s
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000, "logger": QUIET})
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000, "logger": QUIET})  # type: ignore[dict-item]
         last = ""
         while time.monotonic() < deadline:
             if self.pid and not proc.alive(self.pid):

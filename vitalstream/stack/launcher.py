@@ -135,7 +135,9 @@ def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) 
             print("PostgreSQL: using VITALSTREAM_DATABASE_URL")
         else:
             saved_port = _saved_pg_port(paths)
-            pg = PostgresServer(paths.root / "pg", password=keys["pg_password"], **({"port": saved_port} if saved_port else {}))
+            pg = PostgresServer(paths.root / "pg", password=keys["pg_password"])
+            if saved_port:
+                pg.port = saved_port
             print(f"PostgreSQL: starting on 127.0.0.1:{pg.port} …", flush=True)
             pg.init()
             pg.start()

@@ -1,0 +1,92 @@
+"""PNG plots of a benchmark run (matplotlib, the ``bench`` extra): latency vs rate, throughput vs ceiling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def latency_vs_rate(gateway: dict[str, Any], path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for label, key, style in (("gateway", "gateway_points", "-"), ("bare aiohttp ceiling", "ceiling_points", "--")):
+        points = gateway.get(key) or []
+        rates = [p["offered_per_s"] for p in points]
+        for q, color in (("p50", "tab:green"), ("p95", "tab:orange"), ("p99", "tab:red")):
+            ax.plot(rates, [p["latency_ms"][q] for p in points], style, marker="o", color=color, label=f"{label} {q}")
+    ax.axhline(20, color="grey", linewidth=0.8, linestyle=":", label="target p99 at 2,000/s (20 ms)")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered rate (requests/s, open-loop)")
+    ax.set_ylabel("accept latency from scheduled time (ms)")
+    ax.set_title("Gateway accept latency vs rate")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def throughput_vs_ceiling(bars: list[tuple[str, float | None, float | None, float]], path: Path) -> Path:
+    """``bars``: (label, measured/s, ceiling/s, target/s)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    xs = range(len(bars))
+    ax.bar([x - 0.2 for x in xs], [b[1] or 0 for b in bars], width=0.4, label="measured", color="tab:blue")
+    ax.bar([x + 0.2 for x in xs], [b[2] or 0 for b in bars], width=0.4, label="ceiling (same run)", color="tab:grey")
+    for x, bar in zip(xs, bars, strict=True):
+        ax.hlines(bar[3], x - 0.45, x + 0.45, colors="tab:red", linestyles="--", label="target" if x == 0 else None)
+        if bar[1] is None:
+            ax.text(x - 0.2, 0, "not measured", rotation=90, ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(xs), [b[0] for b in bars])
+    ax.set_ylabel("per second")
+    ax.set_title("Throughput vs ceiling")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def freshness(e2e: dict[str, Any], baseline: dict[str, Any], path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    labels = ["p50", "p99"]
+    ours = [(e2e.get("freshness_ms") or {}).get(q) for q in labels]
+    theirs = [(baseline.get("freshness_s") or {}).get(q) for q in labels]
+    xs = range(len(labels))
+    ax.bar(
+        [x - 0.2 for x in xs],
+        [v / 1000 if v is not None else 0 for v in ours],
+        width=0.4,
+        label="vitalstream (latest_metrics)",
+        color="tab:blue",
+    )
+    ax.bar(
+        [x + 0.2 for x in xs],
+        [v if v is not None else 0 for v in theirs],
+        width=0.4,
+        label="earlier design (materialized view, 5 min)",
+        color="tab:grey",
+    )
+    ax.axhline(0.5, color="tab:red", linestyle="--", linewidth=0.8, label="target p99 (0.5 s)")
+    ax.set_yscale("log")
+    ax.set_xticks(list(xs), labels)
+    ax.set_ylabel("webhook accepted → row visible (s)")
+    ax.set_title("End-to-end freshness at 1,000 webhooks/s")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
