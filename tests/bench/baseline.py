@@ -87,9 +87,9 @@ def search_path_url(url: str, schema: str) -> str:
 def create_schema(url: str) -> str:
     schema = f"baseline_{secrets.token_hex(3)}"
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')  # type: ignore[arg-type]
+        conn.execute(f'CREATE SCHEMA "{schema}"')
     with psycopg.connect(search_path_url(url, schema), autocommit=True) as conn:
-        conn.execute(SCHEMA)  # type: ignore[arg-type]
+        conn.execute(SCHEMA)
     return schema
 
 
@@ -112,10 +112,13 @@ def serve(port: int, url: str, secret: str) -> None:
         except SignatureError as exc:
             return web.json_response({"error": exc.code}, status=401)
         async with request.app[pool_key].connection() as conn:
-            row = await (await conn.execute(
-                "INSERT INTO terra_webhooks_raw (trace_id, payload) VALUES (%s, %s::jsonb) "
-                "ON CONFLICT (trace_id) DO NOTHING RETURNING id",
-                (request.headers.get("x-terra-trace-id"), body.decode()))).fetchone()
+            row = await (
+                await conn.execute(
+                    "INSERT INTO terra_webhooks_raw (trace_id, payload) VALUES (%s, %s::jsonb) "
+                    "ON CONFLICT (trace_id) DO NOTHING RETURNING id",
+                    (request.headers.get("x-terra-trace-id"), body.decode()),
+                )
+            ).fetchone()
         return web.json_response({"success": True, "id": row[0] if row else None})
 
     async def lifecycle(app: web.Application) -> Any:
@@ -142,10 +145,17 @@ def _metrics(job_webhook: tuple[int, str | None, Any]) -> list[tuple[Any, ...]]:
 
     webhook_id, trace_id, payload = job_webhook
     body = orjson.dumps(payload)
-    raw = RawWebhook(event_id=trace_id or str(webhook_id), source="terra", received_at=datetime.now(UTC),
-                     idempotency_key=trace_id or str(webhook_id), body=body)
-    return [(o.subject, o.metric, o.value, o.unit, o.measured_at, o.provider, o.event_id)
-            for o in normalize(raw, payload).observations]
+    raw = RawWebhook(
+        event_id=trace_id or str(webhook_id),
+        source="terra",
+        received_at=datetime.now(UTC),
+        idempotency_key=trace_id or str(webhook_id),
+        body=body,
+    )
+    return [
+        (o.subject, o.metric, o.value, o.unit, o.measured_at, o.provider, o.event_id)
+        for o in normalize(raw, payload).observations
+    ]
 
 
 def work(url: str) -> None:
@@ -155,15 +165,23 @@ def work(url: str) -> None:
                 jobs = conn.execute(
                     "SELECT j.id, w.id, w.trace_id, w.payload FROM background_jobs j "
                     "JOIN terra_webhooks_raw w ON w.id = j.webhook_id "
-                    "WHERE j.status = 'pending' ORDER BY j.id LIMIT %s FOR UPDATE OF j SKIP LOCKED", (BATCH,)).fetchall()
+                    "WHERE j.status = 'pending' ORDER BY j.id LIMIT %s FOR UPDATE OF j SKIP LOCKED",
+                    (BATCH,),
+                ).fetchall()
                 rows = [m for job in jobs for m in _metrics((job[1], job[2], job[3]))]
                 if rows:
                     with conn.cursor() as cur:
-                        cur.executemany("INSERT INTO unified_metrics (subject, metric, value, unit, measured_at, "
-                                        "provider, event_id) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+                        cur.executemany(
+                            "INSERT INTO unified_metrics (subject, metric, value, unit, measured_at, "
+                            "provider, event_id) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                            rows,
+                        )
                 if jobs:
-                    conn.execute("UPDATE background_jobs SET status = 'completed', attempts = attempts + 1, "
-                                 "completed_at = clock_timestamp() WHERE id = ANY(%s)", ([j[0] for j in jobs],))
+                    conn.execute(
+                        "UPDATE background_jobs SET status = 'completed', attempts = attempts + 1, "
+                        "completed_at = clock_timestamp() WHERE id = ANY(%s)",
+                        ([j[0] for j in jobs],),
+                    )
             if not jobs:
                 time.sleep(POLL_IDLE_S)
 
@@ -189,8 +207,13 @@ def refresh_every(url: str, period_s: float) -> None:
 # ----------------------------------------------------------------------------- measurement
 
 
-def computed_freshness(accepted_wall: dict[int, float], done_wall: dict[int, float], refresh_s: float,
-                       period_s: float = PERIOD_S, max_rows: int = 5000) -> list[float]:
+def computed_freshness(
+    accepted_wall: dict[int, float],
+    done_wall: dict[int, float],
+    refresh_s: float,
+    period_s: float = PERIOD_S,
+    max_rows: int = 5000,
+) -> list[float]:
     """Freshness (s) of every (row, refresh phase) pair, phases 1 s apart over one period."""
     rows = sorted(set(accepted_wall) & set(done_wall))
     step = max(1, len(rows) // max_rows)
@@ -217,17 +240,24 @@ def _wait_jobs(url: str, timeout_s: float) -> int:
 def _done_times(url: str, run: str) -> dict[int, float]:
     from vitalstream.bench import payloads
 
-    prefix = payloads.trace_id(run, 0)[: -9]
+    prefix = payloads.trace_id(run, 0)[:-9]
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT w.trace_id, extract(epoch FROM j.completed_at) FROM background_jobs j "
             "JOIN terra_webhooks_raw w ON w.id = j.webhook_id WHERE j.status = 'completed' AND w.trace_id LIKE %s",
-            (prefix + "%",)).fetchall()
-    return {int(str(t)[len(prefix):]): float(ts) for t, ts in rows}
+            (prefix + "%",),
+        ).fetchall()
+    return {int(str(t)[len(prefix) :]): float(ts) for t, ts in rows}
 
 
-def bench_baseline(root: Path, database_url: str, secret: str, quick: bool,
-                   progress: Callable[[str, dict[str, Any]], None], rate: float = 1000.0) -> dict[str, Any]:
+def bench_baseline(
+    root: Path,
+    database_url: str,
+    secret: str,
+    quick: bool,
+    progress: Callable[[str, dict[str, Any]], None],
+    rate: float = 1000.0,
+) -> dict[str, Any]:
     from vitalstream.bench.freshness import VisibilityPoller, freshness
     from vitalstream.bench.loadgen import LoadSpec, run_load
     from vitalstream.bench.stats import summary
@@ -239,8 +269,10 @@ def bench_baseline(root: Path, database_url: str, secret: str, quick: bool,
     port = free_port()
     me = str(Path(__file__).resolve())
     logs = root / "logs"
-    pids = [proc.spawn([sys.executable, me, "serve", str(port), url, secret], logs / "baseline-serve.log"),
-            proc.spawn([sys.executable, me, "work", url], logs / "baseline-work.log")]
+    pids = [
+        proc.spawn([sys.executable, me, "serve", str(port), url, secret], logs / "baseline-serve.log"),
+        proc.spawn([sys.executable, me, "work", url], logs / "baseline-work.log"),
+    ]
     try:
         if not wait_port(port, timeout_s=30):
             raise RuntimeError(f"the baseline webhook handler did not start: see {logs / 'baseline-serve.log'}")
@@ -263,11 +295,15 @@ def bench_baseline(root: Path, database_url: str, secret: str, quick: bool,
             lags_ms = [(done[i] - (t + offset)) * 1000 for i, t in accepted.items() if i in done]
             fresh: dict[str, Any] = {
                 "method": "computed: measured job lag + measured refresh time + wait for the next 300 s refresh, "
-                          "over every refresh phase (1 s steps)",
-                "accepted": len(accepted), "jobs_done": len(done), "jobs_pending_after_120s": pending,
+                "over every refresh phase (1 s steps)",
+                "accepted": len(accepted),
+                "jobs_done": len(done),
+                "jobs_pending_after_120s": pending,
                 "rows_visible_after_one_real_refresh": visible_after_refresh,
-                "job_lag_ms": summary(lags_ms, digits=1), "refresh_s": round(refresh_s, 3),
-                "freshness_s": summary(ages, digits=2)}
+                "job_lag_ms": summary(lags_ms, digits=1),
+                "refresh_s": round(refresh_s, 3),
+                "freshness_s": summary(ages, digits=2),
+            }
         else:
             pids.append(proc.spawn([sys.executable, me, "refresh", url, str(PERIOD_S)], logs / "baseline-refresh.log"))
             poller = VisibilityPoller(url, VIEW_SQL, run, rate, spec.total)
@@ -276,8 +312,10 @@ def bench_baseline(root: Path, database_url: str, secret: str, quick: bool,
                 poller.wait_for({i for i, _ in result.accepted()}, PERIOD_S + 60)
             finally:
                 poller.stop()
-            fresh = {"method": "measured: 300 s load, refresher on its 300 s schedule, view polled every ~10 ms",
-                     **freshness(result.accepted(), poller.seen)}
+            fresh = {
+                "method": "measured: 300 s load, refresher on its 300 s schedule, view polled every ~10 ms",
+                **freshness(result.accepted(), poller.seen),
+            }
             ms = fresh.pop("freshness_ms")
             fresh["freshness_s"] = {k: (round(v / 1000, 2) if v is not None else None) for k, v in ms.items()}
         load = result.report()
@@ -286,10 +324,17 @@ def bench_baseline(root: Path, database_url: str, secret: str, quick: bool,
         for pid in pids:
             proc.stop(pid, timeout_s=10)
     f = fresh["freshness_s"]
-    out = {"what": "earlier design: webhook table + trigger-enqueued job table polled with FOR UPDATE SKIP LOCKED "
-                   "+ materialized view refreshed every 300 s",
-           "rate": rate, "duration_s": duration, "refresh_period_s": PERIOD_S, **fresh, "load": load,
-           "freshness_p50_s": f["p50"], "freshness_p99_s": f["p99"]}
+    out = {
+        "what": "earlier design: webhook table + trigger-enqueued job table polled with FOR UPDATE SKIP LOCKED "
+        "+ materialized view refreshed every 300 s",
+        "rate": rate,
+        "duration_s": duration,
+        "refresh_period_s": PERIOD_S,
+        **fresh,
+        "load": load,
+        "freshness_p50_s": f["p50"],
+        "freshness_p99_s": f["p99"],
+    }
     progress("baseline", out)
     return out
 

@@ -12,6 +12,7 @@ import pytest
 from sinks import migrate
 from sinks.retention import partitions
 
+LEDGER_COLUMNS = ("outcome_at", "ledger_offset", "source", "event_type", "observations", "rejected")
 TABLES = {"observations", "latest_metrics", "provider_connections", "ingested_events", "data_quality_daily"}
 VIEWS = {"webhook_processing_stats", "data_quality_trends", "pipeline_stats"}
 
@@ -28,7 +29,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0001"
+    assert migrate.current(database_url, schema) == migrate.head() == "0002"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -41,6 +42,10 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
             "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
             "AND table_name = 'latest_metrics'", (schema,))}
         assert {"reliability", "user_id", "event_id", "ordering_ts", "updated_at"} <= cols
+        ledger_cols = {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = 'ingested_events'", (schema,))}
+        assert set(LEDGER_COLUMNS) <= ledger_cols
     parts = partitions(database_url, schema)
     monthly = [p for p in parts if p[1] is not None]
     assert len(monthly) >= 4 and any(u is None for _, u in parts)  # months ahead + DEFAULT
@@ -98,4 +103,19 @@ def test_downgrade_removes_objects_and_upgrade_restores(database_url: str, schem
         left = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert left <= {"alembic_version"}
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == "0001"
+    assert migrate.current(database_url, schema) == "0002"
+
+
+def test_ledger_columns_come_and_go_with_revision_0002(database_url: str, schema: str) -> None:
+    def columns() -> set[str]:
+        with psycopg.connect(database_url) as conn:
+            return {r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = 'ingested_events'", (schema,))}
+
+    migrate.upgrade(database_url, schema, revision="0001")
+    assert not set(LEDGER_COLUMNS) & columns()
+    migrate.upgrade(database_url, schema)
+    assert set(LEDGER_COLUMNS) <= columns()
+    migrate.downgrade(database_url, schema, revision="0001")
+    assert migrate.current(database_url, schema) == "0001" and not set(LEDGER_COLUMNS) & columns()

@@ -138,6 +138,8 @@ def _notes(doc: dict[str, Any]) -> list[str]:
                 + (f"; ceiling: {detail['ceiling']}" if detail.get("ceiling") else "")
                 + "."
             )
+        if isinstance(detail, dict) and detail.get("measured_by"):
+            out.append(f"  Measured by `{detail['measured_by']}` at {detail['measured_at']}.")
         if isinstance(detail, dict) and detail.get("method"):
             out.append(f"  Method: {detail['method']}.")
         if isinstance(detail, dict) and detail.get("error"):

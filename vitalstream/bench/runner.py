@@ -145,6 +145,10 @@ def run(what: str, quick: bool, command: str) -> dict[str, Any]:
 
 def _write(details: dict[str, Any], quick: bool, command: str, took_s: float) -> dict[str, Any]:
     environment = details.pop("_environment", {})
+    stamp = {"measured_by": command, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    for value in details.values():
+        if isinstance(value, dict):
+            value.update(stamp)
     previous = report.load_previous(RESULTS)
     merged = {**(previous.get("details") or {}), **details}
     doc: dict[str, Any] = {
