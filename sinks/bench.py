@@ -79,6 +79,7 @@ def bench_sink(settings: Settings, rows: int) -> dict[str, Any]:
         while not sink.consumer.assignment():  # join the group before the clock starts
             sink.step(timeout_s=0.1)
         handled, first = 0, None
+        cpu_started = time.process_time()
         deadline = time.monotonic() + max(120.0, rows / 1000)
         while time.monotonic() < deadline:
             before = time.perf_counter()
@@ -90,6 +91,7 @@ def bench_sink(settings: Settings, rows: int) -> dict[str, Any]:
                 break
         # from the step that got the first records to the offset commit of the last batch
         last = sink.last_commit_at
+        cpu_s = time.process_time() - cpu_started  # the sink process: all its threads, librdkafka's too
         elapsed = (last - first) if first is not None and last is not None else float("nan")
     finally:
         sink.close()
@@ -105,6 +107,7 @@ def bench_sink(settings: Settings, rows: int) -> dict[str, Any]:
         "observations_written": int(written),
         "seconds": round(elapsed, 3),
         "rows_per_s": round(rate),
+        "sink_process_cpu_us_per_row": round(cpu_s / handled * 1e6, 1) if handled else None,
         "ceiling": "plain COPY into an unindexed table",
         "ceiling_rows_per_s": round(ceiling),
         "share_of_ceiling": round(rate / ceiling, 3) if ceiling else None,

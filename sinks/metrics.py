@@ -6,8 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 ROWS_WRITTEN = Counter("vitalstream_sink_rows_written_total", "Rows inserted or updated, by table", ["table"])
 MESSAGES = Counter("vitalstream_sink_messages_total", "Messages consumed, by topic and result", ["topic", "result"])
-DEAD_LETTERS = Counter(
-    "vitalstream_sink_dead_letters_total", "Records sent to the DLQ, by error class", ["error_class"]
+DEAD_LETTERS = Counter(  # shared family with the worker: dashboards sum vitalstream_dlq_records_total by stage
+    "vitalstream_dlq_records_total", "Records sent to the DLQ, by stage and error class", ["stage", "error_class"]
 )
 TOMBSTONES = Counter("vitalstream_sink_tombstones_total", "Tombstones published to metrics.latest")
 TRANSIENT_ERRORS = Counter("vitalstream_sink_transient_errors_total", "Transient failures retried", ["error_class"])

@@ -13,7 +13,9 @@ thread; only the first attempt at a batch's database transaction runs on one wri
 thread, so batch N+1 is decoded while batch N is written. Batches are still written one
 after the other, in order (N+1 starts only after N is finished: committed, its dead letters
 sent and its offsets committed). A failed first attempt is handled on the calling thread
-exactly as without pipelining (pause and back off, or bisect).
+exactly as without pipelining (pause and back off, or bisect). Partitions revoked while a
+batch is in flight may fail its offset commit: the next owner redelivers it, and every
+write is idempotent. ``Sink(pipelined=False)`` finishes each batch inside ``handle``.
 """
 
 from __future__ import annotations
@@ -356,7 +358,7 @@ class Sink:
 
         self._retrying(send)
         for item, exc in dead:
-            m.DEAD_LETTERS.labels(error_class(exc)).inc()
+            m.DEAD_LETTERS.labels("sink", error_class(exc)).inc()
             log.warning("dead-lettered", topic=item.msg.topic(), partition=item.msg.partition(),
                         offset=item.msg.offset(), event_id=item.event_id, error=error_class(exc))
         ledger = [LedgerRow(i.event_id, "dead_lettered", STAGE, dlq_reason(e)) for i, e in dead if i.event_id]

@@ -23,13 +23,14 @@ from schemas.confidence_model import ConfidenceModel
 from schemas.records import EventOutcome, Observation, RawWebhook
 from schemas.vocabulary import VOCABULARY
 from streams import quality
-from streams.agents_io import Out, bind, send_all
+from streams.agents_io import Out, OutputProducer, bind, send_all
 from streams.confidence import SubjectMetricState, score
 from streams.errors import PermanentError, SchemaInvalidError
 from streams.failures import FailedRecord, route
 from streams.metrics import WorkerMetrics
 from streams.normalize import NormalizeResult, normalize, parse_body
 from streams.s3 import PayloadFetcher
+from streams.splice import ScoredEncoder
 from vitalstream.settings import Settings
 
 SEEN_TTL_S = 7 * 24 * 3600
@@ -42,16 +43,21 @@ class UnknownMetricError(PermanentError):
 
 @dataclass
 class Stage:
-    """What every stage shares: settings, codec, metrics, the Faust app (for its producer)."""
+    """What every stage shares: settings, codec, metrics, the Faust app, the output producer."""
 
     app: Any
     settings: Settings
     codec: Codec
     metrics: WorkerMetrics
+    producer: OutputProducer
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def topic(self, short: str) -> str:
         return self.settings.topic(short)
+
+    async def send(self, outs: list[Out]) -> None:
+        """Every record of ``outs`` acknowledged by the broker (see :func:`streams.agents_io.send_all`)."""
+        await send_all(self.producer, outs, self.metrics)
 
     def failure(self, event: Any, exc: BaseException, stage: str, event_id: str | None,
                 outs: list[Out], *, dead_outcome: EventOutcome | None = None) -> None:
@@ -123,7 +129,7 @@ class NormalizeStage(Stage):
             outcomes[outcome] += 1
             in_batch.add(eid)
             done.append((event, eid))
-        await send_all(self.app, outs, self.metrics)
+        await self.send(outs)
         stamp = str(now_s).encode()
         for event, eid in done:  # only now: its outputs are durable
             bind(event)
@@ -200,6 +206,7 @@ class ScoreStage(Stage):
         self.model = model
         self.deltas_topic = deltas_topic
         self.scoring_clock = scoring_clock
+        self.scored_encoder = ScoredEncoder(self.codec)
 
     async def process(self, events: Sequence[Any]) -> None:
         outs: list[Out] = []
@@ -222,6 +229,7 @@ class ScoreStage(Stage):
         deltas: dict[tuple[str, int], list[tuple[int, float, str]]] = defaultdict(list)
         t_scored, t_latest = self.topic("metrics.scored"), self.topic("metrics.latest")
         encode = self.codec.encode
+        encode_scored = self.scored_encoder.encode
         clock, scoring_clock = self.clock, self.scoring_clock
         observe = self.metrics.confidence.observe
         scored_n = dup_n = 0
@@ -246,7 +254,7 @@ class ScoreStage(Stage):
                 scored_n += 1
                 sc = out.scored
                 observe(sc.confidence)
-                outs.append(Out(t_scored, obs.subject.encode(), encode(sc)))
+                outs.append(Out(t_scored, obs.subject.encode(), encode_scored(sc, obs, event.message.value)))
                 if out.latest is not None:
                     latest[key] = Out(t_latest, tkey, encode(out.latest))
                 qk = quality.quality_key(obs.measured_at, obs.metric, obs.provider)
@@ -258,7 +266,7 @@ class ScoreStage(Stage):
         outs.extend(latest.values())
         for (qk, partition), entries in deltas.items():
             outs.append(Out(self.deltas_topic, qk.encode(), quality.encode_delta(partition, entries)))
-        await send_all(self.app, outs, self.metrics)
+        await self.send(outs)
         for event, tkey, value in new_states:  # after the outputs are durable
             bind(event)
             self.table[tkey] = value
@@ -302,7 +310,7 @@ class QualityStage(Stage):
             updates.append((items[-1], key, orjson.dumps(state)))
             if applied:
                 outs.append(Out(t_quality, key, self.codec.encode(quality.to_record(key.decode(), state))))
-        await send_all(self.app, outs, self.metrics)
+        await self.send(outs)
         for event, key, value in updates:
             bind(event)
             self.table[key] = value

@@ -6,6 +6,13 @@ which waits for the broker's acknowledgement of every record and re-sends whatev
 and only then does Faust ack the source events — so an offset is never committed before
 the records derived from it are durable. A broker outage therefore pauses the agent
 (the partition waits, nothing is dropped); it is not a per-record failure.
+
+The outputs go through :class:`OutputProducer` (librdkafka through confluent-kafka), not
+through Faust's aiokafka producer: a produce call there is one C call, where aiokafka builds
+every record in Python (partitioner, batch builder, a future, per-record callbacks) — that
+was a third of the worker's CPU. Delivery reports are served on the event loop by
+``poll(0)`` while a batch waits (no poll thread, no cross-thread hand-off). Faust's own
+producer still writes the tables' changelogs (one record per changed key per batch).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import confluent_kafka
 from faust.streams import _current_event
 
 from streams.metrics import WorkerMetrics
@@ -22,6 +30,9 @@ from vitalstream.observability import get_logger
 
 log = get_logger("streams.io")
 Headers = list[tuple[str, bytes]]
+
+POLL_INTERVAL_S = 0.001
+"""How often a batch waiting for its acknowledgements serves delivery reports."""
 
 
 class Out(NamedTuple):
@@ -42,43 +53,105 @@ def bind(event: Any) -> None:
     _current_event.set(weakref.ref(event))
 
 
-async def send_all(app: Any, outs: Sequence[Out], metrics: WorkerMetrics | None = None,
+def producer_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "client.id": "vitalstream-worker",
+        "acks": "all",
+        "enable.idempotence": True,  # retries keep the order of a partition's records
+        # Java's (and aiokafka's) partitioner: a key lands where it always did, whoever wrote it.
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "batch.size": 1024 * 1024,
+        "message.timeout.ms": 30_000,  # then a delivery report says so and send_all re-sends
+        "queue.buffering.max.messages": 500_000,
+        "queue.buffering.max.kbytes": 512 * 1024,
+        "message.max.bytes": 16 * 1024 * 1024,
+        "reconnect.backoff.max.ms": 1000,
+    }
+    if extra:
+        cfg.update(extra)
+    return cfg
+
+
+class _Batch:
+    """Delivery reports of one :func:`send_all` round: how many are pending, which failed."""
+
+    __slots__ = ("failed", "first_error", "pending")
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.failed: list[Out] = []
+        self.first_error: str | None = None
+
+    def report(self, err: Any, msg: Any) -> None:  # librdkafka's on_delivery, inside poll()/flush()
+        self.pending -= 1
+        if err is not None:
+            self.failed.append(Out(msg.topic(), msg.key(), msg.value(), msg.headers()))
+            if self.first_error is None:
+                self.first_error = err.name() if hasattr(err, "name") else str(err)
+
+
+class OutputProducer:
+    """One confluent-kafka producer per worker process, shared by every agent.
+
+    Only called from the event loop thread (``produce``/``poll``), except :meth:`close`'s
+    flush, which runs in an executor once the agents have stopped.
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._producer: Any = confluent_kafka.Producer(config, error_cb=self._on_client_error)
+        self.last_error: str | None = None
+
+    def _on_client_error(self, err: Any) -> None:
+        self.last_error = err.name() if hasattr(err, "name") else str(err)
+
+    async def send(self, outs: Sequence[Out]) -> _Batch:
+        """Produce ``outs``; returns once every one has a delivery report (ok or failed)."""
+        batch = _Batch()
+        producer = self._producer
+        produce = producer.produce
+        report = batch.report
+        for out in outs:
+            while True:
+                try:
+                    produce(out.topic, out.value, out.key, on_delivery=report, headers=out.headers)
+                except BufferError:  # the local queue is full: let deliveries drain it
+                    producer.poll(0)
+                    await asyncio.sleep(POLL_INTERVAL_S)
+                    continue
+                except confluent_kafka.KafkaException as exc:
+                    batch.failed.append(out)
+                    batch.first_error = batch.first_error or str(exc.args[0])
+                    break
+                batch.pending += 1
+                break
+        while batch.pending > 0:
+            producer.poll(0)
+            if batch.pending > 0:
+                await asyncio.sleep(POLL_INTERVAL_S)
+        return batch
+
+    async def close(self, timeout_s: float = 10.0) -> int:
+        """Flush whatever is still queued; returns how many records were left undelivered."""
+        loop = asyncio.get_running_loop()
+        left: int = await loop.run_in_executor(None, self._producer.flush, timeout_s)
+        return left
+
+
+async def send_all(producer: OutputProducer, outs: Sequence[Out], metrics: WorkerMetrics | None = None,
                    max_backoff_s: float = 5.0) -> None:
     """Send ``outs`` and return once the broker acknowledged every one of them."""
-    todo = list(outs)
+    todo: Sequence[Out] = outs
     backoff = 0.1
     while todo:
-        producer = app.producer
-        futures: list[Any] = []
-        failed: list[Out] = []
-        for out in todo:
-            try:
-                fut = await producer.send(out.topic, out.key, out.value, None, None, out.headers)
-            except Exception:  # ProducerSendError, KafkaTimeoutError: resend below
-                failed.append(out)
-                futures.append(None)
-            else:
-                futures.append(fut)
-        pending = [f for f in futures if f is not None]
-        results = await asyncio.gather(*pending, return_exceptions=True) if pending else []
-        it = iter(results)
-        first_error: BaseException | None = None
-        for out, fut in zip(todo, futures, strict=True):
-            if fut is None:
-                continue
-            res = next(it)
-            if isinstance(res, BaseException):
-                if isinstance(res, asyncio.CancelledError):
-                    raise res
-                first_error = first_error or res
-                if out not in failed:
-                    failed.append(out)
-        if not failed:
+        batch = await producer.send(todo)
+        if not batch.failed:
             return
         if metrics is not None:
-            metrics.produce_retries.inc(len(failed))
-        log.warning("produce not acknowledged; retrying", records=len(failed),
-                    error=type(first_error).__name__ if first_error else "send failed", backoff_s=backoff)
+            metrics.produce_retries.inc(len(batch.failed))
+        log.warning("produce not acknowledged; retrying", records=len(batch.failed),
+                    error=batch.first_error or producer.last_error or "send failed", backoff_s=backoff)
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, max_backoff_s)
-        todo = failed
+        todo = batch.failed

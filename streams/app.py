@@ -27,6 +27,7 @@ from schemas.confidence_model import ENV_VAR, ConfidenceModel, load_model
 from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
+from streams.agents_io import OutputProducer, producer_config
 from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
@@ -88,7 +89,14 @@ def create_app(
     _setup_metrics(app, registry, faust_sensor=os.environ.get("VITALSTREAM_FAUST_SENSORS", "0") == "1")
     codec = Codec()
     now = clock or (lambda: datetime.now(UTC))
-    common: dict[str, Any] = {"app": app, "settings": settings, "codec": codec, "metrics": metrics, "clock": now}
+    producer = OutputProducer(producer_config(settings.kafka_bootstrap))
+    common: dict[str, Any] = {"app": app, "settings": settings, "codec": codec, "metrics": metrics, "clock": now,
+                              "producer": producer}
+
+    @app.service
+    class _FlushProducer(faust.Service):  # type: ignore[misc,unused-ignore]
+        async def on_stop(self) -> None:
+            await producer.close()
 
     if "normalize" in agents:
         seen = app.Table("seen-events", default=None, key_type=bytes, value_type=bytes, partitions=partitions)

@@ -18,7 +18,7 @@ from typing import Any
 from schemas import headers as H
 from schemas.topics import RETRY_TIERS
 from streams.agents import Stage
-from streams.agents_io import Out, send_all
+from streams.agents_io import Out
 from streams.errors import PermanentError
 from streams.failures import header_value, republish_headers, retry_due_s
 
@@ -53,4 +53,4 @@ class RetryStage(Stage):
                     await asyncio.sleep(wait)
                 outs.append(Out(str(target), msg.key, msg.value, republish_headers(headers)))
                 self.metrics.republished.labels(self.tier).inc()
-            await send_all(self.app, outs, self.metrics)
+            await self.send(outs)

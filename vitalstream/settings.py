@@ -68,7 +68,7 @@ class Settings(BaseSettings):
 
     # --- sink ---
     sink_metrics_port: int = 9102
-    sink_batch_size: int = 2000
+    sink_batch_size: int = 5000
     sink_batch_max_wait_ms: int = 200
     purge_on_deauth: bool = True
     db_statement_timeout_ms: int = 30_000

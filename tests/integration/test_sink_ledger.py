@@ -92,8 +92,8 @@ def test_latest_record_wins_and_a_replayed_event_ends_processed(db_settings: Set
         got = {k: v[:2] for k, v in ledger(conn).items()}
         assert got == {"replayed": ("processed", "normalize"), "scored-dead": ("dead_lettered", "score"),
                        "tie": ("ignored", "normalize"), "batch": ("processed", "normalize")}
-        assert conn.execute("SELECT reason, outcome_at FROM ingested_events WHERE event_id = 'replayed'").fetchone() == (
-            None, t2)
+        replayed = conn.execute("SELECT reason, outcome_at FROM ingested_events WHERE event_id = 'replayed'")
+        assert replayed.fetchone() == (None, t2)
 
 
 def test_replaying_the_ledger_and_redelivery_change_nothing(db_settings: Settings, make_sink: MakeSink) -> None:
@@ -161,7 +161,8 @@ def test_a_bad_ledger_record_is_dead_lettered_and_its_batch_mates_commit(
         sample.outcome("ok", "processed", T0), sample.outcome("weird", "exploded", T0)])
     make_sink().drain(idle_s=0.5)
     (dead,) = consume_all(db_settings, "dlq", expected=1)
-    assert dict(dead.headers())["vs.error.class"] == b"sinks.rows.InvalidRecord"
+    headers: Any = dead.headers()
+    assert dict(headers)["vs.error.class"] == b"sinks.rows.InvalidRecord"
     with connect(db_settings) as conn:
         assert {k: v[:2] for k, v in ledger(conn).items()} == {
             "ok": ("processed", "normalize"), "weird": ("dead_lettered", "sink")}
