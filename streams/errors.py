@@ -8,8 +8,8 @@ dead-letter topic with ``reason`` and ``error_class`` in its headers); a
 from __future__ import annotations
 
 
-class PermanentError(Exception):
-    """A record that no retry can fix."""
+class StageError(Exception):
+    """A failure with a ``reason`` safe to put in DLQ headers and logs (no payload, no secrets)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -18,6 +18,10 @@ class PermanentError(Exception):
     @property
     def error_class(self) -> str:
         return type(self).__name__
+
+
+class PermanentError(StageError):
+    """A record that no retry can fix."""
 
 
 class UndecodableError(PermanentError):
@@ -32,13 +36,5 @@ class NormalizeError(PermanentError):
     """The normalizer failed on a payload it accepted (a bug or an unforeseen shape)."""
 
 
-class TransientError(Exception):
+class TransientError(StageError):
     """A failure that may pass on retry (broker or database hiccup, download timeout)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-    @property
-    def error_class(self) -> str:
-        return type(self).__name__

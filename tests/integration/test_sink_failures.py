@@ -5,20 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import psycopg
 import pytest
 
 from sinks import metrics, sample
-from sinks.service import Sink
+from tests.fix_sink import MakeSink, connect
 from tests.kafka_helpers import consume_all
 from vitalstream.settings import Settings
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
-MakeSink = Callable[..., Sink]
 
 
 class Restartable(Protocol):
@@ -58,30 +55,6 @@ def restartable(pg_server: Any) -> Restartable:
     if data:
         return PgCtl(data)
     pytest.skip("PostgreSQL is env-given or a container: this test must own the server to restart it")
-
-
-@pytest.fixture
-def make_sink(db_settings: Settings) -> Iterator[MakeSink]:
-    made: list[Sink] = []
-
-    def make(settings: Settings | None = None, after_db_commit: Callable[[], None] | None = None,
-             **overrides: Any) -> Sink:
-        s = settings or db_settings
-        if overrides:
-            s = s.model_copy(update=overrides)
-        for previous in made:
-            previous.close()
-        sink = Sink(s, after_db_commit=after_db_commit)
-        made.append(sink)
-        return sink
-
-    yield make
-    for sink in made:
-        sink.close()
-
-
-def connect(settings: Settings) -> psycopg.Connection[Any]:
-    return psycopg.connect(settings.database_dsn(), autocommit=True)
 
 
 def headers_of(msg: Any) -> dict[str, bytes]:

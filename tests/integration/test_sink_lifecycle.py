@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import psycopg
-import pytest
 
 from sinks import sample
-from sinks.service import Sink
+from tests.fix_sink import MakeSink, connect
 from tests.kafka_helpers import consume_all
 from vitalstream.settings import Settings
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
-MakeSink = Callable[..., Sink]
-
-
-@pytest.fixture
-def make_sink(db_settings: Settings) -> Iterator[MakeSink]:
-    made: list[Sink] = []
-
-    def make(**overrides: Any) -> Sink:
-        for previous in made:
-            previous.close()
-        sink = Sink(db_settings.model_copy(update=overrides) if overrides else db_settings)
-        made.append(sink)
-        return sink
-
-    yield make
-    for sink in made:
-        sink.close()
-
-
-def connect(settings: Settings) -> psycopg.Connection[Any]:
-    return psycopg.connect(settings.database_dsn(), autocommit=True)
 
 
 def tombstones(settings: Settings) -> list[bytes]:

@@ -4,46 +4,20 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 
 from schemas.records import ScoredObservation
 from schemas.resolution import resolve
 from sinks import sample
 from sinks.rows import observation_row
-from sinks.service import Sink
+from tests.fix_sink import MakeSink, connect
 from tests.kafka_helpers import consume_all
 from vitalstream.settings import Settings
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
-MakeSink = Callable[..., Sink]
-
-
-@pytest.fixture
-def make_sink(db_settings: Settings) -> Iterator[MakeSink]:
-    made: list[Sink] = []
-
-    def make(settings: Settings | None = None, **overrides: Any) -> Sink:
-        s = settings or db_settings
-        if overrides:
-            s = s.model_copy(update=overrides)
-        for previous in made:  # one member per group at a time: no rebalance waits
-            previous.close()
-        sink = Sink(s)
-        made.append(sink)
-        return sink
-
-    yield make
-    for sink in made:
-        sink.close()
-
-
-def connect(settings: Settings) -> psycopg.Connection[Any]:
-    return psycopg.connect(settings.database_dsn(), autocommit=True)
 
 
 def test_records_land_in_observations_latest_ledger_and_quality(db_settings: Settings, make_sink: MakeSink) -> None:
