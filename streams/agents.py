@@ -25,12 +25,13 @@ from schemas.vocabulary import VOCABULARY
 from streams import quality
 from streams.agents_io import Out, OutputProducer, bind, send_all
 from streams.confidence import SubjectMetricState, score
+from streams.encoders import RecordEncoder
 from streams.errors import PermanentError, SchemaInvalidError
 from streams.failures import FailedRecord, route
 from streams.metrics import WorkerMetrics
 from streams.normalize import NormalizeResult, normalize, parse_body
 from streams.s3 import PayloadFetcher
-from streams.splice import ScoredEncoder
+from streams.tables import TableWriter
 from vitalstream.settings import Settings
 
 SEEN_TTL_S = 7 * 24 * 3600
@@ -91,7 +92,9 @@ class NormalizeStage(Stage):
     def __init__(self, *args: Any, seen: Any, fetcher: PayloadFetcher, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.seen = seen
+        self.seen_writer = TableWriter(seen)
         self.fetcher = fetcher
+        self.encoder = RecordEncoder(self.codec)
 
     async def process(self, events: Sequence[Any]) -> None:
         outs: list[Out] = []
@@ -130,10 +133,8 @@ class NormalizeStage(Stage):
             in_batch.add(eid)
             done.append((event, eid))
         await self.send(outs)
-        stamp = str(now_s).encode()
-        for event, eid in done:  # only now: its outputs are durable
-            bind(event)
-            self.seen[eid.encode()] = stamp
+        stamp = str(now_s).encode()  # only now: its outputs are durable
+        await self.seen_writer.write(self.producer, [(event, eid.encode(), stamp) for event, eid in done], self.metrics)
         for (metric, provider), n in obs_counts.items():
             self.metrics.observations.labels(metric, provider).inc(n)
         for reason, n in rejections.items():
@@ -142,7 +143,7 @@ class NormalizeStage(Stage):
             self.metrics.events.labels(outcome).inc(n)
 
     def _seen_recently(self, event_id: str, now_s: int) -> bool:
-        stamp = self.seen.get(event_id.encode())
+        stamp = self.seen_writer.get(event_id.encode())
         if stamp is None:
             return False
         try:
@@ -155,8 +156,9 @@ class NormalizeStage(Stage):
         encode = self.codec.encode
         outs: list[Out] = []
         t_norm, t_users, t_ops = self.topic("metrics.normalized"), self.topic("users"), self.topic("ops.events")
+        encode_observation = self.encoder.observation
         for obs in result.observations:
-            outs.append(Out(t_norm, obs.subject.encode(), encode(obs)))
+            outs.append(Out(t_norm, obs.subject.encode(), encode_observation(obs)))
             obs_counts[(obs.metric, obs.provider)] += 1
         for ue in result.user_events:
             outs.append(Out(t_users, ue.user_id.encode(), encode(ue)))
@@ -203,10 +205,11 @@ class ScoreStage(Stage):
                  scoring_clock: Callable[[Observation], datetime] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.table = table
+        self.table_writer = TableWriter(table)
         self.model = model
         self.deltas_topic = deltas_topic
         self.scoring_clock = scoring_clock
-        self.scored_encoder = ScoredEncoder(self.codec)
+        self.encoder = RecordEncoder(self.codec)
 
     async def process(self, events: Sequence[Any]) -> None:
         outs: list[Out] = []
@@ -228,15 +231,14 @@ class ScoreStage(Stage):
         latest: dict[str, Out] = {}
         deltas: dict[tuple[str, int], list[tuple[int, float, str]]] = defaultdict(list)
         t_scored, t_latest = self.topic("metrics.scored"), self.topic("metrics.latest")
-        encode = self.codec.encode
-        encode_scored = self.scored_encoder.encode
+        encode_scored, encode_latest = self.encoder.scored, self.encoder.latest
         clock, scoring_clock = self.clock, self.scoring_clock
         observe = self.metrics.confidence.observe
         scored_n = dup_n = 0
         for (_partition, key), items in groups.items():
             bind(items[0][0])
             tkey = key.encode()
-            stored = self.table.get(tkey)
+            stored = self.table_writer.get(tkey)
             state = SubjectMetricState.from_dict(orjson.loads(stored)) if stored is not None else None
             before = stored
             spec = VOCABULARY[items[0][1].metric]
@@ -256,7 +258,7 @@ class ScoreStage(Stage):
                 observe(sc.confidence)
                 outs.append(Out(t_scored, obs.subject.encode(), encode_scored(sc, obs, event.message.value)))
                 if out.latest is not None:
-                    latest[key] = Out(t_latest, tkey, encode(out.latest))
+                    latest[key] = Out(t_latest, tkey, encode_latest(out.latest))
                 qk = quality.quality_key(obs.measured_at, obs.metric, obs.provider)
                 deltas[(qk, event.message.partition)].append((event.message.offset, sc.confidence, sc.level))
             if state is not None:
@@ -267,9 +269,7 @@ class ScoreStage(Stage):
         for (qk, partition), entries in deltas.items():
             outs.append(Out(self.deltas_topic, qk.encode(), quality.encode_delta(partition, entries)))
         await self.send(outs)
-        for event, tkey, value in new_states:  # after the outputs are durable
-            bind(event)
-            self.table[tkey] = value
+        await self.table_writer.write(self.producer, new_states, self.metrics)  # after the outputs are durable
         self.metrics.scored.inc(scored_n)
         if dup_n:
             self.metrics.duplicates.labels("score").inc(dup_n)
@@ -281,6 +281,7 @@ class QualityStage(Stage):
     def __init__(self, *args: Any, table: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.table = table
+        self.table_writer = TableWriter(table)
 
     async def process(self, events: Sequence[Any]) -> None:
         outs: list[Out] = []
@@ -294,7 +295,7 @@ class QualityStage(Stage):
         t_quality = self.topic("metrics.quality_daily")
         for (_partition, key), items in groups.items():
             bind(items[0])
-            stored = self.table.get(key)
+            stored = self.table_writer.get(key)
             state: dict[str, Any] | None = orjson.loads(stored) if stored is not None else None
             applied = 0
             for event in items:
@@ -311,6 +312,4 @@ class QualityStage(Stage):
             if applied:
                 outs.append(Out(t_quality, key, self.codec.encode(quality.to_record(key.decode(), state))))
         await self.send(outs)
-        for event, key, value in updates:
-            bind(event)
-            self.table[key] = value
+        await self.table_writer.write(self.producer, updates, self.metrics)

@@ -41,6 +41,8 @@ class Out(NamedTuple):
     key: bytes | None
     value: bytes | None
     headers: Headers | None = None
+    partition: int | None = None
+    """None: the key's partition (murmur2, as Java and aiokafka place it)."""
 
 
 def bind(event: Any) -> None:
@@ -77,19 +79,27 @@ def producer_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict
 class _Batch:
     """Delivery reports of one :func:`send_all` round: how many are pending, which failed."""
 
-    __slots__ = ("failed", "first_error", "pending")
+    __slots__ = ("failed", "first_error", "offsets", "pending")
 
-    def __init__(self) -> None:
+    def __init__(self, track_offsets: bool = False) -> None:
         self.pending = 0
         self.failed: list[Out] = []
         self.first_error: str | None = None
+        self.offsets: dict[tuple[str, int], int] | None = {} if track_offsets else None
 
     def report(self, err: Any, msg: Any) -> None:  # librdkafka's on_delivery, inside poll()/flush()
         self.pending -= 1
         if err is not None:
-            self.failed.append(Out(msg.topic(), msg.key(), msg.value(), msg.headers()))
+            partition = msg.partition()
+            self.failed.append(Out(msg.topic(), msg.key(), msg.value(), msg.headers(),
+                                   partition if partition >= 0 else None))
             if self.first_error is None:
                 self.first_error = err.name() if hasattr(err, "name") else str(err)
+        elif self.offsets is not None:
+            tp = (msg.topic(), msg.partition())
+            offset = msg.offset()
+            if offset > self.offsets.get(tp, -1):
+                self.offsets[tp] = offset
 
 
 class OutputProducer:
@@ -106,16 +116,20 @@ class OutputProducer:
     def _on_client_error(self, err: Any) -> None:
         self.last_error = err.name() if hasattr(err, "name") else str(err)
 
-    async def send(self, outs: Sequence[Out]) -> _Batch:
+    async def send(self, outs: Sequence[Out], track_offsets: bool = False) -> _Batch:
         """Produce ``outs``; returns once every one has a delivery report (ok or failed)."""
-        batch = _Batch()
+        batch = _Batch(track_offsets)
         producer = self._producer
         produce = producer.produce
         report = batch.report
         for out in outs:
             while True:
                 try:
-                    produce(out.topic, out.value, out.key, on_delivery=report, headers=out.headers)
+                    if out.partition is None:
+                        produce(out.topic, out.value, out.key, on_delivery=report, headers=out.headers)
+                    else:
+                        produce(out.topic, out.value, out.key, out.partition, on_delivery=report,
+                                headers=out.headers)
                 except BufferError:  # the local queue is full: let deliveries drain it
                     producer.poll(0)
                     await asyncio.sleep(POLL_INTERVAL_S)
@@ -140,14 +154,22 @@ class OutputProducer:
 
 
 async def send_all(producer: OutputProducer, outs: Sequence[Out], metrics: WorkerMetrics | None = None,
-                   max_backoff_s: float = 5.0) -> None:
-    """Send ``outs`` and return once the broker acknowledged every one of them."""
+                   max_backoff_s: float = 5.0, *, track_offsets: bool = False) -> dict[tuple[str, int], int]:
+    """Send ``outs`` and return once the broker acknowledged every one of them.
+
+    With ``track_offsets``, returns the highest acknowledged offset per (topic, partition).
+    """
     todo: Sequence[Out] = outs
     backoff = 0.1
+    offsets: dict[tuple[str, int], int] = {}
     while todo:
-        batch = await producer.send(todo)
+        batch = await producer.send(todo, track_offsets)
+        if batch.offsets:
+            for tp, offset in batch.offsets.items():
+                if offset > offsets.get(tp, -1):
+                    offsets[tp] = offset
         if not batch.failed:
-            return
+            return offsets
         if metrics is not None:
             metrics.produce_retries.inc(len(batch.failed))
         log.warning("produce not acknowledged; retrying", records=len(batch.failed),
@@ -155,3 +177,4 @@ async def send_all(producer: OutputProducer, outs: Sequence[Out], metrics: Worke
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, max_backoff_s)
         todo = batch.failed
+    return offsets

@@ -28,6 +28,7 @@ from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.agents_io import OutputProducer, producer_config
+from streams.consumer import FastDeliveryConsumer
 from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
@@ -84,6 +85,7 @@ def create_app(
         topic_disable_leader=True,
         stream_wait_empty=True,
     )
+    app.transport.Consumer = FastDeliveryConsumer  # type: ignore[misc]  # see streams.consumer
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
     _setup_metrics(app, registry, faust_sensor=os.environ.get("VITALSTREAM_FAUST_SENSORS", "0") == "1")

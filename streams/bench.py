@@ -195,5 +195,111 @@ def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, A
     }
 
 
+def _state_value() -> bytes:
+    """A realistic confidence-table value: the state after scoring three observations of one key."""
+    import orjson
+
+    from schemas.confidence_model import load_model
+    from schemas.records import Observation
+    from schemas.vocabulary import VOCABULARY
+    from streams.confidence import score
+
+    model = load_model(None)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    state = None
+    for i, provider in enumerate(("GARMIN", "OURA", "GARMIN")):
+        obs = Observation(subject="bench-subject", metric="step_count", value=8000.0 + 500 * i, unit="steps",
+                          measured_at=at + timedelta(days=i), provider=provider, event_id=uuid.uuid4().hex,
+                          ordering_ts=at + timedelta(days=i, minutes=5), measured_until=at + timedelta(days=i + 1),
+                          upload_type="AUTOMATIC", provenance="sensed")
+        state = score(obs, state, VOCABULARY["step_count"], model, at + timedelta(days=i + 1)).state
+    assert state is not None
+    return orjson.dumps(state.to_dict())
+
+
+def _fill_changelog(settings: Settings, topic: str, partitions: int, keys: int) -> int:
+    """``keys`` distinct keys in the confidence table's changelog format (raw key, JSON state); returns bytes."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    new = NewTopic(topic, partitions, settings.replication_factor, config={"cleanup.policy": "compact"})
+    admin.create_topics([new])[topic].result(30)
+    value = _state_value()
+    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 50, "acks": "all",
+                  "batch.size": 1024 * 1024, "queue.buffering.max.messages": 1_000_000})
+    for i in range(keys):
+        key = f"bench-subject-{i // 20}|m{i % 20}".encode()
+        while True:
+            try:
+                p.produce(topic, value, key, i % partitions)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 10_000 == 0:
+            p.poll(0)
+    if p.flush(120) != 0:
+        raise RuntimeError("changelog fill not acknowledged")
+    return keys * (len(value) + 24)
+
+
 def bench_restart(settings: Settings, keys: int = 1_000_000) -> dict[str, Any]:
-    raise NotImplementedError("restart benchmark not implemented yet (see the worker report)")
+    """DESIGN §11 "worker restart with 1 M keys": state ready ≤ 30 s.
+
+    Fills the confidence table's changelog with ``keys`` keys, starts one worker with an empty
+    datadir (so every key is restored from the changelog) and measures, from the process start,
+    the time until Faust reports the restore done ("Worker ready", logged once every table's
+    changelog is read) and until a probe observation produced beforehand is scored (streams
+    resume only after the restore).
+    """
+    from schemas.records import Observation
+    from schemas.topics import spec
+
+    partitions = spec("metrics.normalized").partitions
+    changelog = f"{settings.group_prefix}worker-confidence-changelog"
+    fill_started = time.monotonic()
+    approx_bytes = _fill_changelog(settings, changelog, partitions, keys)
+    fill_s = time.monotonic() - fill_started
+
+    codec = Codec()
+    at = datetime.now(UTC)
+    probe = Observation(subject="bench-restart-probe", metric="step_count", value=1000.0, unit="steps", measured_at=at,
+                        provider="GARMIN", event_id=uuid.uuid4().hex, ordering_ts=at)
+    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
+    p.produce(settings.topic("metrics.normalized"), codec.encode(probe), probe.subject.encode())
+    if p.flush(30) != 0:
+        raise RuntimeError("probe not acknowledged")
+    scored_topic = settings.topic("metrics.scored")
+    before = _high_sum(settings, scored_topic)
+
+    datadir = tempfile.mkdtemp(prefix="vs-bench-restart-")
+    log_path = Path(datadir) / "worker.log"
+    env = {**os.environ, "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix, "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
+           "VITALSTREAM_WORKER_DATADIR": str(Path(datadir) / "data"),
+           "VITALSTREAM_WORKER_WEB_PORT": str(_free_port()), "VITALSTREAM_LOG_LEVEL": "INFO"}
+    ready_s: float | None = None
+    scored_s: float | None = None
+    with log_path.open("wb") as log_file:
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "vitalstream.cli", "worker"], env=env,
+                                stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            deadline = started + 600
+            while time.monotonic() < deadline and (ready_s is None or scored_s is None):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"worker exited with {proc.returncode}: see {log_path}")
+                now = time.monotonic() - started
+                if ready_s is None and b"Worker ready" in log_path.read_bytes():
+                    ready_s = now
+                if scored_s is None and _high_sum(settings, scored_topic) > before:
+                    scored_s = now
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    return {
+        "keys": keys, "changelog_partitions": partitions, "changelog_mb_approx": round(approx_bytes / 1e6, 1),
+        "fill_seconds": round(fill_s, 1),
+        "seconds_to_ready": round(ready_s, 2) if ready_s is not None else None,
+        "seconds_to_first_scored": round(scored_s, 2) if scored_s is not None else None,
+        "keys_restored_per_s": round(keys / ready_s, 1) if ready_s else None,
+        "target_seconds": 30.0,
+    }

@@ -53,41 +53,66 @@ async def _timed(fn: Callable[[], Any], timeout_s: float) -> _Probe:
         return _Probe(False, round((time.perf_counter() - t0) * 1000, 1), error=type(exc).__name__)
 
 
+def _committed(consumer: Any, tps: list[Any], attempts: int = 5) -> list[Any]:
+    """Committed offsets; retried while the group coordinator is still loading or moving."""
+    from confluent_kafka import KafkaException
+
+    for attempt in range(attempts):
+        try:
+            return list(consumer.committed(tps, timeout=3))
+        except KafkaException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    return []
+
+
 def _kafka_probe(settings: Settings) -> dict[str, Any]:
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    """Lag per stage and group membership.
+
+    Committed offsets are read with ``Consumer.committed`` (a consumer that never subscribes does
+    not join the group), not the admin client's ListConsumerGroupOffsets: that call can crash
+    librdkafka when the coordinator answers NOT_COORDINATOR (librdkafka#5040), and this probe
+    runs inside the gateway process.
+    """
+    from confluent_kafka import Consumer, TopicPartition
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET,  # type: ignore[dict-item]
                          "socket.timeout.ms": 2000})
     md = admin.list_topics(timeout=settings.health_check_timeout_s)
     lags: dict[str, int | None] = {}
-    members: dict[str, int] = {}
-    from confluent_kafka import Consumer
+    readers: dict[str, Consumer] = {}
 
-    watermark_reader = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "health-probe",
-                                 "logger": QUIET, "enable.auto.commit": False})
+    def reader(group: str) -> Consumer:
+        if group not in readers:
+            readers[group] = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
+                                       "enable.auto.commit": False, "logger": QUIET})  # type: ignore[dict-item]
+        return readers[group]
+
     try:
         for stage, (group_suffix, short) in STAGES.items():
-            group = settings.group_prefix + group_suffix
             topic = settings.topic(short)
             if topic not in md.topics:
                 lags[stage] = None
                 continue
+            consumer = reader(settings.group_prefix + group_suffix)
             tps = [TopicPartition(topic, p) for p in md.topics[topic].partitions]
-            fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)])[group]
-            committed = {tp.partition: tp.offset for tp in fut.result().topic_partitions}
+            committed = {tp.partition: tp.offset for tp in _committed(consumer, tps)}
             lag = 0
             for tp in tps:
-                low, high = watermark_reader.get_watermark_offsets(tp, timeout=2)
+                low, high = consumer.get_watermark_offsets(tp, timeout=2)
                 pos = committed.get(tp.partition, -1)
                 lag += max(0, high - (pos if pos >= 0 else low))
             lags[stage] = lag
+        members: dict[str, int] = {}
         for suffix in ("worker", "sink"):
             group = settings.group_prefix + suffix
             desc = admin.describe_consumer_groups([group])[group].result()
             members[suffix] = len(desc.members)
     finally:
-        watermark_reader.close()
+        for consumer in readers.values():
+            consumer.close()
     return {"lags": lags, "members": members}
 
 

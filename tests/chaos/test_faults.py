@@ -47,8 +47,9 @@ def test_sink_killed_between_db_commit_and_offset_commit(rig: Rig) -> None:
     while child.poll() is None and time.monotonic() < deadline:
         rig.sleep(0.1)
     rc = child.poll()
-    assert rc == EXIT_CODE, f"the crashing sink did not exit as planned (rc={rc}): " + \
-        p.log("sink").read_text(errors="replace")[-3000:]
+    assert rc == EXIT_CODE, (
+        f"the crashing sink did not exit as planned (rc={rc}): " + p.log("sink").read_text(errors="replace")[-3000:]
+    )
     assert "between the database commit and the offset commit" in p.log("sink").read_text(errors="replace")
     died_at = round(load.elapsed(), 1)
     p.start("sink")
@@ -78,7 +79,7 @@ def test_single_broker_restarted_gateway_answers_503(rig: Rig) -> None:
     downtime = round(time.monotonic() - t_stop, 1)
     v = finish(rig, load, "single_broker_restart", {"broker_down_s": downtime})
     statuses = set(v.figures["by_status"])
-    assert v.figures["refused"] > 0, "the gateway never answered 503 while the only broker was down"
+    assert v.figures["by_status"].get("503", 0) > 0, "the gateway never answered 503 while the only broker was down"
     assert statuses <= {"200", "202", "503"}, v.figures["by_status"]
 
 

@@ -1,0 +1,123 @@
+"""Faust's aiokafka consumer with a cheaper per-record hand-off to the agents' streams.
+
+Faust's fetch loop (``Consumer._drain_messages``) delivers every record with
+``await self.wait_first(callback(message), self.suspend_flow.wait())``: four tasks (the
+callback, the flow event, the consumer's stopped and crashed events), an ``asyncio.wait``
+and three cancellations per record — measured as the largest single cost of consuming
+(more than the Avro decoding of the record). Delivering a record normally finishes at
+once (the stream's queue has room), so this consumer first runs the callback directly and
+falls back to Faust's ``wait_first`` only when the callback really has to wait (a full
+stream buffer, a rebalance lock) or the flow is suspended: the suspension, stop and crash
+semantics of the waiting case are Faust's own. The rest of the loop (read offsets, gaps,
+``commit_every``, yielding to the loop every 100 records) is Faust 0.15's, unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Coroutine, Generator
+from types import CoroutineType
+from typing import Any
+
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaDriverConsumer
+
+
+class _Resume(Awaitable[Any]):
+    """Awaits a coroutine that was already started and is suspended on ``waiting_on``.
+
+    The same trampoline as ``yield from``: values and exceptions (cancellation) that the
+    driving task sends in are passed on to the coroutine.
+    """
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self.coro = coro
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, nxt = self.coro, self.waiting_on
+        while True:
+            try:
+                sent = yield nxt
+            except BaseException as exc:  # passed on to the coroutine, as `yield from` does
+                try:
+                    nxt = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+                continue
+            try:
+                nxt = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+class FastDeliveryConsumer(AIOKafkaDriverConsumer):
+    """``faust.transport.drivers.aiokafka.Consumer`` with a direct call per delivered record."""
+
+    async def _deliver(self, message: Any) -> None:
+        callback = self.callback
+        if self.suspend_flow.is_set():
+            await self.wait_first(callback(message), self.suspend_flow.wait())
+            return
+        coro = callback(message)
+        if not isinstance(coro, CoroutineType):
+            await self.wait_first(coro, self.suspend_flow.wait())
+            return
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return  # delivered without waiting: the common case
+        await self.wait_first(_Resume(coro, waiting_on), self.suspend_flow.wait())
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's loop, see module doc
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        deliver = self._deliver
+        yield_every = 100
+        num_since_yield = 0
+        sleep = asyncio.sleep
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                ait = getmany(timeout=1.0)
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            await deliver(message)
+                            set_read_offset(tp, offset)
+                    unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
