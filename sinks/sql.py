@@ -118,7 +118,9 @@ WHERE (t.outcome, t.stage, t.reason) IS DISTINCT FROM (EXCLUDED.outcome, EXCLUDE
 # The worker's ledger: the strictly later record (at, then offset) wins, except over a sink
 # dead letter; a record saying what the row says already (a re-sent duplicate) changes nothing.
 _OUTCOME_VALUES = tuple(c for c in OUTCOME_COLUMNS if c != "event_id")
-_OUTCOME_CONTENT = tuple(c for c in _OUTCOME_VALUES if c != "ledger_offset")
+# What an outcome says. A redelivered event that ends the same way again (e.g. a poison record
+# dead-lettered a second time, with a new timestamp) says nothing new: the row stays as it was.
+_OUTCOME_CONTENT = tuple(c for c in _OUTCOME_VALUES if c not in ("ledger_offset", "outcome_at"))
 UPSERT_OUTCOMES = f"""
 INSERT INTO ingested_events AS t ({cols(OUTCOME_COLUMNS)})
 SELECT {cols(OUTCOME_COLUMNS)} FROM vs_stage_outcomes

@@ -77,55 +77,52 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _ceiling(settings: Settings, raw_topic: str, records: int, min_seconds: float = 3.0) -> float:
-    """Bare confluent-kafka consume→produce of the raw topic into a scratch topic: records/s.
+def _ceiling(settings: Settings, records: list[tuple[bytes, bytes, list[tuple[str, str | bytes | None]]]],
+             min_records: int = 100_000) -> float:
+    """Bare confluent-kafka consume→produce loop: records/s.
 
-    The clock starts at the first record consumed after the group join (the join and the first
-    fetch's wait are not part of a steady loop) and stops when the producer has flushed every
-    copy (the consumer's close is not timed). A small topic is read again (seek to the start of
-    every partition) until the loop has run ``min_seconds`` so the figure is not one burst.
+    The loop reads a scratch copy of the raw records (repeated up to ``min_records``, so the
+    figure is a steady loop, not one fetch) and copies it to another scratch topic. The clock
+    starts at the first record consumed — after the group join and the first fetch — and
+    stops when the producer has flushed every copy (the consumer's close is not timed).
     """
-    scratch = f"{settings.topic_prefix}bench.ceiling.{uuid.uuid4().hex[:6]}"
+    tag = uuid.uuid4().hex[:6]
+    source, target = f"{settings.topic_prefix}bench.ceiling.src.{tag}", f"{settings.topic_prefix}bench.ceiling.{tag}"
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    admin.create_topics([NewTopic(scratch, 6, 1)])[scratch].result(30)
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-ceiling-{uuid.uuid4().hex[:6]}",
+    for f in admin.create_topics([NewTopic(source, 6, 1), NewTopic(target, 6, 1)]).values():
+        f.result(30)
+    fill = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20, "acks": "all"})
+    total = 0
+    while total < max(min_records, len(records)):
+        for key, value, headers in records:
+            fill.produce(source, value, key, headers=headers)
+            fill.poll(0)
+            total += 1
+    fill.flush(120)
+    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-ceiling-{tag}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": True})
     p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5, "acks": "all"})
-    assigned: list[TopicPartition] = []
-
-    def on_assign(_consumer: Any, partitions: list[TopicPartition]) -> None:
-        assigned.extend(partitions)
-
-    c.subscribe([raw_topic], on_assign=on_assign)
+    c.subscribe([source])
     done = 0
-    in_pass = 0
     start: float | None = None
     end = time.monotonic()
     deadline = time.monotonic() + 300
     try:
-        while time.monotonic() < deadline:
+        while done < total and time.monotonic() < deadline:
             msgs = c.consume(1000, 0.5)
             for m in msgs:
                 if m.error():
                     continue
                 if start is None:
                     start = time.monotonic()
-                p.produce(scratch, key=m.key(), value=m.value(), headers=m.headers())
+                p.produce(target, key=m.key(), value=m.value(), headers=m.headers())
                 done += 1
-                in_pass += 1
             p.poll(0)
-            if in_pass >= records:
-                assert start is not None
-                if time.monotonic() - start >= min_seconds:
-                    break
-                in_pass = 0
-                for tp in assigned:  # another pass over the same records
-                    c.seek(TopicPartition(tp.topic, tp.partition, 0))
         p.flush(30)
         end = time.monotonic()
     finally:
         c.close()
-        admin.delete_topics([scratch])
+        admin.delete_topics([source, target])
     return done / max(end - (start or end), 1e-9)
 
 
@@ -143,10 +140,11 @@ def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, A
     codec = Codec()
     raws, total = _events(observations)
     raw_topic = settings.topic("webhooks.raw")
+    records: list[tuple[bytes, bytes, list[tuple[str, str | bytes | None]]]] = [
+        ((r.provider_user_id or "").encode(), codec.encode(r), [("vs.event_id", r.event_id.encode())]) for r in raws]
     p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20, "acks": "all"})
-    for r in raws:
-        p.produce(raw_topic, key=(r.provider_user_id or "").encode(), value=codec.encode(r),
-                  headers=[("vs.event_id", r.event_id.encode())])
+    for key, value, headers in records:
+        p.produce(raw_topic, key=key, value=value, headers=headers)
         p.poll(0)
     p.flush(60)
     scored_topic = settings.topic("metrics.scored")
@@ -180,7 +178,7 @@ def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, A
         proc.wait(60)
     scored = done - before
     steady = (scored - first_count) / (finished - first) if first and finished > first else 0.0
-    ceiling = _ceiling(settings, raw_topic, len(raws))
+    ceiling = _ceiling(settings, records)
     return {
         "events": len(raws), "observations": total, "scored": scored,
         "seconds_incl_startup": round(finished - started, 2),
