@@ -32,11 +32,11 @@ from streams.consumer import FastDeliveryConsumer
 from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
+from streams.topics import ensure_topic, quality_deltas_topic
 from vitalstream.settings import Settings
 
 BATCH_MAX = 1000
 BATCH_WITHIN_S = 0.02
-QUALITY_DELTAS = "worker-quality-deltas"
 """Internal topic (name prefixed with the group prefix), created by Faust like its changelogs."""
 
 
@@ -113,8 +113,10 @@ def create_app(
             async def on_stop(self) -> None:
                 await fetcher.close()
 
-    deltas = app.topic(settings.group_prefix + QUALITY_DELTAS, key_serializer="raw", value_serializer="raw",
-                       partitions=spec("metrics.quality_daily").partitions, internal=True)
+    deltas_name = quality_deltas_topic(app.conf.id)
+    ensure_topic(settings, deltas_name, spec("metrics.quality_daily").partitions)
+    deltas = app.topic(deltas_name, key_serializer="raw", value_serializer="raw",
+                       partitions=spec("metrics.quality_daily").partitions)
     if "score" in agents:
         confidence = app.Table("confidence", default=None, key_type=bytes, value_type=bytes, partitions=partitions)
         score_stage = ScoreStage(**common, table=confidence, model=_model(), deltas_topic=deltas.get_topic_name(),

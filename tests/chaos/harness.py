@@ -29,7 +29,7 @@ from schemas import headers as H
 from schemas.codec import Codec
 from schemas.records import RawWebhook, ScoredObservation
 from sinks.inbound import TOPICS as SINK_TOPICS
-from streams.app import QUALITY_DELTAS
+from streams.topics import quality_deltas_topic
 from tests.fix_kafka import make_settings
 from tests.fix_pipeline import Pipeline, pipeline_env
 from tests.kafka_helpers import consume_all
@@ -283,7 +283,7 @@ def start_load(rig: Rig, seconds: float, seed: int, rate: float = RATE) -> Load:
 
 def worker_topics(settings: Any) -> list[str]:
     return [settings.topic(t) for t in ("webhooks.raw", "metrics.normalized", "retry.5s", "retry.1m", "retry.10m")] + [
-        settings.group_prefix + QUALITY_DELTAS
+        quality_deltas_topic(settings.group_prefix + "worker")
     ]
 
 
