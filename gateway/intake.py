@@ -178,7 +178,7 @@ class Intake:
         ordering = datetime.fromtimestamp(verified.timestamp, UTC)
         return await self._admit(source, body, headers, verified.message_id, None, ordering)
 
-    async def _admit(  # noqa: PLR0917
+    async def _admit(
         self,
         source: str,
         body: bytes,

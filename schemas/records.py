@@ -177,7 +177,14 @@ class EventOutcome(_Record):
 RECORD_TYPES: dict[str, type[_Record]] = {
     cls.SCHEMA: cls
     for cls in (
-        RawWebhook, Observation, ScoredObservation, LatestMetric, UserEvent, OpsEvent, DlqReplay, QualityDaily,
+        RawWebhook,
+        Observation,
+        ScoredObservation,
+        LatestMetric,
+        UserEvent,
+        OpsEvent,
+        DlqReplay,
+        QualityDaily,
         EventOutcome,
     )
 }

@@ -60,13 +60,25 @@ class Stage:
         """Every record of ``outs`` acknowledged by the broker (see :func:`streams.agents_io.send_all`)."""
         await send_all(self.producer, outs, self.metrics)
 
-    def failure(self, event: Any, exc: BaseException, stage: str, event_id: str | None,
-                outs: list[Out], *, dead_outcome: EventOutcome | None = None) -> None:
+    def failure(
+        self,
+        event: Any,
+        exc: BaseException,
+        stage: str,
+        event_id: str | None,
+        outs: list[Out],
+        *,
+        dead_outcome: EventOutcome | None = None,
+    ) -> None:
         """Append the retry/DLQ record for a failed event (and its ledger row if dead) to ``outs``."""
         msg = event.message
         record = FailedRecord(
-            topic=msg.topic, partition=msg.partition, offset=msg.offset,
-            timestamp_ms=int((msg.timestamp or 0) * 1000), key=msg.key, value=msg.value,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            timestamp_ms=int((msg.timestamp or 0) * 1000),
+            key=msg.key,
+            value=msg.value,
             headers=list(msg.headers or ()),
         )
         routed = route(record, exc, stage=stage, now_ms=int(time.time() * 1000), event_id=event_id)
@@ -76,7 +88,10 @@ class Stage:
             self.metrics.dead_letters.labels(stage, routed.error_class).inc()
             if routed.event_id:
                 outcome = EventOutcome(
-                    event_id=routed.event_id, outcome="dead_lettered", stage=stage, at=self.clock(),
+                    event_id=routed.event_id,
+                    outcome="dead_lettered",
+                    stage=stage,
+                    at=self.clock(),
                     source=dead_outcome.source if dead_outcome else None,
                     event_type=dead_outcome.event_type if dead_outcome else None,
                     reason=f"{routed.error_class}: {routed.message}"[:500],
@@ -124,8 +139,14 @@ class NormalizeStage(Stage):
             except Exception as exc:  # a bad record never stops the batch (DESIGN §7)
                 ctx = None
                 if raw is not None:
-                    ctx = EventOutcome(event_id=raw.event_id, outcome="dead_lettered", stage="normalize",
-                                       at=self.clock(), source=raw.source, event_type=_event_type(raw))
+                    ctx = EventOutcome(
+                        event_id=raw.event_id,
+                        outcome="dead_lettered",
+                        stage="normalize",
+                        at=self.clock(),
+                        source=raw.source,
+                        event_type=_event_type(raw),
+                    )
                 self.failure(event, exc, "normalize", raw.event_id if raw else None, outs, dead_outcome=ctx)
                 continue
             outs.extend(event_outs)
@@ -151,8 +172,14 @@ class NormalizeStage(Stage):
         except ValueError:
             return True
 
-    def _outputs(self, raw: RawWebhook, payload: object, result: NormalizeResult,
-                 obs_counts: Counter[tuple[str, str]], rejections: Counter[str]) -> tuple[list[Out], str]:
+    def _outputs(
+        self,
+        raw: RawWebhook,
+        payload: object,
+        result: NormalizeResult,
+        obs_counts: Counter[tuple[str, str]],
+        rejections: Counter[str],
+    ) -> tuple[list[Out], str]:
         encode = self.codec.encode
         outs: list[Out] = []
         t_norm, t_users, t_ops = self.topic("metrics.normalized"), self.topic("users"), self.topic("ops.events")
@@ -170,8 +197,14 @@ class NormalizeStage(Stage):
         outcome = "processed" if produced else "ignored"
         reason = None if produced else (result.ignored or "no values in the payload")
         ledger = EventOutcome(
-            event_id=raw.event_id, outcome=outcome, stage="normalize", at=self.clock(), source=raw.source,
-            event_type=_payload_type(payload), reason=reason, observations=len(result.observations),
+            event_id=raw.event_id,
+            outcome=outcome,
+            stage="normalize",
+            at=self.clock(),
+            source=raw.source,
+            event_type=_payload_type(payload),
+            reason=reason,
+            observations=len(result.observations),
             rejected=len(result.rejections),
         )
         outs.append(Out(self.topic("events.ledger"), raw.event_id.encode(), encode(ledger)))
@@ -201,8 +234,15 @@ def _reason_label(reason: str) -> str:
 class ScoreStage(Stage):
     """``metrics.normalized`` → ``metrics.scored`` / ``metrics.latest`` + quality deltas."""
 
-    def __init__(self, *args: Any, table: Any, model: ConfidenceModel, deltas_topic: str,
-                 scoring_clock: Callable[[Observation], datetime] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        table: Any,
+        model: ConfidenceModel,
+        deltas_topic: str,
+        scoring_clock: Callable[[Observation], datetime] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.table = table
         self.table_writer = TableWriter(table)

@@ -91,8 +91,9 @@ class _Batch:
         self.pending -= 1
         if err is not None:
             partition = msg.partition()
-            self.failed.append(Out(msg.topic(), msg.key(), msg.value(), msg.headers(),
-                                   partition if partition >= 0 else None))
+            self.failed.append(
+                Out(msg.topic(), msg.key(), msg.value(), msg.headers(), partition if partition >= 0 else None)
+            )
             if self.first_error is None:
                 self.first_error = err.name() if hasattr(err, "name") else str(err)
         elif self.offsets is not None:
@@ -128,8 +129,7 @@ class OutputProducer:
                     if out.partition is None:
                         produce(out.topic, out.value, out.key, on_delivery=report, headers=out.headers)
                     else:
-                        produce(out.topic, out.value, out.key, out.partition, on_delivery=report,
-                                headers=out.headers)
+                        produce(out.topic, out.value, out.key, out.partition, on_delivery=report, headers=out.headers)
                 except BufferError:  # the local queue is full: let deliveries drain it
                     producer.poll(0)
                     await asyncio.sleep(POLL_INTERVAL_S)
@@ -153,8 +153,14 @@ class OutputProducer:
         return left
 
 
-async def send_all(producer: OutputProducer, outs: Sequence[Out], metrics: WorkerMetrics | None = None,
-                   max_backoff_s: float = 5.0, *, track_offsets: bool = False) -> dict[tuple[str, int], int]:
+async def send_all(
+    producer: OutputProducer,
+    outs: Sequence[Out],
+    metrics: WorkerMetrics | None = None,
+    max_backoff_s: float = 5.0,
+    *,
+    track_offsets: bool = False,
+) -> dict[tuple[str, int], int]:
     """Send ``outs`` and return once the broker acknowledged every one of them.
 
     With ``track_offsets``, returns the highest acknowledged offset per (topic, partition).
@@ -172,8 +178,12 @@ async def send_all(producer: OutputProducer, outs: Sequence[Out], metrics: Worke
             return offsets
         if metrics is not None:
             metrics.produce_retries.inc(len(batch.failed))
-        log.warning("produce not acknowledged; retrying", records=len(batch.failed),
-                    error=batch.first_error or producer.last_error or "send failed", backoff_s=backoff)
+        log.warning(
+            "produce not acknowledged; retrying",
+            records=len(batch.failed),
+            error=batch.first_error or producer.last_error or "send failed",
+            backoff_s=backoff,
+        )
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, max_backoff_s)
         todo = batch.failed

@@ -44,7 +44,6 @@ def _model() -> ConfidenceModel:
     return load_model(os.environ.get(ENV_VAR) or None)
 
 
-
 def create_app(
     settings: Settings,
     *,
@@ -92,8 +91,14 @@ def create_app(
     codec = Codec()
     now = clock or (lambda: datetime.now(UTC))
     producer = OutputProducer(producer_config(settings.kafka_bootstrap))
-    common: dict[str, Any] = {"app": app, "settings": settings, "codec": codec, "metrics": metrics, "clock": now,
-                              "producer": producer}
+    common: dict[str, Any] = {
+        "app": app,
+        "settings": settings,
+        "codec": codec,
+        "metrics": metrics,
+        "clock": now,
+        "producer": producer,
+    }
 
     @app.service
     class _FlushProducer(faust.Service):  # type: ignore[misc,unused-ignore]
@@ -104,8 +109,9 @@ def create_app(
         seen = app.Table("seen-events", default=None, key_type=bytes, value_type=bytes, partitions=partitions)
         fetcher = PayloadFetcher(settings.s3_fetch_timeout_s, settings.s3_max_bytes)
         normalize_stage = NormalizeStage(**common, seen=seen, fetcher=fetcher)
-        raw_topic = app.topic(settings.topic("webhooks.raw"), key_serializer="raw", value_serializer="raw",
-                              partitions=partitions)
+        raw_topic = app.topic(
+            settings.topic("webhooks.raw"), key_serializer="raw", value_serializer="raw", partitions=partitions
+        )
         _batch_agent(app, raw_topic, "normalize", normalize_stage.process)
 
         @app.service
@@ -115,25 +121,38 @@ def create_app(
 
     deltas_name = quality_deltas_topic(app.conf.id)
     ensure_topic(settings, deltas_name, spec("metrics.quality_daily").partitions)
-    deltas = app.topic(deltas_name, key_serializer="raw", value_serializer="raw",
-                       partitions=spec("metrics.quality_daily").partitions)
+    deltas = app.topic(
+        deltas_name, key_serializer="raw", value_serializer="raw", partitions=spec("metrics.quality_daily").partitions
+    )
     if "score" in agents:
         confidence = app.Table("confidence", default=None, key_type=bytes, value_type=bytes, partitions=partitions)
-        score_stage = ScoreStage(**common, table=confidence, model=_model(), deltas_topic=deltas.get_topic_name(),
-                                 scoring_clock=scoring_clock)
-        norm_topic = app.topic(settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw",
-                               partitions=partitions)
+        score_stage = ScoreStage(
+            **common,
+            table=confidence,
+            model=_model(),
+            deltas_topic=deltas.get_topic_name(),
+            scoring_clock=scoring_clock,
+        )
+        norm_topic = app.topic(
+            settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw", partitions=partitions
+        )
         _batch_agent(app, norm_topic, "score", score_stage.process)
     if "quality" in agents:
-        quality_table = app.Table("quality-daily", default=None, key_type=bytes, value_type=bytes,
-                                  partitions=spec("metrics.quality_daily").partitions)
+        quality_table = app.Table(
+            "quality-daily",
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=spec("metrics.quality_daily").partitions,
+        )
         quality_stage = QualityStage(**common, table=quality_table)
         _batch_agent(app, deltas, "quality", quality_stage.process)
     if "retry" in agents:
         for tier in RETRY_TIERS:
             stage = RetryStage(**common, tier=tier)
-            topic = app.topic(settings.topic(tier), key_serializer="raw", value_serializer="raw",
-                              partitions=spec(tier).partitions)
+            topic = app.topic(
+                settings.topic(tier), key_serializer="raw", value_serializer="raw", partitions=spec(tier).partitions
+            )
             _batch_agent(app, topic, tier.replace(".", "-"), stage.process, batch=1)
     return app
 

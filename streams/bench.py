@@ -51,8 +51,14 @@ def _events(count_obs: int) -> tuple[list[RawWebhook], int]:
         user["user_id"] = f"bench-{i % 5000}"
         user["reference_id"] = f"bench-subject-{i % 5000}"
         eid = uuid.uuid4().hex
-        raw = RawWebhook(event_id=eid, source="terra", received_at=base + timedelta(milliseconds=i),
-                         idempotency_key=eid, body=json.dumps(doc).encode(), provider_user_id=user["user_id"])
+        raw = RawWebhook(
+            event_id=eid,
+            source="terra",
+            received_at=base + timedelta(milliseconds=i),
+            idempotency_key=eid,
+            body=json.dumps(doc).encode(),
+            provider_user_id=user["user_id"],
+        )
         n = len(normalize(raw, parse_body(raw.body)).observations)
         if n == 0:
             raise RuntimeError("bench template produced no observations")
@@ -77,8 +83,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _ceiling(settings: Settings, records: list[tuple[bytes, bytes, list[tuple[str, str | bytes | None]]]],
-             min_records: int = 100_000) -> float:
+def _ceiling(
+    settings: Settings,
+    records: list[tuple[bytes, bytes, list[tuple[str, str | bytes | None]]]],
+    min_records: int = 100_000,
+) -> float:
     """Bare confluent-kafka consume→produce loop: records/s.
 
     The loop reads a scratch copy of the raw records (repeated up to ``min_records``, so the
@@ -99,8 +108,14 @@ def _ceiling(settings: Settings, records: list[tuple[bytes, bytes, list[tuple[st
             fill.poll(0)
             total += 1
     fill.flush(120)
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-ceiling-{tag}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": True})
+    c = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"bench-ceiling-{tag}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": True,
+        }
+    )
     p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5, "acks": "all"})
     c.subscribe([source])
     done = 0
@@ -141,7 +156,8 @@ def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, A
     raws, total = _events(observations)
     raw_topic = settings.topic("webhooks.raw")
     records: list[tuple[bytes, bytes, list[tuple[str, str | bytes | None]]]] = [
-        ((r.provider_user_id or "").encode(), codec.encode(r), [("vs.event_id", r.event_id.encode())]) for r in raws]
+        ((r.provider_user_id or "").encode(), codec.encode(r), [("vs.event_id", r.event_id.encode())]) for r in raws
+    ]
     p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20, "acks": "all"})
     for key, value, headers in records:
         p.produce(raw_topic, key=key, value=value, headers=headers)
@@ -149,15 +165,19 @@ def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, A
     p.flush(60)
     scored_topic = settings.topic("metrics.scored")
     before = _high_sum(settings, scored_topic)
-    env = {**os.environ, "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix, "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
-           "VITALSTREAM_WORKER_DATADIR": tempfile.mkdtemp(prefix="vs-bench-"),
-           "VITALSTREAM_WORKER_WEB_PORT": str(_free_port()), "VITALSTREAM_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
+        "VITALSTREAM_WORKER_DATADIR": tempfile.mkdtemp(prefix="vs-bench-"),
+        "VITALSTREAM_WORKER_WEB_PORT": str(_free_port()),
+        "VITALSTREAM_LOG_LEVEL": "WARNING",
+    }
     started = time.monotonic()
     profile = os.environ.get("VITALSTREAM_BENCH_PROFILE")  # a path: cProfile the worker into it
     cmd = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []), "-m", "vitalstream.cli", "worker"]
-    proc = subprocess.Popen(cmd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first: float | None = None
     first_count = 0
     first_cpu = finished_cpu = 0.0
@@ -180,14 +200,17 @@ def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, A
     steady = (scored - first_count) / (finished - first) if first and finished > first else 0.0
     ceiling = _ceiling(settings, records)
     return {
-        "events": len(raws), "observations": total, "scored": scored,
+        "events": len(raws),
+        "observations": total,
+        "scored": scored,
         "seconds_incl_startup": round(finished - started, 2),
         "observations_per_s": round(steady, 1),
         "observations_per_s_incl_startup": round(scored / (finished - started), 1),
         # CPU the worker spent per observation in the same window: the figure that does not depend
         # on what else the shared machine runs (1e6 / it = what one fully available core would do).
         "worker_cpu_us_per_observation": round((finished_cpu - first_cpu) * 1e6 / (scored - first_count), 1)
-        if scored > first_count and finished_cpu > first_cpu else None,
+        if scored > first_count and finished_cpu > first_cpu
+        else None,
         "ceiling_raw_records_per_s": round(ceiling, 1),
         "ceiling_observations_per_s_equiv": round(ceiling * total / len(raws), 1),
     }
@@ -206,10 +229,19 @@ def _state_value() -> bytes:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     state = None
     for i, provider in enumerate(("GARMIN", "OURA", "GARMIN")):
-        obs = Observation(subject="bench-subject", metric="step_count", value=8000.0 + 500 * i, unit="steps",
-                          measured_at=at + timedelta(days=i), provider=provider, event_id=uuid.uuid4().hex,
-                          ordering_ts=at + timedelta(days=i, minutes=5), measured_until=at + timedelta(days=i + 1),
-                          upload_type="AUTOMATIC", provenance="sensed")
+        obs = Observation(
+            subject="bench-subject",
+            metric="step_count",
+            value=8000.0 + 500 * i,
+            unit="steps",
+            measured_at=at + timedelta(days=i),
+            provider=provider,
+            event_id=uuid.uuid4().hex,
+            ordering_ts=at + timedelta(days=i, minutes=5),
+            measured_until=at + timedelta(days=i + 1),
+            upload_type="AUTOMATIC",
+            provenance="sensed",
+        )
         state = score(obs, state, VOCABULARY["step_count"], model, at + timedelta(days=i + 1)).state
     assert state is not None
     return orjson.dumps(state.to_dict())
@@ -221,8 +253,15 @@ def _fill_changelog(settings: Settings, topic: str, partitions: int, keys: int) 
     new = NewTopic(topic, partitions, settings.replication_factor, config={"cleanup.policy": "compact"})
     admin.create_topics([new])[topic].result(30)
     value = _state_value()
-    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 50, "acks": "all",
-                  "batch.size": 1024 * 1024, "queue.buffering.max.messages": 1_000_000})
+    p = Producer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "linger.ms": 50,
+            "acks": "all",
+            "batch.size": 1024 * 1024,
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
     for i in range(keys):
         key = f"bench-subject-{i // 20}|m{i % 20}".encode()
         while True:
@@ -258,8 +297,16 @@ def bench_restart(settings: Settings, keys: int = 1_000_000) -> dict[str, Any]:
 
     codec = Codec()
     at = datetime.now(UTC)
-    probe = Observation(subject="bench-restart-probe", metric="step_count", value=1000.0, unit="steps", measured_at=at,
-                        provider="GARMIN", event_id=uuid.uuid4().hex, ordering_ts=at)
+    probe = Observation(
+        subject="bench-restart-probe",
+        metric="step_count",
+        value=1000.0,
+        unit="steps",
+        measured_at=at,
+        provider="GARMIN",
+        event_id=uuid.uuid4().hex,
+        ordering_ts=at,
+    )
     p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
     p.produce(settings.topic("metrics.normalized"), codec.encode(probe), probe.subject.encode())
     if p.flush(30) != 0:
@@ -269,16 +316,22 @@ def bench_restart(settings: Settings, keys: int = 1_000_000) -> dict[str, Any]:
 
     datadir = tempfile.mkdtemp(prefix="vs-bench-restart-")
     log_path = Path(datadir) / "worker.log"
-    env = {**os.environ, "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix, "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
-           "VITALSTREAM_WORKER_DATADIR": str(Path(datadir) / "data"),
-           "VITALSTREAM_WORKER_WEB_PORT": str(_free_port()), "VITALSTREAM_LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
+        "VITALSTREAM_WORKER_DATADIR": str(Path(datadir) / "data"),
+        "VITALSTREAM_WORKER_WEB_PORT": str(_free_port()),
+        "VITALSTREAM_LOG_LEVEL": "INFO",
+    }
     ready_s: float | None = None
     scored_s: float | None = None
     with log_path.open("wb") as log_file:
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "vitalstream.cli", "worker"], env=env,
-                                stdout=log_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vitalstream.cli", "worker"], env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
         try:
             deadline = started + 600
             while time.monotonic() < deadline and (ready_s is None or scored_s is None):
@@ -294,7 +347,9 @@ def bench_restart(settings: Settings, keys: int = 1_000_000) -> dict[str, Any]:
             proc.terminate()
             proc.wait(60)
     return {
-        "keys": keys, "changelog_partitions": partitions, "changelog_mb_approx": round(approx_bytes / 1e6, 1),
+        "keys": keys,
+        "changelog_partitions": partitions,
+        "changelog_mb_approx": round(approx_bytes / 1e6, 1),
         "fill_seconds": round(fill_s, 1),
         "seconds_to_ready": round(ready_s, 2) if ready_s is not None else None,
         "seconds_to_first_scored": round(scored_s, 2) if scored_s is not None else None,

@@ -93,20 +93,45 @@ def _opt_ts(ts: datetime | None) -> bytes:
 
 
 def observation_body(o: Observation) -> bytes:
-    return b"".join((
-        _string(o.subject), _word(o.metric), _pack_double(o.value), _word(o.unit), _ts(o.measured_at),
-        _opt_ts(o.measured_until), _word(o.provider), _opt_word(o.device), _opt_word(o.upload_type),
-        _word(o.provenance), _pack_double(o.completeness), _opt_string(o.user_id), _string(o.event_id),
-        _ts(o.ordering_ts), _word(o.source),
-    ))
+    return b"".join(
+        (
+            _string(o.subject),
+            _word(o.metric),
+            _pack_double(o.value),
+            _word(o.unit),
+            _ts(o.measured_at),
+            _opt_ts(o.measured_until),
+            _word(o.provider),
+            _opt_word(o.device),
+            _opt_word(o.upload_type),
+            _word(o.provenance),
+            _pack_double(o.completeness),
+            _opt_string(o.user_id),
+            _string(o.event_id),
+            _ts(o.ordering_ts),
+            _word(o.source),
+        )
+    )
 
 
 def latest_body(m: LatestMetric) -> bytes:
-    return b"".join((
-        _string(m.subject), _word(m.metric), _pack_double(m.value), _word(m.unit), _ts(m.measured_at),
-        _opt_ts(m.measured_until), _word(m.provider), _pack_double(m.confidence), _word(m.level),
-        _pack_double(m.reliability), _string(m.event_id), _ts(m.ordering_ts), _ts(m.updated_at),
-    ))
+    return b"".join(
+        (
+            _string(m.subject),
+            _word(m.metric),
+            _pack_double(m.value),
+            _word(m.unit),
+            _ts(m.measured_at),
+            _opt_ts(m.measured_until),
+            _word(m.provider),
+            _pack_double(m.confidence),
+            _word(m.level),
+            _pack_double(m.reliability),
+            _string(m.event_id),
+            _ts(m.ordering_ts),
+            _ts(m.updated_at),
+        )
+    )
 
 
 def scored_tail(s: ScoredObservation) -> bytes:
@@ -140,9 +165,11 @@ class RecordEncoder:
     def _self_check(self, probe: ScoredObservation) -> bool:
         source = self.codec.encode(probe.observation)
         latest = _latest_of(probe)
-        return (source == self.observation(probe.observation)
-                and self.scored(probe, probe.observation, source) == self.codec.encode(probe)
-                and self.latest(latest) == self.codec.encode(latest))
+        return (
+            source == self.observation(probe.observation)
+            and self.scored(probe, probe.observation, source) == self.codec.encode(probe)
+            and self.latest(latest) == self.codec.encode(latest)
+        )
 
     def observation(self, obs: Observation) -> bytes:
         if self.enabled:
@@ -174,21 +201,60 @@ class RecordEncoder:
 
 def _latest_of(s: ScoredObservation) -> LatestMetric:
     o = s.observation
-    return LatestMetric(subject=o.subject, metric=o.metric, value=o.value, unit=o.unit, measured_at=o.measured_at,
-                        provider=o.provider, confidence=s.confidence, level=s.level, event_id=o.event_id,
-                        ordering_ts=o.ordering_ts, updated_at=s.scored_at, measured_until=o.measured_until,
-                        reliability=s.reliability)
+    return LatestMetric(
+        subject=o.subject,
+        metric=o.metric,
+        value=o.value,
+        unit=o.unit,
+        measured_at=o.measured_at,
+        provider=o.provider,
+        confidence=s.confidence,
+        level=s.level,
+        event_id=o.event_id,
+        ordering_ts=o.ordering_ts,
+        updated_at=s.scored_at,
+        measured_until=o.measured_until,
+        reliability=s.reliability,
+    )
 
 
 def _probes() -> list[ScoredObservation]:
     at = datetime(2024, 3, 1, 12, 30, 45, 678901, tzinfo=UTC)
-    full = Observation(subject="probe-ü", metric="steps", value=1234.5, unit="count", measured_at=at,
-                       provider="probe", event_id="probe", ordering_ts=at, measured_until=at, device="d",
-                       upload_type="AUTOMATIC", provenance="sensed", completeness=0.5, user_id="u", source="x")
-    bare = Observation(subject="", metric="m", value=-0.0, unit="", measured_at=datetime(1960, 1, 1, tzinfo=UTC),
-                       provider="", event_id="", ordering_ts=at)
+    full = Observation(
+        subject="probe-ü",
+        metric="steps",
+        value=1234.5,
+        unit="count",
+        measured_at=at,
+        provider="probe",
+        event_id="probe",
+        ordering_ts=at,
+        measured_until=at,
+        device="d",
+        upload_type="AUTOMATIC",
+        provenance="sensed",
+        completeness=0.5,
+        user_id="u",
+        source="x",
+    )
+    bare = Observation(
+        subject="",
+        metric="m",
+        value=-0.0,
+        unit="",
+        measured_at=datetime(1960, 1, 1, tzinfo=UTC),
+        provider="",
+        event_id="",
+        ordering_ts=at,
+    )
     return [
-        ScoredObservation(observation=full, confidence=87.25, level="excellent", scored_at=at,
-                          components={"P": 1.0, "R": 0.75, "ü": -0.5}, reliability=0.6),
+        ScoredObservation(
+            observation=full,
+            confidence=87.25,
+            level="excellent",
+            scored_at=at,
+            components={"P": 1.0, "R": 0.75, "ü": -0.5},
+            reliability=0.6,
+        ),
         ScoredObservation(observation=bare, confidence=0.0, level="", scored_at=at, components={}),
     ]

@@ -14,7 +14,9 @@ class WorkerMetrics:
             f"{prefix}_events_processed", "Raw webhook events by outcome", ["outcome"], registry=registry
         )
         self.observations = Counter(
-            f"{prefix}_observations", "Normalized observations by metric and provider", ["metric", "provider"],
+            f"{prefix}_observations",
+            "Normalized observations by metric and provider",
+            ["metric", "provider"],
             registry=registry,
         )
         self.rejections = Counter(
@@ -36,15 +38,20 @@ class WorkerMetrics:
             f"{prefix}_retry_republished", "Retried records re-published to their topic", ["tier"], registry=registry
         )
         self.confidence = Histogram(
-            "vitalstream_confidence", "Confidence of scored observations", buckets=(10, 20, 30, 40, 50, 60, 70, 80, 85,
-                                                                                  90, 95, 100),
+            "vitalstream_confidence",
+            "Confidence of scored observations",
+            buckets=(10, 20, 30, 40, 50, 60, 70, 80, 85, 90, 95, 100),
             registry=registry,
         )
         self.batch = Histogram(
-            f"{prefix}_batch_size", "Records per processed batch", ["stage"],
-            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000), registry=registry,
+            f"{prefix}_batch_size",
+            "Records per processed batch",
+            ["stage"],
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000),
+            registry=registry,
         )
         self.produce_retries = Counter(
-            f"{prefix}_produce_retries", "Produce attempts retried because Kafka did not acknowledge",
+            f"{prefix}_produce_retries",
+            "Produce attempts retried because Kafka did not acknowledge",
             registry=registry,
         )

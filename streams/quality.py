@@ -45,8 +45,9 @@ def empty_state() -> dict[str, Any]:
     return {"n": 0, "s": 0.0, "l": [0, 0, 0, 0], "w": {}}
 
 
-def apply_delta(state: Mapping[str, Any] | None, source_partition: int,
-                entries: Sequence[tuple[int, float, int]]) -> tuple[dict[str, Any], int]:
+def apply_delta(
+    state: Mapping[str, Any] | None, source_partition: int, entries: Sequence[tuple[int, float, int]]
+) -> tuple[dict[str, Any], int]:
     """Fold ``entries`` into a copy of ``state``; returns (new state, entries applied)."""
     base = empty_state() if state is None else state
     count = int(base["n"])
@@ -72,7 +73,13 @@ def to_record(key: str, state: Mapping[str, Any]) -> QualityDaily:
     day, metric, provider = key.split("|", 2)
     lv = state["l"]
     return QualityDaily(
-        day=date.fromisoformat(day), metric=metric, provider=provider, count=int(state["n"]),
-        confidence_sum=round(float(state["s"]), 4), excellent=int(lv[0]), good=int(lv[1]), fair=int(lv[2]),
+        day=date.fromisoformat(day),
+        metric=metric,
+        provider=provider,
+        count=int(state["n"]),
+        confidence_sum=round(float(state["s"]), 4),
+        excellent=int(lv[0]),
+        good=int(lv[1]),
+        fair=int(lv[2]),
         poor=int(lv[3]),
     )

@@ -33,8 +33,13 @@ class RecomputeReport:
 
 
 def _watermarks(settings: Settings, topic: str) -> dict[int, int]:
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"vs-probe-{uuid.uuid4().hex[:8]}",
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"vs-probe-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         md = c.list_topics(topic, timeout=10)
         parts = md.topics[topic].partitions
@@ -63,8 +68,12 @@ def recompute(settings: Settings, *, app_id: str | None = None, web_port: int | 
     app_id = app_id or f"{settings.group_prefix}recompute-{int(time.time())}"
     topic = settings.topic("metrics.normalized")
     targets = _watermarks(settings, topic)
-    app = create_app(settings, app_id=app_id, agents=("score", "quality"),
-                     web_port=web_port if web_port is not None else _free_port())
+    app = create_app(
+        settings,
+        app_id=app_id,
+        agents=("score", "quality"),
+        web_port=web_port if web_port is not None else _free_port(),
+    )
     started = time.monotonic()
 
     @app.timer(1.0)  # type: ignore[untyped-decorator]

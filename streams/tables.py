@@ -49,8 +49,12 @@ class TableWriter:
             self._topic = str(self.table.changelog_topic.get_topic_name())
         return self._topic
 
-    async def write(self, producer: OutputProducer, updates: Sequence[tuple[Any, bytes, bytes]],
-                    metrics: WorkerMetrics | None = None) -> None:
+    async def write(
+        self,
+        producer: OutputProducer,
+        updates: Sequence[tuple[Any, bytes, bytes]],
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
         """Changelog first (acknowledged), then the local store; ``event`` picks the partition."""
         if not updates:
             return

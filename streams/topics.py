@@ -28,8 +28,12 @@ def quality_deltas_topic(app_id: str) -> str:
 def ensure_topic(settings: Settings, name: str, partitions: int, timeout_s: float = 30.0) -> None:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET})  # type: ignore[dict-item]
     if name not in admin.list_topics(timeout=timeout_s).topics:
-        new = NewTopic(name, num_partitions=partitions, replication_factor=settings.replication_factor,
-                       config={"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)})
+        new = NewTopic(
+            name,
+            num_partitions=partitions,
+            replication_factor=settings.replication_factor,
+            config={"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)},
+        )
         try:
             admin.create_topics([new], request_timeout=timeout_s)[name].result()
         except KafkaException as exc:

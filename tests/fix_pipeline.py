@@ -45,8 +45,9 @@ class Pipeline:
         return self.workdir / "logs" / f"{service}.log"
 
     def start(self, service: str) -> None:
-        self.pids[service] = proc.spawn([sys.executable, "-m", "vitalstream.cli", service], self.log(service),
-                                        env=self.env)
+        self.pids[service] = proc.spawn(
+            [sys.executable, "-m", "vitalstream.cli", service], self.log(service), env=self.env
+        )
         if service == "gateway":
             assert wait_port(int(self.env["VITALSTREAM_GATEWAY_PORT"]), timeout_s=30), self.log(service).read_text()
 
@@ -78,26 +79,28 @@ class Pipeline:
 def pipeline_env(settings: Settings, workdir: Path) -> dict[str, str]:
     assert settings.database_url is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITALSTREAM_")}
-    env.update({
-        "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "VITALSTREAM_DATABASE_URL": settings.database_url.get_secret_value(),
-        "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix,
-        "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
-        "VITALSTREAM_TERRA_SECRETS": settings.terra_secrets[0].get_secret_value(),
-        "VITALSTREAM_WEBHOOK_SECRETS": "acme=" + settings.webhook_secrets["acme"].get_secret_value(),
-        "VITALSTREAM_ADMIN_TOKEN": settings.admin_token.get_secret_value() if settings.admin_token else "",
-        "VITALSTREAM_GATEWAY_PORT": str(free_port()),
-        "VITALSTREAM_ADMIN_PORT": str(free_port()),
-        "VITALSTREAM_WORKER_WEB_PORT": str(free_port()),
-        "VITALSTREAM_SINK_METRICS_PORT": str(free_port()),
-        "VITALSTREAM_WORKER_DATADIR": str(workdir / "worker"),
-        "VITALSTREAM_RETRY_DELAYS_S": "0.5,1,2",
-        "VITALSTREAM_SINK_BATCH_MAX_WAIT_MS": "50",
-        "VITALSTREAM_RATE_LIMIT_PER_IP_PER_MIN": "1000000",
-        "VITALSTREAM_RATE_LIMIT_PER_USER_PER_MIN": "1000000",
-        "VITALSTREAM_RATE_LIMIT_PER_SOURCE_PER_MIN": "10000000",
-        "VITALSTREAM_STACK_DIR": str(workdir / "no-stack"),
-    })
+    env.update(
+        {
+            "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "VITALSTREAM_DATABASE_URL": settings.database_url.get_secret_value(),
+            "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+            "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
+            "VITALSTREAM_TERRA_SECRETS": settings.terra_secrets[0].get_secret_value(),
+            "VITALSTREAM_WEBHOOK_SECRETS": "acme=" + settings.webhook_secrets["acme"].get_secret_value(),
+            "VITALSTREAM_ADMIN_TOKEN": settings.admin_token.get_secret_value() if settings.admin_token else "",
+            "VITALSTREAM_GATEWAY_PORT": str(free_port()),
+            "VITALSTREAM_ADMIN_PORT": str(free_port()),
+            "VITALSTREAM_WORKER_WEB_PORT": str(free_port()),
+            "VITALSTREAM_SINK_METRICS_PORT": str(free_port()),
+            "VITALSTREAM_WORKER_DATADIR": str(workdir / "worker"),
+            "VITALSTREAM_RETRY_DELAYS_S": "0.5,1,2",
+            "VITALSTREAM_SINK_BATCH_MAX_WAIT_MS": "50",
+            "VITALSTREAM_RATE_LIMIT_PER_IP_PER_MIN": "1000000",
+            "VITALSTREAM_RATE_LIMIT_PER_USER_PER_MIN": "1000000",
+            "VITALSTREAM_RATE_LIMIT_PER_SOURCE_PER_MIN": "10000000",
+            "VITALSTREAM_STACK_DIR": str(workdir / "no-stack"),
+        }
+    )
     return env
 
 

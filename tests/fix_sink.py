@@ -20,8 +20,9 @@ def make_sink(db_settings: Settings) -> Iterator[MakeSink]:
     first (one member per group at a time: no rebalance waits)."""
     made: list[Sink] = []
 
-    def make(settings: Settings | None = None, after_db_commit: Callable[[], None] | None = None,
-             **overrides: Any) -> Sink:
+    def make(
+        settings: Settings | None = None, after_db_commit: Callable[[], None] | None = None, **overrides: Any
+    ) -> Sink:
         s = settings or db_settings
         if overrides:
             s = s.model_copy(update=overrides)

@@ -39,8 +39,11 @@ async def require_token(request: web.Request, handler: Any) -> web.StreamRespons
     settings = request.app[SETTINGS_KEY]
     if not authorized(request, settings):
         log.warning("admin_denied", path=request.path, remote=request.remote)
-        return web.json_response({"error": "unauthorized", "detail": "a valid admin bearer token is required"},
-                                 status=401, headers={"WWW-Authenticate": "Bearer"})
+        return web.json_response(
+            {"error": "unauthorized", "detail": "a valid admin bearer token is required"},
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     result: web.StreamResponse = await handler(request)
     return result
 
@@ -51,8 +54,9 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 async def dlq_summary(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
-    letters, replayed = await asyncio.gather(asyncio.to_thread(dlq_mod.read_dead_letters, settings),
-                                             asyncio.to_thread(dlq_mod.read_replayed, settings))
+    letters, replayed = await asyncio.gather(
+        asyncio.to_thread(dlq_mod.read_dead_letters, settings), asyncio.to_thread(dlq_mod.read_replayed, settings)
+    )
     groups = dlq_mod.summarize(letters, replayed)
     log.info("admin_action", action="dlq_summary", remote=request.remote, groups=len(groups))
     return _json([asdict(g) for g in groups])
@@ -66,17 +70,32 @@ async def dlq_replay(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
     try:
         body = orjson.loads(await request.read())
-        filters = dlq_mod.Filters(body.get("stage"), body.get("error_class"), body.get("provider"),
-                                  _time(body.get("since")), _time(body.get("until")), body.get("event_id"),
-                                  frozenset(body.get("refs") or []))
+        filters = dlq_mod.Filters(
+            body.get("stage"),
+            body.get("error_class"),
+            body.get("provider"),
+            _time(body.get("since")),
+            _time(body.get("until")),
+            body.get("event_id"),
+            frozenset(body.get("refs") or []),
+        )
         limit = body.get("limit")
         dry_run, force = bool(body.get("dry_run")), bool(body.get("force"))
     except (orjson.JSONDecodeError, AttributeError, ValueError, TypeError):
         return _json({"error": "bad_request", "detail": "body must be a JSON object of replay filters"}, 400)
-    report = await asyncio.to_thread(dlq_mod.replay, settings, filters, limit=limit, dry_run=dry_run, force=force,
-                                     actor=f"admin:{request.remote}")
-    log.info("admin_action", action="dlq_replay", remote=request.remote, dry_run=dry_run, force=force,
-             matched=report.matched, replayed=len(report.replayed), failed=len(report.failed))
+    report = await asyncio.to_thread(
+        dlq_mod.replay, settings, filters, limit=limit, dry_run=dry_run, force=force, actor=f"admin:{request.remote}"
+    )
+    log.info(
+        "admin_action",
+        action="dlq_replay",
+        remote=request.remote,
+        dry_run=dry_run,
+        force=force,
+        matched=report.matched,
+        replayed=len(report.replayed),
+        failed=len(report.failed),
+    )
     return _json(asdict(report))
 
 

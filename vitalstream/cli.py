@@ -167,8 +167,13 @@ def _dsn() -> str:
 
 
 @main.command()
-@click.option("--type", "data_type", default="all", show_default=True,
-              help="body|daily|sleep|activity|nutrition|menstruation|athlete|all")
+@click.option(
+    "--type",
+    "data_type",
+    default="all",
+    show_default=True,
+    help="body|daily|sleep|activity|nutrition|menstruation|athlete|all",
+)
 @click.option("--provider", default=None, help="Force one provider (e.g. WHOOP); default: a realistic mix.")
 @click.option("--users", default=10, show_default=True, type=click.IntRange(1))
 @click.option("--rate", default=50.0, show_default=True, type=click.FloatRange(0.1), help="Webhooks per second.")
@@ -179,8 +184,19 @@ def _dsn() -> str:
 @click.option("--seed", default=7, show_default=True)
 @click.option("--url", default=None, help="Gateway URL (default: from VITALSTREAM_GATEWAY_HOST/PORT).")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
-def simulate(data_type: str, provider: str | None, users: int, rate: float, count: int, duplicates: float,
-             late: float, poison: float, seed: int, url: str | None, dry_run: bool) -> None:
+def simulate(
+    data_type: str,
+    provider: str | None,
+    users: int,
+    rate: float,
+    count: int,
+    duplicates: float,
+    late: float,
+    poison: float,
+    seed: int,
+    url: str | None,
+    dry_run: bool,
+) -> None:
     """Send correctly signed, realistic Terra webhooks to a gateway."""
     from vitalstream.simulate_cli import run_simulation
 
@@ -264,9 +280,20 @@ def dlq_show(ref: str | None, event_id: str | None) -> None:
 @click.option("--dry-run", is_flag=True, help="List what would be replayed.")
 @click.option("--force", is_flag=True, help="Replay records that were replayed before.")
 @click.option("--admin-url", default=None, help="Replay through a remote gateway's admin endpoint.")
-def dlq_replay(stage: str | None, error_class: str | None, provider: str | None, since: str | None,
-               until: str | None, event_id: str | None, refs: tuple[str, ...], limit: int | None,
-               rate: float | None, dry_run: bool, force: bool, admin_url: str | None) -> None:
+def dlq_replay(
+    stage: str | None,
+    error_class: str | None,
+    provider: str | None,
+    since: str | None,
+    until: str | None,
+    event_id: str | None,
+    refs: tuple[str, ...],
+    limit: int | None,
+    rate: float | None,
+    dry_run: bool,
+    force: bool,
+    admin_url: str | None,
+) -> None:
     """Re-publish chosen dead letters to their original topic (each replay recorded in dlq.replays)."""
     from vitalstream.dlq import Filters
     from vitalstream.dlq_cli import replay_local, replay_remote
@@ -288,7 +315,9 @@ def dlq_replay(stage: str | None, error_class: str | None, provider: str | None,
 @click.option("--max", "max_records", type=int, default=None, help="Stop after N records.")
 @click.option("--filter", "filters", multiple=True, help="field=value (e.g. subject=abc); repeatable.")
 @click.option("--timeout", type=float, default=None, help="Stop after this many idle seconds.")
-def tail(topic: str, from_beginning: bool, max_records: int | None, filters: tuple[str, ...], timeout: float | None) -> None:
+def tail(
+    topic: str, from_beginning: bool, max_records: int | None, filters: tuple[str, ...], timeout: float | None
+) -> None:
     """Print decoded records of a catalogue topic as JSON lines."""
     from vitalstream.tail import tail_topic
 

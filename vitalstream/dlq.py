@@ -163,17 +163,23 @@ def mask_personal(value: Any) -> Any:
 
 def describe(letter: DeadLetter, codec: Codec) -> dict[str, Any]:
     """One dead letter for people: headers decoded, payload decoded and masked."""
-    out: dict[str, Any] = {"ref": letter.ref, "key": letter.key.decode("utf-8", "replace") if letter.key else None,
-                           "timestamp": _ms(letter.timestamp_ms).isoformat(),
-                           "headers": {k: v for k, v in letter.headers.items() if "signature" not in k.lower()}}
+    out: dict[str, Any] = {
+        "ref": letter.ref,
+        "key": letter.key.decode("utf-8", "replace") if letter.key else None,
+        "timestamp": _ms(letter.timestamp_ms).isoformat(),
+        "headers": {k: v for k, v in letter.headers.items() if "signature" not in k.lower()},
+    }
     if letter.value is None:
         out["value"] = None
         return out
     try:
         record = codec.decode(letter.value)
     except DecodeError as exc:
-        out["value"] = {"undecodable": str(exc), "bytes": len(letter.value),
-                        "preview": letter.value[:64].decode("utf-8", "replace")}
+        out["value"] = {
+            "undecodable": str(exc),
+            "bytes": len(letter.value),
+            "preview": letter.value[:64].decode("utf-8", "replace"),
+        }
         return out
     data = record.to_avro()
     if isinstance(record, RawWebhook):
@@ -191,8 +197,14 @@ def describe(letter: DeadLetter, codec: Codec) -> dict[str, Any]:
 
 
 def _consumer(settings: Settings) -> Consumer:
-    return Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.group_prefix}dlq-cli-"
-                     f"{uuid.uuid4().hex[:6]}", "enable.auto.commit": False, "logger": QUIET})
+    return Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.group_prefix}dlq-cli-{uuid.uuid4().hex[:6]}",
+            "enable.auto.commit": False,
+            "logger": QUIET,
+        }
+    )
 
 
 def read_topic(settings: Settings, short: str, timeout_s: float = 30.0) -> list[Any]:
@@ -228,8 +240,17 @@ def read_dead_letters(settings: Settings) -> list[DeadLetter]:
     letters = []
     for m in read_topic(settings, "dlq"):
         raw = list(m.headers() or [])
-        letters.append(DeadLetter(m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(),
-                                  {k: v.decode("utf-8", "replace") for k, v in raw if v is not None}, raw))
+        letters.append(
+            DeadLetter(
+                m.partition(),
+                m.offset(),
+                m.timestamp()[1],
+                m.key(),
+                m.value(),
+                {k: v.decode("utf-8", "replace") for k, v in raw if v is not None},
+                raw,
+            )
+        )
     return letters
 
 
@@ -257,15 +278,30 @@ class ReplayReport:
 
 def replay_headers(letter: DeadLetter) -> list[tuple[str, str | bytes | None]]:
     """Original headers minus the failure details, attempts reset, replay origin recorded."""
-    drop = {H.ERROR_STAGE, H.ERROR_CLASS, H.ERROR_MESSAGE, H.ERROR_STACKTRACE, H.ATTEMPTS, H.FIRST_FAILURE_AT,
-            H.REPLAY_OF}
+    drop = {
+        H.ERROR_STAGE,
+        H.ERROR_CLASS,
+        H.ERROR_MESSAGE,
+        H.ERROR_STACKTRACE,
+        H.ATTEMPTS,
+        H.FIRST_FAILURE_AT,
+        H.REPLAY_OF,
+    }
     kept: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in letter.raw_headers if k not in drop]
     return [*kept, (H.REPLAY_OF, f"dlq:{letter.ref}".encode()), (H.ATTEMPTS, b"0")]
 
 
-def replay(settings: Settings, filters: Filters, *, limit: int | None = None, dry_run: bool = False,
-           rate: float | None = None, force: bool = False, actor: str = "cli",
-           on_progress: Callable[[int, int], None] | None = None) -> ReplayReport:
+def replay(
+    settings: Settings,
+    filters: Filters,
+    *,
+    limit: int | None = None,
+    dry_run: bool = False,
+    rate: float | None = None,
+    force: bool = False,
+    actor: str = "cli",
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReplayReport:
     codec = Codec()
     letters = [lt for lt in read_dead_letters(settings) if filters.matches(lt, codec)]
     replayed = read_replayed(settings)
@@ -282,8 +318,15 @@ def replay(settings: Settings, filters: Filters, *, limit: int | None = None, dr
     if dry_run or not todo:
         report.replayed = [lt.ref for lt in todo] if dry_run else []
         return report
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True,
-                         "linger.ms": 5, "logger": QUIET})
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "logger": QUIET,
+        }
+    )
     start = time.monotonic()
     for i, letter in enumerate(todo):
         if rate:
@@ -304,8 +347,15 @@ def replay(settings: Settings, filters: Filters, *, limit: int | None = None, dr
         if producer.flush(30) != 0 or errors:
             report.failed.append(f"{letter.ref}: {errors[0] if errors else 'not acknowledged'}")
             continue
-        audit = DlqReplay(dlq_partition=letter.partition, dlq_offset=letter.offset, original_topic=target,
-                          replayed_by=actor, replayed_at=datetime.now(UTC), event_id=letter.event_id, forced=force)
+        audit = DlqReplay(
+            dlq_partition=letter.partition,
+            dlq_offset=letter.offset,
+            original_topic=target,
+            replayed_by=actor,
+            replayed_at=datetime.now(UTC),
+            event_id=letter.event_id,
+            forced=force,
+        )
         producer.produce(settings.topic("dlq.replays"), key=letter.ref.encode(), value=codec.encode(audit))
         report.replayed.append(letter.ref)
         if on_progress is not None:

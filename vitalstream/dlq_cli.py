@@ -37,15 +37,26 @@ def print_groups(groups: list[dlq_mod.Group], as_json: bool) -> None:
     for col in ("stage", "error class", "count", "pending", "replayed", "first seen", "last seen", "message"):
         table.add_column(col, overflow="fold")
     for g in groups:
-        table.add_row(g.stage, g.error_class, str(g.count), str(g.pending), str(g.replayed), _iso(g.first_seen),
-                      _iso(g.last_seen), g.sample_message)
+        table.add_row(
+            g.stage,
+            g.error_class,
+            str(g.count),
+            str(g.pending),
+            str(g.replayed),
+            _iso(g.first_seen),
+            _iso(g.last_seen),
+            g.sample_message,
+        )
     Console().print(table)
 
 
 def show(settings: Settings, ref: str | None, event_id: str | None) -> None:
     codec = Codec()
-    letters = [lt for lt in dlq_mod.read_dead_letters(settings)
-               if (ref and lt.ref == ref) or (event_id and lt.event_id == event_id)]
+    letters = [
+        lt
+        for lt in dlq_mod.read_dead_letters(settings)
+        if (ref and lt.ref == ref) or (event_id and lt.event_id == event_id)
+    ]
     if not letters:
         raise click.ClickException(f"no dead letter {ref or event_id} (see `vitalstream dlq ls --json`)")
     for letter in letters:
@@ -54,8 +65,10 @@ def show(settings: Settings, ref: str | None, event_id: str | None) -> None:
 
 def _print_report(report: dlq_mod.ReplayReport) -> None:
     verb = "would replay" if report.dry_run else "replayed"
-    click.echo(f"matched {report.matched}; {verb} {len(report.replayed)}; "
-               f"already replayed (use --force) {len(report.skipped_already)}; failed {len(report.failed)}")
+    click.echo(
+        f"matched {report.matched}; {verb} {len(report.replayed)}; "
+        f"already replayed (use --force) {len(report.skipped_already)}; failed {len(report.failed)}"
+    )
     for ref in report.replayed if report.dry_run else []:
         click.echo(f"  {ref}")
     for line in report.failed:
@@ -64,31 +77,61 @@ def _print_report(report: dlq_mod.ReplayReport) -> None:
         sys.exit(1)
 
 
-def replay_local(settings: Settings, filters: dlq_mod.Filters, limit: int | None, dry_run: bool,
-                 rate: float | None, force: bool) -> None:
-    with Progress(TextColumn("replaying"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), transient=True, console=Console(stderr=True)) as bar:
+def replay_local(
+    settings: Settings, filters: dlq_mod.Filters, limit: int | None, dry_run: bool, rate: float | None, force: bool
+) -> None:
+    with Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    ) as bar:
         task = bar.add_task("replay", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = dlq_mod.replay(settings, filters, limit=limit, dry_run=dry_run, rate=rate, force=force,
-                                actor=f"cli:{getpass.getuser()}", on_progress=progress)
+        report = dlq_mod.replay(
+            settings,
+            filters,
+            limit=limit,
+            dry_run=dry_run,
+            rate=rate,
+            force=force,
+            actor=f"cli:{getpass.getuser()}",
+            on_progress=progress,
+        )
     _print_report(report)
 
 
-def replay_remote(settings: Settings, admin_url: str, filters: dlq_mod.Filters, limit: int | None, dry_run: bool,
-                  force: bool) -> None:
+def replay_remote(
+    settings: Settings, admin_url: str, filters: dlq_mod.Filters, limit: int | None, dry_run: bool, force: bool
+) -> None:
     if settings.admin_token is None:
         raise click.ClickException("VITALSTREAM_ADMIN_TOKEN is not set: the admin endpoint requires it")
-    body = {"stage": filters.stage, "error_class": filters.error_class, "provider": filters.provider,
-            "since": _iso(filters.since) if filters.since else None,
-            "until": _iso(filters.until) if filters.until else None, "event_id": filters.event_id,
-            "refs": sorted(filters.refs), "limit": limit, "dry_run": dry_run, "force": force}
-    req = urllib.request.Request(admin_url.rstrip("/") + "/admin/dlq/replay", data=orjson.dumps(body), method="POST",
-                                 headers={"Authorization": f"Bearer {settings.admin_token.get_secret_value()}",
-                                          "Content-Type": "application/json"})
+    body = {
+        "stage": filters.stage,
+        "error_class": filters.error_class,
+        "provider": filters.provider,
+        "since": _iso(filters.since) if filters.since else None,
+        "until": _iso(filters.until) if filters.until else None,
+        "event_id": filters.event_id,
+        "refs": sorted(filters.refs),
+        "limit": limit,
+        "dry_run": dry_run,
+        "force": force,
+    }
+    req = urllib.request.Request(
+        admin_url.rstrip("/") + "/admin/dlq/replay",
+        data=orjson.dumps(body),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {settings.admin_token.get_secret_value()}",
+            "Content-Type": "application/json",
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=300) as resp:
             result = json.load(resp)

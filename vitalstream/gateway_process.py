@@ -27,12 +27,15 @@ class HealthGauges:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.status = Gauge("vitalstream_health_status", "0 unhealthy, 1 degraded, 2 healthy.", registry=registry)
-        self.lag = Gauge("vitalstream_consumer_lag", "Consumer lag (records) per pipeline stage.", ["stage"],
-                         registry=registry)
-        self.dead = Gauge("vitalstream_dead_letters_pending", "Events whose outcome is dead_lettered.",
-                          registry=registry)
-        self.high = Gauge("vitalstream_high_confidence_rate", "Share (%) of latest metrics at confidence >= 80.",
-                          registry=registry)
+        self.lag = Gauge(
+            "vitalstream_consumer_lag", "Consumer lag (records) per pipeline stage.", ["stage"], registry=registry
+        )
+        self.dead = Gauge(
+            "vitalstream_dead_letters_pending", "Events whose outcome is dead_lettered.", registry=registry
+        )
+        self.high = Gauge(
+            "vitalstream_high_confidence_rate", "Share (%) of latest metrics at confidence >= 80.", registry=registry
+        )
 
     def update(self, doc: dict[str, Any]) -> None:
         checks = doc["checks"]
@@ -95,5 +98,11 @@ def build_app(settings: Settings) -> web.Application:
 def run(settings: Settings) -> None:
     configure_logging(settings.log_level, service="gateway")
     app: Any = build_app(settings)
-    web.run_app(app, host=settings.gateway_host, port=settings.gateway_port, access_log=None,
-                shutdown_timeout=GatewayConfig.from_settings(settings).shutdown_timeout_s, print=None)
+    web.run_app(
+        app,
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        access_log=None,
+        shutdown_timeout=GatewayConfig.from_settings(settings).shutdown_timeout_s,
+        print=None,
+    )

@@ -78,16 +78,27 @@ def _kafka_probe(settings: Settings) -> dict[str, Any]:
     from confluent_kafka import Consumer, TopicPartition
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET,  # type: ignore[dict-item]
-                         "socket.timeout.ms": 2000})
+    admin = AdminClient(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "logger": QUIET,  # type: ignore[dict-item]
+            "socket.timeout.ms": 2000,
+        }
+    )
     md = admin.list_topics(timeout=settings.health_check_timeout_s)
     lags: dict[str, int | None] = {}
     readers: dict[str, Consumer] = {}
 
     def reader(group: str) -> Consumer:
         if group not in readers:
-            readers[group] = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
-                                       "enable.auto.commit": False, "logger": QUIET})  # type: ignore[dict-item]
+            readers[group] = Consumer(
+                {
+                    "bootstrap.servers": settings.kafka_bootstrap,
+                    "group.id": group,
+                    "enable.auto.commit": False,
+                    "logger": QUIET,
+                }
+            )  # type: ignore[dict-item]
         return readers[group]
 
     try:
@@ -129,15 +140,23 @@ def _db_probe(settings: Settings) -> dict[str, Any]:
         ).fetchone()
     assert row is not None
     dead, total, high, avg = row
-    return {"dead_letters": int(dead), "latest": int(total), "high": int(high),
-            "avg": float(avg) if avg is not None else None}
+    return {
+        "dead_letters": int(dead),
+        "latest": int(total),
+        "high": int(high),
+        "avg": float(avg) if avg is not None else None,
+    }
 
 
-async def compute(settings: Settings, webhook_stats: WebhookStats | None = None,
-                  gateway_probe: Callable[[], Awaitable[bool]] | None = None) -> dict[str, Any]:
+async def compute(
+    settings: Settings,
+    webhook_stats: WebhookStats | None = None,
+    gateway_probe: Callable[[], Awaitable[bool]] | None = None,
+) -> dict[str, Any]:
     timeout = settings.health_check_timeout_s
-    kafka, db = await asyncio.gather(_timed(lambda: _kafka_probe(settings), timeout * 2),
-                                     _timed(lambda: _db_probe(settings), timeout))
+    kafka, db = await asyncio.gather(
+        _timed(lambda: _kafka_probe(settings), timeout * 2), _timed(lambda: _db_probe(settings), timeout)
+    )
     checks: dict[str, Any] = {
         "kafka": "ok" if kafka.ok else f"error: {kafka.error}",
         "kafka_latency_ms": kafka.latency_ms,
@@ -159,8 +178,13 @@ async def compute(settings: Settings, webhook_stats: WebhookStats | None = None,
         worse("unhealthy", "database unreachable")
     lags: dict[str, int | None] = kafka.value["lags"] if kafka.ok else {s: None for s in STAGES}
     members: dict[str, int] = kafka.value["members"] if kafka.ok else {}
-    checks["workers"] = "ok" if members.get("worker") and members.get("sink") else (
-        "unknown" if not kafka.ok else "missing: " + ", ".join(k for k in ("worker", "sink") if not members.get(k)))
+    checks["workers"] = (
+        "ok"
+        if members.get("worker") and members.get("sink")
+        else (
+            "unknown" if not kafka.ok else "missing: " + ", ".join(k for k in ("worker", "sink") if not members.get(k))
+        )
+    )
     if kafka.ok and checks["workers"] != "ok":
         worse("degraded", checks["workers"])
     checks["consumer_lag"] = lags
@@ -192,8 +216,12 @@ async def compute(settings: Settings, webhook_stats: WebhookStats | None = None,
         checks["webhookStatus"] = "ok" if up else "unreachable"
         if not up:
             worse("unhealthy", "gateway unreachable")
-    doc: dict[str, Any] = {"status": status, "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-                           "version": __version__, "checks": checks}
+    doc: dict[str, Any] = {
+        "status": status,
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "version": __version__,
+        "checks": checks,
+    }
     if reasons:
         doc["reasons"] = reasons
     return doc

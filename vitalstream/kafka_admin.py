@@ -43,7 +43,9 @@ def topic_config(spec: TopicSpec, settings: Settings) -> dict[str, str]:
     return cfg
 
 
-def ensure_topics(settings: Settings, specs: tuple[TopicSpec, ...] = CATALOGUE, timeout_s: float = 30.0) -> TopicsReport:
+def ensure_topics(
+    settings: Settings, specs: tuple[TopicSpec, ...] = CATALOGUE, timeout_s: float = 30.0
+) -> TopicsReport:
     """Create missing topics; verify (and fix) partitions and configs of existing ones. Idempotent."""
     admin = admin_client(settings)
     report = TopicsReport()

@@ -7,10 +7,10 @@ leaf module; nothing here imports a service.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 def _csv(text: str) -> list[str]:
@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     rate_limit_per_ip_per_min: int = 1000
     rate_limit_per_user_per_min: int = 1000
     rate_limit_per_source_per_min: int = 60_000
-    producer_linger_ms: int = Field(2, description="librdkafka linger: batches records; adds up to this to accept latency.")
+    producer_linger_ms: int = Field(
+        2, description="librdkafka linger: batches records; adds up to this to accept latency."
+    )
     gateway_trusted_proxy_hops: int = Field(0, ge=0, description="X-Forwarded-For hops to trust (0: ignore it).")
     gateway_retry_after_s: int = 5
     gateway_ready_timeout_s: float = 1.0

@@ -10,6 +10,7 @@ id (Terra's retry), ``late`` sends an older day's data after newer ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import random
@@ -87,18 +88,30 @@ def subjects(n: int, seed: int = 7) -> list[Subject]:
     out = []
     for i in range(n):
         chosen = rng.sample(providers, k=min(len(providers), 6))
-        out.append(Subject(f"sim-{seed}-{i}", {p: str(uuid.UUID(int=rng.getrandbits(128))) for p in providers
-                                               if p in chosen or rng.random() < 0.5}))
+        out.append(
+            Subject(
+                f"sim-{seed}-{i}",
+                {p: str(uuid.UUID(int=rng.getrandbits(128))) for p in providers if p in chosen or rng.random() < 0.5},
+            )
+        )
     return out
 
 
-def build_payload(data_type: str, provider: str, user_id: str, reference_id: str | None, day: datetime,
-                  rng: random.Random) -> dict[str, Any]:
+def build_payload(
+    data_type: str, provider: str, user_id: str, reference_id: str | None, day: datetime, rng: random.Random
+) -> dict[str, Any]:
     base = copy.deepcopy(template(data_type))
     doc: dict[str, Any] = _rework(base, day - _template_day(base), rng)
     doc["type"] = data_type
-    doc["user"] = {"user_id": user_id, "provider": provider, "reference_id": reference_id, "active": True,
-                   "scopes": None, "created_at": None, "last_webhook_update": None}
+    doc["user"] = {
+        "user_id": user_id,
+        "provider": provider,
+        "reference_id": reference_id,
+        "active": True,
+        "scopes": None,
+        "created_at": None,
+        "last_webhook_update": None,
+    }
     return doc
 
 
@@ -125,8 +138,14 @@ class Delivery:
 
 
 def deliveries(
-    count: int, users: int = 10, types: tuple[str, ...] = DATA_TYPES, provider: str | None = None,
-    duplicates: float = 0.0, late: float = 0.0, poison: float = 0.0, seed: int = 7,
+    count: int,
+    users: int = 10,
+    types: tuple[str, ...] = DATA_TYPES,
+    provider: str | None = None,
+    duplicates: float = 0.0,
+    late: float = 0.0,
+    poison: float = 0.0,
+    seed: int = 7,
     start_day: datetime | None = None,
 ) -> Iterator[Delivery]:
     """``count`` deliveries (duplicates and late ones included in the count)."""
@@ -137,8 +156,15 @@ def deliveries(
     for i in range(count):
         if sent and rng.random() < duplicates:
             original = rng.choice(sent[-200:])
-            yield Delivery(original.data_type, original.provider, original.subject, original.trace_id,
-                           original.ordering_ms, original.body, duplicate_of=original.trace_id)
+            yield Delivery(
+                original.data_type,
+                original.provider,
+                original.subject,
+                original.trace_id,
+                original.ordering_ms,
+                original.body,
+                duplicate_of=original.trace_id,
+            )
             continue
         if rng.random() < poison:
             body = orjson.dumps({"type": "body", "user": {"provider": "GARMIN"}, "data": [{"weight": "heavy"}]})
@@ -147,14 +173,22 @@ def deliveries(
         person = rng.choice(people)
         data_type = rng.choice(types)
         choices = [p for p in PROVIDERS_BY_TYPE[data_type] if p in person.connections] or [
-            PROVIDERS_BY_TYPE[data_type][0]]
+            PROVIDERS_BY_TYPE[data_type][0]
+        ]
         prov = provider or rng.choice(choices)
         user_id = person.connections.get(prov) or str(uuid.UUID(int=rng.getrandbits(128)))
         is_late = rng.random() < late
         day = day0 - timedelta(days=rng.randint(2, 10) if is_late else 0) + timedelta(minutes=i % 1440)
         doc = build_payload(data_type, prov, user_id, person.reference_id, day, rng)
-        delivery = Delivery(data_type, prov, person.reference_id, str(uuid.UUID(int=rng.getrandbits(128))),
-                            int(time.time() * 1000) + i, orjson.dumps(doc), late=is_late)
+        delivery = Delivery(
+            data_type,
+            prov,
+            person.reference_id,
+            str(uuid.UUID(int=rng.getrandbits(128))),
+            int(time.time() * 1000) + i,
+            orjson.dumps(doc),
+            late=is_late,
+        )
         sent.append(delivery)
         yield delivery
 
@@ -178,8 +212,9 @@ class SendStats:
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-async def send_all(url: str, secret: str, items: list[Delivery], rate: float,
-                   on_progress: Any = None, concurrency: int = 256) -> SendStats:
+async def send_all(
+    url: str, secret: str, items: list[Delivery], rate: float, on_progress: Any = None, concurrency: int = 256
+) -> SendStats:
     """Open-loop: request *i* is due at ``i / rate`` s whatever earlier answers took."""
     import aiohttp
 
@@ -205,10 +240,8 @@ async def send_all(url: str, secret: str, items: list[Delivery], rate: float,
                 if status in (200, 202):
                     stats.accepted += status == 202
                     stats.duplicates += status == 200
-                    try:
+                    with contextlib.suppress(orjson.JSONDecodeError):
                         stats.accepted_ids[d.trace_id] = str(orjson.loads(payload).get("event_id"))
-                    except orjson.JSONDecodeError:
-                        pass
                 else:
                     stats.rejected += 1
 

@@ -56,8 +56,12 @@ def _plain(value: Any) -> Any:
 
 
 def tail_topic(
-    settings: Settings, topic: str, from_beginning: bool, max_records: int | None,
-    filters: dict[str, str], idle_timeout_s: float | None,
+    settings: Settings,
+    topic: str,
+    from_beginning: bool,
+    max_records: int | None,
+    filters: dict[str, str],
+    idle_timeout_s: float | None,
 ) -> None:
     short = spec(topic).name
     consumer = Consumer(

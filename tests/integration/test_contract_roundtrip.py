@@ -20,9 +20,13 @@ def test_every_record_type_round_trips_through_kafka(settings: Settings) -> None
     records = samples()
     failures: list[object] = []
     for i, record in enumerate(records):
-        producer.produce(settings.topic("metrics.normalized"), key=f"k{i}".encode(), value=codec.encode(record),
-                         headers=[("vs.test", record.SCHEMA.encode())],
-                         on_delivery=lambda err, _m: failures.append(err) if err else None)
+        producer.produce(
+            settings.topic("metrics.normalized"),
+            key=f"k{i}".encode(),
+            value=codec.encode(record),
+            headers=[("vs.test", record.SCHEMA.encode())],
+            on_delivery=lambda err, _m: failures.append(err) if err else None,
+        )
     assert producer.flush(10) == 0
     assert failures == []
     messages = consume_all(settings, "metrics.normalized", expected=len(records))
@@ -47,8 +51,11 @@ def test_topics_create_fixes_a_drifted_config(settings: Settings) -> None:
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource  # type: ignore[import-untyped]
 
     admin = admin_client(settings)
-    res = ConfigResource(ConfigResource.Type.TOPIC, settings.topic("dlq"), incremental_configs=[
-        ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
+    res = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        settings.topic("dlq"),
+        incremental_configs=[ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)],
+    )
     admin.incremental_alter_configs([res])[res].result()
     probe = ConfigResource(ConfigResource.Type.TOPIC, settings.topic("dlq"))
     deadline = time.monotonic() + 10

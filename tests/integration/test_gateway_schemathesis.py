@@ -6,7 +6,6 @@ The gateway runs as its real process (`vitalstream gateway`) against the real br
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -24,12 +23,18 @@ from vitalstream.stack.ports import free_port, wait_port
 @pytest.fixture
 def gateway_url(settings: Settings, tmp_path: Any) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix, "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
-           "VITALSTREAM_GATEWAY_PORT": str(port), "VITALSTREAM_ADMIN_PORT": str(free_port()),
-           "VITALSTREAM_TERRA_SECRETS": settings.terra_secrets[0].get_secret_value(),
-           "VITALSTREAM_WEBHOOK_SECRETS": "acme=" + settings.webhook_secrets["acme"].get_secret_value(),
-           "VITALSTREAM_STACK_DIR": str(tmp_path / "nostack"), "VITALSTREAM_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
+        "VITALSTREAM_GATEWAY_PORT": str(port),
+        "VITALSTREAM_ADMIN_PORT": str(free_port()),
+        "VITALSTREAM_TERRA_SECRETS": settings.terra_secrets[0].get_secret_value(),
+        "VITALSTREAM_WEBHOOK_SECRETS": "acme=" + settings.webhook_secrets["acme"].get_secret_value(),
+        "VITALSTREAM_STACK_DIR": str(tmp_path / "nostack"),
+        "VITALSTREAM_LOG_LEVEL": "WARNING",
+    }
     pid = proc.spawn([sys.executable, "-m", "vitalstream.cli", "gateway"], tmp_path / "gateway.log", env=env)
     try:
         assert wait_port(port, timeout_s=30), (tmp_path / "gateway.log").read_text()
@@ -51,8 +56,9 @@ def test_no_generated_request_gets_a_server_error(gateway_url: str) -> None:
             continue  # needs the database; covered by the ops tests
 
         @given(case=operation.as_strategy())
-        @hsettings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                   database=None)
+        @hsettings(
+            max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+        )
         def run(case: Any) -> None:
             response = case.call(base_url=gateway_url, timeout=10)
             assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:200])

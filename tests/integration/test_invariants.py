@@ -80,12 +80,24 @@ def test_design_invariants_hold(pipeline: Pipeline) -> None:
     for m in consume_all(p.settings, "metrics.scored"):
         s = codec.decode_as(m.value(), ScoredObservation)
         o = s.observation
-        candidates.append(Candidate(o.subject, o.metric, o.value, o.provider, o.measured_at, s.confidence,
-                                    s.reliability, o.ordering_ts, o.event_id))
+        candidates.append(
+            Candidate(
+                o.subject,
+                o.metric,
+                o.value,
+                o.provider,
+                o.measured_at,
+                s.confidence,
+                s.reliability,
+                o.ordering_ts,
+                o.event_id,
+            )
+        )
     model = expected_latest(candidates)
     with p.db() as conn:
-        rows = conn.execute("SELECT subject, metric, value, provider, measured_at, confidence, event_id "
-                            "FROM latest_metrics").fetchall()
+        rows = conn.execute(
+            "SELECT subject, metric, value, provider, measured_at, confidence, event_id FROM latest_metrics"
+        ).fetchall()
     table = {(r[0], r[1]): r for r in rows}
     assert set(table) == set(model)
     providers_per_subject_metric = {}
@@ -113,8 +125,11 @@ def test_design_invariants_hold(pipeline: Pipeline) -> None:
     p.wait_for(lambda: all(v == 0 for v in _kafka_probe(p.settings)["lags"].values()), 120, "the redelivery to drain")
     with p.db() as conn:
         after_rows = {t: set(conn.execute(f"SELECT t::text FROM {t} t").fetchall()) for t in LEDGER_TABLES}
-    changed = {t: (sorted(before_rows[t] - after_rows[t])[:2], sorted(after_rows[t] - before_rows[t])[:2])
-               for t in LEDGER_TABLES if before_rows[t] != after_rows[t]}
+    changed = {
+        t: (sorted(before_rows[t] - after_rows[t])[:2], sorted(after_rows[t] - before_rows[t])[:2])
+        for t in LEDGER_TABLES
+        if before_rows[t] != after_rows[t]
+    }
     assert changed == {}
 
     # §10.6: poison never crashed a service.

@@ -15,16 +15,27 @@ from vitalstream.stack.ports import free_port
 
 
 def _cli(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vitalstream.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "vitalstream.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITALSTREAM_")}
-    env.update(VITALSTREAM_STACK_DIR=str(tmp_path / "stack"), VITALSTREAM_LOCAL_KAFKA_PORT=str(free_port()),
-               VITALSTREAM_GATEWAY_PORT=str(free_port()), VITALSTREAM_ADMIN_PORT=str(free_port()),
-               VITALSTREAM_WORKER_WEB_PORT=str(free_port()), VITALSTREAM_SINK_METRICS_PORT=str(free_port()))
+    env.update(
+        VITALSTREAM_STACK_DIR=str(tmp_path / "stack"),
+        VITALSTREAM_LOCAL_KAFKA_PORT=str(free_port()),
+        VITALSTREAM_GATEWAY_PORT=str(free_port()),
+        VITALSTREAM_ADMIN_PORT=str(free_port()),
+        VITALSTREAM_WORKER_WEB_PORT=str(free_port()),
+        VITALSTREAM_SINK_METRICS_PORT=str(free_port()),
+    )
     return env
 
 
@@ -40,9 +51,15 @@ def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_pat
         assert up.returncode == 0, up.stdout + up.stderr
         assert "vitalstream is up" in up.stdout
         values = _env_file(stack_dir)
-        for key in ("VITALSTREAM_KAFKA_BOOTSTRAP", "VITALSTREAM_DATABASE_URL", "VITALSTREAM_GATEWAY_HOST",
-                    "VITALSTREAM_GATEWAY_PORT", "VITALSTREAM_TERRA_SECRETS", "VITALSTREAM_WEBHOOK_SECRETS",
-                    "VITALSTREAM_ADMIN_TOKEN"):
+        for key in (
+            "VITALSTREAM_KAFKA_BOOTSTRAP",
+            "VITALSTREAM_DATABASE_URL",
+            "VITALSTREAM_GATEWAY_HOST",
+            "VITALSTREAM_GATEWAY_PORT",
+            "VITALSTREAM_TERRA_SECRETS",
+            "VITALSTREAM_WEBHOOK_SECRETS",
+            "VITALSTREAM_ADMIN_TOKEN",
+        ):
             assert values.get(key), key
         # The database has the migrations applied.
         with psycopg.connect(values["VITALSTREAM_DATABASE_URL"]) as conn:

@@ -37,14 +37,26 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
         assert views == VIEWS
         assert conn.execute(
             "SELECT relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND relname = 'observations'", (schema,)).fetchone() == ("p",)
-        cols = {r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = 'latest_metrics'", (schema,))}
+            "WHERE n.nspname = %s AND relname = 'observations'",
+            (schema,),
+        ).fetchone() == ("p",)
+        cols = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = 'latest_metrics'",
+                (schema,),
+            )
+        }
         assert {"reliability", "user_id", "event_id", "ordering_ts", "updated_at"} <= cols
-        ledger_cols = {r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = 'ingested_events'", (schema,))}
+        ledger_cols = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = 'ingested_events'",
+                (schema,),
+            )
+        }
         assert set(LEDGER_COLUMNS) <= ledger_cols
     parts = partitions(database_url, schema)
     monthly = [p for p in parts if p[1] is not None]
@@ -64,7 +76,8 @@ def test_views_answer(db_settings: object, database_url: str, db_schema: str) ->
 def test_analyst_can_read_but_not_write(database_url: str, db_schema: str) -> None:
     with psycopg.connect(database_url, options=f"-csearch_path={db_schema}") as conn:
         assert conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'vitalstream_analyst'").fetchone() == (
-            False,)
+            False,
+        )
         conn.execute("SET ROLE vitalstream_analyst")
         for rel in (*TABLES, *VIEWS):
             conn.execute(f"SELECT * FROM {rel} LIMIT 1").fetchall()
@@ -85,14 +98,14 @@ def test_late_partition_takes_its_rows_out_of_default(database_url: str, db_sche
         conn.execute(
             "INSERT INTO observations (subject, metric, provider, measured_at, value, unit, confidence, level, "
             "reliability, event_id, ordering_ts, scored_at) VALUES ('s', 'm', 'P', '2019-05-03Z', 1, 'u', 50, "
-            "'fair', 0.5, 'e', now(), now())")
+            "'fair', 0.5, 'e', now(), now())"
+        )
         assert conn.execute("SELECT count(*) FROM observations_default").fetchone() == (1,)
         created = [r[0] for r in conn.execute("SELECT ensure_observation_partitions('2019-05-20Z', 1)")]
         assert created == ["observations_p2019_05"]
         assert conn.execute("SELECT count(*) FROM observations_default").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM observations_p2019_05").fetchone() == (1,)
-        assert conn.execute("SELECT count(*) FROM ensure_observation_partitions('2019-05-20Z', 1)").fetchone() == (
-            0,)
+        assert conn.execute("SELECT count(*) FROM ensure_observation_partitions('2019-05-20Z', 1)").fetchone() == (0,)
 
 
 def test_downgrade_removes_objects_and_upgrade_restores(database_url: str, schema: str) -> None:
@@ -109,9 +122,14 @@ def test_downgrade_removes_objects_and_upgrade_restores(database_url: str, schem
 def test_ledger_columns_come_and_go_with_revision_0002(database_url: str, schema: str) -> None:
     def columns() -> set[str]:
         with psycopg.connect(database_url) as conn:
-            return {r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                "AND table_name = 'ingested_events'", (schema,))}
+            return {
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                    "AND table_name = 'ingested_events'",
+                    (schema,),
+                )
+            }
 
     migrate.upgrade(database_url, schema, revision="0001")
     assert not set(LEDGER_COLUMNS) & columns()

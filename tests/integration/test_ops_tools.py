@@ -23,7 +23,6 @@ from schemas.topics import CATALOGUE
 from sinks.migrate import upgrade
 from tests.kafka_helpers import consume_all
 from tests.unit.test_codec import samples
-from vitalstream import dlq
 from vitalstream.admin import create_admin_app
 from vitalstream.health import compute, http_status
 from vitalstream.settings import Settings
@@ -33,28 +32,50 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {"PATH": "/usr/bin:/bin", "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix, "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
-           "VITALSTREAM_STACK_DIR": "/nonexistent-stack"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "VITALSTREAM_TOPIC_PREFIX": settings.topic_prefix,
+        "VITALSTREAM_GROUP_PREFIX": settings.group_prefix,
+        "VITALSTREAM_STACK_DIR": "/nonexistent-stack",
+    }
     if settings.database_url is not None:
         env["VITALSTREAM_DATABASE_URL"] = settings.database_url.get_secret_value()
     return env
 
 
 def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vitalstream.cli", *args], env=_env(settings), capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "vitalstream.cli", *args],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _dead_letter(settings: Settings, event_id: str, provider: str, error_class: str) -> None:
-    body = json.dumps({"type": "body", "user": {"user_id": "u1", "provider": provider,
-                                                "first_name": "Ada", "email": "ada@example.org"}}).encode()
+    body = json.dumps(
+        {
+            "type": "body",
+            "user": {"user_id": "u1", "provider": provider, "first_name": "Ada", "email": "ada@example.org"},
+        }
+    ).encode()
     raw = RawWebhook(event_id=event_id, source="terra", received_at=NOW, idempotency_key=event_id, body=body)
-    headers = [(H.ERROR_STAGE, b"normalize"), (H.ERROR_CLASS, error_class.encode()),
-               (H.ERROR_MESSAGE, b"body event without user.user_id"), (H.ERROR_STACKTRACE, b"..."),
-               (H.ORIGINAL_TOPIC, settings.topic("webhooks.raw").encode()), (H.ORIGINAL_PARTITION, b"0"),
-               (H.ORIGINAL_OFFSET, b"7"), (H.ORIGINAL_TIMESTAMP, b"0"), (H.ATTEMPTS, b"1"),
-               (H.FIRST_FAILURE_AT, NOW.isoformat().encode()), (H.EVENT_ID, event_id.encode())]
+    headers = [
+        (H.ERROR_STAGE, b"normalize"),
+        (H.ERROR_CLASS, error_class.encode()),
+        (H.ERROR_MESSAGE, b"body event without user.user_id"),
+        (H.ERROR_STACKTRACE, b"..."),
+        (H.ORIGINAL_TOPIC, settings.topic("webhooks.raw").encode()),
+        (H.ORIGINAL_PARTITION, b"0"),
+        (H.ORIGINAL_OFFSET, b"7"),
+        (H.ORIGINAL_TIMESTAMP, b"0"),
+        (H.ATTEMPTS, b"1"),
+        (H.FIRST_FAILURE_AT, NOW.isoformat().encode()),
+        (H.EVENT_ID, event_id.encode()),
+    ]
     p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
     p.produce(settings.topic("dlq"), key=b"u1", value=Codec().encode(raw), headers=headers)
     assert p.flush(10) == 0

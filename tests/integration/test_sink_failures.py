@@ -8,12 +8,14 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import psycopg
 import pytest
 
 from sinks import metrics, sample
 from tests.fix_sink import MakeSink, connect
 from tests.kafka_helpers import consume_all
 from vitalstream.settings import Settings
+from vitalstream.stack.postgres import PostgresServer
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 
@@ -137,6 +139,69 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
         assert conn.execute("SELECT outcome, count(*) FROM ingested_events GROUP BY 1").fetchall() == [
             ("processed", 3000)]
         assert conn.execute("SELECT count(*) FROM latest_metrics").fetchone() == (50,)
+    assert consume_all(db_settings, "dlq") == []
+
+
+def test_postgres_crash_right_after_a_batch_commit_loses_no_ledger_or_observation_rows(
+    db_settings: Settings, make_sink: MakeSink, restartable: Restartable, database_url: str
+) -> None:
+    """Offsets are committed after the database commit, so that commit must be durable.
+
+    The test server runs with ``synchronous_commit=off`` (``PostgresServer(fast=True)``, like the
+    chaos rig): an acknowledged COMMIT may still sit in the WAL buffers, and an immediate stop
+    (a crash) then loses it after the sink has committed the batch's offsets, leaving events in
+    neither ``ingested_events`` nor the DLQ. A long WAL-writer delay makes that window seconds
+    wide instead of ~200 ms, so the loss is deterministic when the sink's sessions do not ask for
+    synchronous commits. Ledger records also arrive while the server is down.
+    """
+
+    def batch(tag: str, n: int) -> tuple[list[Any], list[Any]]:
+        scored = [sample.scored(f"terra:{tag}{i % 5}", "step_count", float(i), event_id=f"{tag}{i:03d}",
+                                measured_at=T0 + timedelta(hours=i)) for i in range(n)]
+        outcomes = [sample.outcome(f"{tag}{i:03d}", "processed", T0 + timedelta(seconds=i), observations=1)
+                    for i in range(n)]
+        return scored, outcomes
+
+    if not isinstance(restartable, PostgresServer):
+        pytest.skip("needs the locally launched server (ALTER SYSTEM on a shared server is not ours to do)")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET wal_writer_delay = '10s'")
+        conn.execute("ALTER SYSTEM SET wal_writer_flush_after = '1GB'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        warm_scored, warm_outcomes = batch("w", 40)
+        sample.produce(db_settings, "metrics.scored", warm_scored)
+        sample.produce(db_settings, "events.ledger", warm_outcomes)
+        sink = make_sink(sink_batch_size=30)
+        sink.drain(idle_s=0.5)
+        before_scored, before_outcomes = batch("b", 40)  # committed just before the crash
+        sample.produce(db_settings, "events.ledger", before_outcomes)
+        sample.produce(db_settings, "metrics.scored", before_scored)
+        sink.drain(idle_s=0.3)
+        restartable.stop("immediate")  # a crash: no shutdown checkpoint, WAL buffers gone
+        during_scored, during_outcomes = batch("d", 40)  # arrive while the server is down
+        sample.produce(db_settings, "events.ledger", during_outcomes)
+        sample.produce(db_settings, "metrics.scored", during_scored)
+        restarter = threading.Timer(3.0, restartable.start)
+        restarter.start()
+        try:
+            sink.drain(idle_s=2.0, max_s=120)
+        finally:
+            restarter.join()
+        sink.drain(idle_s=1.0)
+    finally:
+        restartable.start()  # no-op when it is running
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET wal_writer_delay")
+            conn.execute("ALTER SYSTEM RESET wal_writer_flush_after")
+            conn.execute("SELECT pg_reload_conf()")
+    expected = {f"{tag}{i:03d}" for tag in "wbd" for i in range(40)}
+    with connect(db_settings) as conn:
+        rows = conn.execute("SELECT event_id, outcome, outcome_at IS NOT NULL FROM ingested_events").fetchall()
+        got = {e for e, outcome, from_ledger in rows if outcome == "processed" and from_ledger}
+        assert sorted(expected - got) == [], "events in neither ingested_events (from the ledger) nor the DLQ"
+        observed = {r[0] for r in conn.execute("SELECT event_id FROM observations")}
+        assert sorted(expected - observed) == []
     assert consume_all(db_settings, "dlq") == []
 
 

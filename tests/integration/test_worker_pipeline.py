@@ -55,22 +55,29 @@ class WorkerProcess:
     def env(self) -> dict[str, str]:
         s = self.settings
         env = {k: v for k, v in os.environ.items() if not k.startswith("VITALSTREAM_")}
-        env.update({
-            "VITALSTREAM_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-            "VITALSTREAM_TOPIC_PREFIX": s.topic_prefix,
-            "VITALSTREAM_GROUP_PREFIX": s.group_prefix,
-            "VITALSTREAM_WORKER_DATADIR": str(self.datadir),
-            "VITALSTREAM_WORKER_WEB_PORT": str(free_port()),
-            "VITALSTREAM_RETRY_DELAYS_S": ",".join(str(d) for d in s.retry_delays_s),
-            "VITALSTREAM_LOG_LEVEL": "INFO",
-        })
+        env.update(
+            {
+                "VITALSTREAM_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+                "VITALSTREAM_TOPIC_PREFIX": s.topic_prefix,
+                "VITALSTREAM_GROUP_PREFIX": s.group_prefix,
+                "VITALSTREAM_WORKER_DATADIR": str(self.datadir),
+                "VITALSTREAM_WORKER_WEB_PORT": str(free_port()),
+                "VITALSTREAM_RETRY_DELAYS_S": ",".join(str(d) for d in s.retry_delays_s),
+                "VITALSTREAM_LOG_LEVEL": "INFO",
+            }
+        )
         return env
 
     def start(self) -> WorkerProcess:
         self.datadir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "vitalstream.cli", "worker"], env=self.env(),
-                                         cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "vitalstream.cli", "worker"],
+                env=self.env(),
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def stop(self, timeout: float = 30.0) -> int:
@@ -111,20 +118,24 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
             w.stop()
 
 
-def raw_webhook(body: bytes | dict[str, Any] | list[Any], event_id: str | None = None,
-                user: str = "u1") -> RawWebhook:
+def raw_webhook(body: bytes | dict[str, Any] | list[Any], event_id: str | None = None, user: str = "u1") -> RawWebhook:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     eid = event_id or uuid.uuid4().hex
-    return RawWebhook(event_id=eid, source="terra", received_at=datetime.now(UTC), idempotency_key=eid, body=data,
-                      provider_user_id=user)
+    return RawWebhook(
+        event_id=eid,
+        source="terra",
+        received_at=datetime.now(UTC),
+        idempotency_key=eid,
+        body=data,
+        provider_user_id=user,
+    )
 
 
 def produce(settings: Settings, items: list[tuple[bytes, bytes, str | None]], topic: str = "webhooks.raw") -> None:
     """items: (key, value, event id header)."""
     p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
     for key, value, eid in items:
-        p.produce(settings.topic(topic), key=key, value=value,
-                  headers=[(H.EVENT_ID, eid.encode())] if eid else None)
+        p.produce(settings.topic(topic), key=key, value=value, headers=[(H.EVENT_ID, eid.encode())] if eid else None)
     assert p.flush(15) == 0
 
 
@@ -162,8 +173,9 @@ def expected_observations(raws: list[RawWebhook]) -> int:
     return sum(len(normalize(r, parse_body(r.body)).observations) for r in raws)
 
 
-def decoded(settings: Settings, topic: str, cls: type[Any], expected: int | None = None,
-            timeout_s: float = 5.0) -> list[Any]:
+def decoded(
+    settings: Settings, topic: str, cls: type[Any], expected: int | None = None, timeout_s: float = 5.0
+) -> list[Any]:
     return [CODEC.decode_as(m.value() or b"", cls) for m in consume_all(settings, topic, expected, timeout_s)]
 
 
@@ -185,8 +197,10 @@ def changelog_states(settings: Settings, app_id: str, table: str) -> dict[str, d
 
 
 def test_raw_to_scored_end_to_end_and_redelivery_once(settings: Settings, worker_factory: Any) -> None:
-    raws = [raw_webhook(example(n), user=f"user-{i}") for i, n in enumerate(
-        ["body__body.json", "daily__daily.json", "sleep__sleep.json", "activity__activity.json"])]
+    raws = [
+        raw_webhook(example(n), user=f"user-{i}")
+        for i, n in enumerate(["body__body.json", "daily__daily.json", "sleep__sleep.json", "activity__activity.json"])
+    ]
     lifecycle = [raw_webhook(example("auth__authSuccess.json")), raw_webhook(example("deauth__deauth.json"))]
     ignored = raw_webhook({"type": "lab_report.created", "user": {"user_id": "u9", "provider": "X"}})
     redelivered = RawWebhook(**{**raws[0].to_avro(), "received_at": datetime.now(UTC)})  # same event id
@@ -209,7 +223,8 @@ def test_raw_to_scored_end_to_end_and_redelivery_once(settings: Settings, worker
     assert len(normalized) == n_obs
     latest = decoded(settings, "metrics.latest", LatestMetric)
     assert latest and {(lm.subject, lm.metric) for lm in latest} <= {
-        (s.observation.subject, s.observation.metric) for s in scored}
+        (s.observation.subject, s.observation.metric) for s in scored
+    }
     ledger = decoded(settings, "events.ledger", EventOutcome)
     by_id = Counter(o.event_id for o in ledger)
     assert set(by_id) == {r.event_id for r in [*raws, *lifecycle, ignored]}
@@ -230,8 +245,13 @@ def _group_caught_up(settings: Settings, short_topic: str) -> bool:
     from confluent_kafka import Consumer, TopicPartition
 
     topic = settings.topic(short_topic)
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": settings.group_prefix + "worker",
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": settings.group_prefix + "worker",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
         committed = {tp.partition: tp.offset for tp in c.committed([TopicPartition(topic, p) for p in parts], 10)}
@@ -246,18 +266,21 @@ def test_poison_records_dead_letter_once_and_partition_flows(settings: Settings,
     bad_event = uuid.uuid4().hex
     empty = raw_webhook([], user="same-user")
     good = raw_webhook(example("body__body.json"), user="same-user")
-    produce(settings, [
-        (key, b"\x00\x01 not avro at all", bad_event),
-        (key, CODEC.encode(empty), empty.event_id),
-        (key, CODEC.encode(good), good.event_id),
-    ])
+    produce(
+        settings,
+        [
+            (key, b"\x00\x01 not avro at all", bad_event),
+            (key, CODEC.encode(empty), empty.event_id),
+            (key, CODEC.encode(good), good.event_id),
+        ],
+    )
     n_obs = expected_observations([good])
     worker = worker_factory(settings)
-    wait_for("good event scored", lambda: len(consume_all(settings, "metrics.scored", n_obs, 2.0)) >= n_obs, 90,
-             worker)
+    wait_for("good event scored", lambda: len(consume_all(settings, "metrics.scored", n_obs, 2.0)) >= n_obs, 90, worker)
     wait_for("2 dead letters", at_least(2, lambda: consume_all(settings, "dlq", 2, 2.0)), 30, worker)
-    ledger = wait_for("ledger rows", at_least(3, lambda: decoded(settings, "events.ledger", EventOutcome, 3, 2.0)),
-                      30, worker)
+    ledger = wait_for(
+        "ledger rows", at_least(3, lambda: decoded(settings, "events.ledger", EventOutcome, 3, 2.0)), 30, worker
+    )
     dlq = consume_all(settings, "dlq")
     assert len(dlq) == 2
     by_event = {headers_of(m)[H.EVENT_ID]: m for m in dlq}
@@ -331,13 +354,20 @@ def test_transient_failure_recovers_through_retry_topic(kafka_bootstrap: str, wo
     assert not ensure_topics(settings).problems
     body = example("body__body.json")
     with FlakyPayloadServer(body, failures=1) as server:
-        ping = raw_webhook({"type": "s3_payload", "status": "success",
-                            "url": f"http://127.0.0.1:{server.port}/payload", "expires_in": 600})
+        ping = raw_webhook(
+            {
+                "type": "s3_payload",
+                "status": "success",
+                "url": f"http://127.0.0.1:{server.port}/payload",
+                "expires_in": 600,
+            }
+        )
         produce_raw(settings, [ping])
         n_obs = expected_observations([raw_webhook(body)])
         worker = worker_factory(settings)
-        wait_for("scored after retry", lambda: len(consume_all(settings, "metrics.scored", n_obs, 2.0)) >= n_obs,
-                 90, worker)
+        wait_for(
+            "scored after retry", lambda: len(consume_all(settings, "metrics.scored", n_obs, 2.0)) >= n_obs, 90, worker
+        )
         ledger = wait_for("ledger", lambda: decoded(settings, "events.ledger", EventOutcome, 1, 2.0), 30, worker)
         assert server.requests == 2
     retried = consume_all(settings, "retry.5s")
@@ -352,30 +382,50 @@ def test_transient_failure_recovers_through_retry_topic(kafka_bootstrap: str, wo
 
 def _state_summary(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What must not depend on when/how often scoring ran: history, providers, dedup keys, winner identity."""
-    return {k: (s["n"], round(s["m"], 6), round(s["q"], 6), s["p"], sorted(s["d"]),
-                None if s["w"] is None else (s["w"][0], s["w"][4], s["w"][5]))
-            for k, s in states.items()}
+    return {
+        k: (
+            s["n"],
+            round(s["m"], 6),
+            round(s["q"], 6),
+            s["p"],
+            sorted(s["d"]),
+            None if s["w"] is None else (s["w"][0], s["w"][4], s["w"][5]),
+        )
+        for k, s in states.items()
+    }
 
 
-def test_kill_restart_restores_tables_and_replay_rebuilds_same_state(settings: Settings,
-                                                                    worker_factory: Any) -> None:
-    first = [raw_webhook(example(n), user=f"user-{i}") for i, n in enumerate(
-        ["body__body.json", "daily__daily.json", "sleep__sleep.json"])]
+def test_kill_restart_restores_tables_and_replay_rebuilds_same_state(settings: Settings, worker_factory: Any) -> None:
+    first = [
+        raw_webhook(example(n), user=f"user-{i}")
+        for i, n in enumerate(["body__body.json", "daily__daily.json", "sleep__sleep.json"])
+    ]
     produce_raw(settings, first)
     n_first = expected_observations(first)
     worker = worker_factory(settings, "data1")
-    wait_for("first batch scored", lambda: len(consume_all(settings, "metrics.scored", n_first, 2.0)) >= n_first,
-             90, worker)
+    wait_for(
+        "first batch scored", lambda: len(consume_all(settings, "metrics.scored", n_first, 2.0)) >= n_first, 90, worker
+    )
     worker.kill()  # SIGKILL: whatever was not committed is processed again
     second = [raw_webhook(example("activity__activity.json"), user="user-9")]
     resent = RawWebhook(**{**first[1].to_avro(), "received_at": datetime.now(UTC)})
     produce_raw(settings, [*second, resent])
     n_total = n_first + expected_observations(second)
     worker2 = worker_factory(settings, "data2")  # fresh datadir: tables come from the changelogs
-    wait_for("second batch scored",
-             lambda: len({(s.observation.event_id, s.observation.metric, s.observation.measured_at) for s in
-                          decoded(settings, "metrics.scored", ScoredObservation, n_total, 2.0)}) >= n_total,
-             90, worker2)
+    wait_for(
+        "second batch scored",
+        lambda: (
+            len(
+                {
+                    (s.observation.event_id, s.observation.metric, s.observation.measured_at)
+                    for s in decoded(settings, "metrics.scored", ScoredObservation, n_total, 2.0)
+                }
+            )
+            >= n_total
+        ),
+        90,
+        worker2,
+    )
     wait_for("raw consumed", lambda: _group_caught_up(settings, "webhooks.raw"), 30, worker2)
     wait_for("normalized consumed", lambda: _group_caught_up(settings, "metrics.normalized"), 30, worker2)
     assert worker2.stop() == 0
@@ -383,8 +433,10 @@ def test_kill_restart_restores_tables_and_replay_rebuilds_same_state(settings: S
     app_id = settings.group_prefix + "worker"
     states = changelog_states(settings, app_id, "confidence")
     normalized = [CODEC.decode(m.value() or b"") for m in consume_all(settings, "metrics.normalized")]
-    distinct = Counter(f"{o.subject}|{o.metric}" for o in  # type: ignore[attr-defined]
-                       {(o.event_id, o.metric, o.measured_at): o for o in normalized}.values())  # type: ignore[attr-defined]
+    distinct = Counter(
+        f"{o.subject}|{o.metric}"
+        for o in {(o.event_id, o.metric, o.measured_at): o for o in normalized}.values()  # type: ignore[attr-defined]
+    )  # type: ignore[attr-defined]
     assert {k: s["n"] for k, s in states.items()} == {k: n for k, n in distinct.items() if k in states}
     assert sum(s["n"] for s in states.values()) <= n_total
     quality: dict[str, QualityDaily] = {}
@@ -396,9 +448,18 @@ def test_kill_restart_restores_tables_and_replay_rebuilds_same_state(settings: S
     env = WorkerProcess(settings, settings_dir := Path(str(worker2.datadir) + "-recompute"), worker2.log).env()
     settings_dir.mkdir()
     recompute_id = settings.group_prefix + "recompute-test"
-    code = ("from streams.recompute import recompute; from vitalstream.settings import Settings; "
-            f"print(recompute(Settings(), app_id={recompute_id!r}))")
-    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=120,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        "from streams.recompute import recompute; from vitalstream.settings import Settings; "
+        f"print(recompute(Settings(), app_id={recompute_id!r}))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     rebuilt = changelog_states(settings, recompute_id, "confidence")
     assert _state_summary(rebuilt) == _state_summary(states)

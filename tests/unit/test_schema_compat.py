@@ -23,8 +23,11 @@ RELEASES = sorted(p for p in (AVRO / "released").iterdir() if p.is_dir())
 
 def _parse(directory: Path) -> dict[str, Any]:
     named: dict[str, Any] = {}
-    return {n: fastavro.parse_schema(json.loads((directory / f).read_text()), named_schemas=named)
-            for n, f in SCHEMA_FILES.items() if (directory / f).exists()}
+    return {
+        n: fastavro.parse_schema(json.loads((directory / f).read_text()), named_schemas=named)
+        for n, f in SCHEMA_FILES.items()
+        if (directory / f).exists()
+    }
 
 
 def _example(schema: Any, named: dict[str, Any] | None = None) -> Any:
@@ -35,8 +38,16 @@ def _example(schema: Any, named: dict[str, Any] | None = None) -> Any:
     if isinstance(schema, str):
         if "." in schema:
             return _example(named[schema.rsplit(".", 1)[1]], named)
-        return {"string": "x", "bytes": b"x", "long": 1, "int": 1, "double": 1.0, "float": 1.0,
-                "boolean": True, "null": None}[schema]
+        return {
+            "string": "x",
+            "bytes": b"x",
+            "long": 1,
+            "int": 1,
+            "double": 1.0,
+            "float": 1.0,
+            "boolean": True,
+            "null": None,
+        }[schema]
     t = schema["type"]
     if t == "record":
         return {f["name"]: f["default"] if "default" in f else _example(f["type"], named) for f in schema["fields"]}

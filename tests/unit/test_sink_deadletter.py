@@ -20,8 +20,16 @@ def _raise() -> ValueError:
 
 def test_headers_keep_originals_and_add_error_context() -> None:
     exc = _raise()
-    headers = dlq_headers([("trace", b"t-1")], exc, topic="p.metrics.scored", partition=2, offset=41,
-                          timestamp_ms=1700000000000, event_id="ev-9", now=NOW)
+    headers = dlq_headers(
+        [("trace", b"t-1")],
+        exc,
+        topic="p.metrics.scored",
+        partition=2,
+        offset=41,
+        timestamp_ms=1700000000000,
+        event_id="ev-9",
+        now=NOW,
+    )
     got = dict(headers)
     assert got["trace"] == b"t-1"
     assert got["vs.error.stage"] == b"sink"
@@ -38,8 +46,16 @@ def test_headers_keep_originals_and_add_error_context() -> None:
 
 def test_a_failing_replay_counts_attempts_and_keeps_first_failure() -> None:
     first = dlq_headers(None, _raise(), topic="t", partition=0, offset=1, timestamp_ms=None, event_id=None, now=NOW)
-    again = dlq_headers([*first, ("vs.replay.of", b"0:1")], _raise(), topic="t", partition=0, offset=7,
-                        timestamp_ms=None, event_id=None, now=datetime(2027, 1, 1, tzinfo=UTC))
+    again = dlq_headers(
+        [*first, ("vs.replay.of", b"0:1")],
+        _raise(),
+        topic="t",
+        partition=0,
+        offset=7,
+        timestamp_ms=None,
+        event_id=None,
+        now=datetime(2027, 1, 1, tzinfo=UTC),
+    )
     assert header_value(again, "vs.attempts") == "2"
     assert header_value(again, "vs.first_failure_at") == NOW.isoformat()
     assert header_value(again, "vs.original.offset") == "7"
@@ -53,8 +69,15 @@ def test_error_classification() -> None:
 
     assert is_permanent(psycopg.errors.CheckViolation()) and not is_transient(psycopg.errors.CheckViolation())
     assert is_permanent(psycopg.DataError()) and is_permanent(InvalidRecord("x"))
-    for exc in (psycopg.OperationalError(), psycopg.errors.AdminShutdown(), psycopg.errors.DeadlockDetected(),
-                psycopg.errors.QueryCanceled(), psycopg.InterfaceError(), PoolTimeout(), KafkaUnavailable()):
+    for exc in (
+        psycopg.OperationalError(),
+        psycopg.errors.AdminShutdown(),
+        psycopg.errors.DeadlockDetected(),
+        psycopg.errors.QueryCanceled(),
+        psycopg.InterfaceError(),
+        PoolTimeout(),
+        KafkaUnavailable(),
+    ):
         assert is_transient(exc) and not is_permanent(exc), exc
     assert error_class(psycopg.errors.CheckViolation()) == "psycopg.errors.CheckViolation"
     assert dlq_reason(InvalidRecord("nope")) == "sinks.rows.InvalidRecord: nope"

@@ -29,7 +29,13 @@ def row(event_id: str, result: str, at: datetime, offset: int, **kw: object) -> 
 def test_outcome_rows_validate() -> None:
     r = row("e", "processed", T0, 4, source="terra", observations=2)
     assert (r.event_id, r.outcome, r.stage, r.outcome_at, r.ledger_offset, r.observations) == (
-        "e", "processed", "normalize", T0, 4, 2)
+        "e",
+        "processed",
+        "normalize",
+        T0,
+        4,
+        2,
+    )
     with pytest.raises(InvalidRecord):
         row("e", "lost", T0, 0)
     with pytest.raises(InvalidRecord):
@@ -62,8 +68,16 @@ def test_fast_reader_gives_the_slow_paths_rows() -> None:
     reader = ScoredReader()
     records = [
         scored(),
-        scored("alice", user_id="u7", device="watch", confidence=12.5, unit="kg", metric="body_weight",
-               measured_at=T0 + timedelta(milliseconds=1234), measured_until=T0 + timedelta(hours=1)),
+        scored(
+            "alice",
+            user_id="u7",
+            device="watch",
+            confidence=12.5,
+            unit="kg",
+            metric="body_weight",
+            measured_at=T0 + timedelta(milliseconds=1234),
+            measured_until=T0 + timedelta(hours=1),
+        ),
         scored("terra:zed", measured_at=datetime(1969, 7, 20, 20, 17, 40, 123000, tzinfo=UTC)),
     ]
     for rec in records:
@@ -80,8 +94,10 @@ def test_fast_reader_gives_the_slow_paths_rows() -> None:
 
 def test_fast_path_failures_keep_the_slow_paths_errors_and_event_id() -> None:
     reader = ScoredReader()
-    for rec, error in ((scored(confidence=150.0, event_id="conf"), InvalidRecord),
-                       (scored(device="bad\x00", event_id="nul"), psycopg.DataError)):
+    for rec, error in (
+        (scored(confidence=150.0, event_id="conf"), InvalidRecord),
+        (scored(device="bad\x00", event_id="nul"), psycopg.DataError),
+    ):
         item = decode(Msg("p.metrics.scored", CODEC.encode(rec)), CODEC, "p.", reader)
         assert isinstance(item.error, error) and item.event_id == rec.observation.event_id
     with pytest.raises(psycopg.DataError, match="NUL"):

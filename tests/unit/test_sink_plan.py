@@ -67,8 +67,7 @@ def test_purged_users_rows_are_ignored_and_replaced_users_rekeyed() -> None:
     plan = plan_observations([a, b, c], states, purge_on_deauth=True)
     assert plan.ignored == 1
     assert {(r.subject, r.user_id) for r in plan.observations} == {("terra:new", "new"), ("alice", "new")}
-    assert {(r.event_id, r.outcome) for r in plan.ledger} == {("x", "ignored"), ("y", "processed"),
-                                                             ("z", "processed")}
+    assert {(r.event_id, r.outcome) for r in plan.ledger} == {("x", "ignored"), ("y", "processed"), ("z", "processed")}
     kept = plan_observations([a], states, purge_on_deauth=False)
     assert kept.observations == [a]
 
@@ -81,10 +80,16 @@ def test_route_and_rekey() -> None:
 
 
 def test_ledger_keeps_strongest_outcome() -> None:
-    rows = [LedgerRow("e", "ignored", "sink", "x"), LedgerRow("e", "processed", "sink", None),
-            LedgerRow("f", "dead_lettered", "sink", "bad"), LedgerRow("f", "processed", "sink", None)]
-    assert sorted(merge_ledger(rows)) == [LedgerRow("e", "processed", "sink", None),
-                                          LedgerRow("f", "dead_lettered", "sink", "bad")]
+    rows = [
+        LedgerRow("e", "ignored", "sink", "x"),
+        LedgerRow("e", "processed", "sink", None),
+        LedgerRow("f", "dead_lettered", "sink", "bad"),
+        LedgerRow("f", "processed", "sink", None),
+    ]
+    assert sorted(merge_ledger(rows)) == [
+        LedgerRow("e", "processed", "sink", None),
+        LedgerRow("f", "dead_lettered", "sink", "bad"),
+    ]
 
 
 def test_quality_last_value_per_key_wins() -> None:
@@ -104,9 +109,13 @@ def test_sql_rule_uses_the_same_terms_in_the_same_order() -> None:
 
 slots = st.sampled_from([T0, T0 + timedelta(days=1)])
 candidates = st.builds(
-    lambda m, c, r, o, e: row(measured_at=m, confidence=c, reliability=r, ordering_ts=T0 + timedelta(minutes=o),
-                              event_id=e, provider=f"P{e}"),
-    slots, st.sampled_from([50.0, 80.0]), st.sampled_from([0.3, 0.6]), st.integers(0, 2),
+    lambda m, c, r, o, e: row(
+        measured_at=m, confidence=c, reliability=r, ordering_ts=T0 + timedelta(minutes=o), event_id=e, provider=f"P{e}"
+    ),
+    slots,
+    st.sampled_from([50.0, 80.0]),
+    st.sampled_from([0.3, 0.6]),
+    st.integers(0, 2),
     st.text("abc", min_size=1, max_size=2),
 )
 

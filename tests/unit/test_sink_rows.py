@@ -24,8 +24,11 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def test_observation_row_carries_every_column() -> None:
-    row = observation_row(scored("terra:abc", "body_weight", 71.5, confidence=91.0, reliability=0.9, event_id="e1",
-                                 unit="kg", device="scale"))
+    row = observation_row(
+        scored(
+            "terra:abc", "body_weight", 71.5, confidence=91.0, reliability=0.9, event_id="e1", unit="kg", device="scale"
+        )
+    )
     assert row.subject == "terra:abc" and row.metric == "body_weight" and row.value == 71.5
     assert row.user_id == "abc"
     assert row.level == "excellent" and row.reliability == 0.9 and row.device == "scale"

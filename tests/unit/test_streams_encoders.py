@@ -26,27 +26,52 @@ def _when(rng: random.Random) -> datetime:
 
 def _observation(rng: random.Random) -> Observation:
     return Observation(
-        subject=_text(rng), metric=rng.choice(["steps", "weight_kg"]),
+        subject=_text(rng),
+        metric=rng.choice(["steps", "weight_kg"]),
         value=rng.choice([0.0, -0.0, 1e300, rng.uniform(-1e9, 1e9)]),
-        unit=_text(rng), measured_at=_when(rng), provider=_text(rng), event_id=_text(rng), ordering_ts=_when(rng),
-        measured_until=rng.choice([None, _when(rng)]), device=rng.choice([None, _text(rng)]),
-        upload_type=rng.choice([None, "MANUAL"]), provenance=rng.choice(["sensed", "unknown"]),
-        completeness=rng.random(), user_id=rng.choice([None, _text(rng)]), source=rng.choice(["terra", "acme"]),
+        unit=_text(rng),
+        measured_at=_when(rng),
+        provider=_text(rng),
+        event_id=_text(rng),
+        ordering_ts=_when(rng),
+        measured_until=rng.choice([None, _when(rng)]),
+        device=rng.choice([None, _text(rng)]),
+        upload_type=rng.choice([None, "MANUAL"]),
+        provenance=rng.choice(["sensed", "unknown"]),
+        completeness=rng.random(),
+        user_id=rng.choice([None, _text(rng)]),
+        source=rng.choice(["terra", "acme"]),
     )
 
 
 def _scored(rng: random.Random, obs: Observation) -> ScoredObservation:
     components = {k: round(rng.uniform(0, 1), 4) for k in rng.sample("PRCFMA", rng.randrange(0, 7))}
-    return ScoredObservation(observation=obs, confidence=rng.choice([0.0, 100.0, rng.uniform(0, 100)]),
-                             level=rng.choice(["excellent", "good", "fair", "poor"]), scored_at=_when(rng),
-                             components=components, reliability=rng.uniform(0, 1))
+    return ScoredObservation(
+        observation=obs,
+        confidence=rng.choice([0.0, 100.0, rng.uniform(0, 100)]),
+        level=rng.choice(["excellent", "good", "fair", "poor"]),
+        scored_at=_when(rng),
+        components=components,
+        reliability=rng.uniform(0, 1),
+    )
 
 
 def _latest(rng: random.Random) -> LatestMetric:
-    return LatestMetric(subject=_text(rng), metric="steps", value=rng.uniform(-1e6, 1e6), unit=_text(rng),
-                        measured_at=_when(rng), provider=_text(rng), confidence=rng.uniform(0, 100), level="good",
-                        event_id=_text(rng), ordering_ts=_when(rng), updated_at=_when(rng),
-                        measured_until=rng.choice([None, _when(rng)]), reliability=rng.random())
+    return LatestMetric(
+        subject=_text(rng),
+        metric="steps",
+        value=rng.uniform(-1e6, 1e6),
+        unit=_text(rng),
+        measured_at=_when(rng),
+        provider=_text(rng),
+        confidence=rng.uniform(0, 100),
+        level="good",
+        event_id=_text(rng),
+        ordering_ts=_when(rng),
+        updated_at=_when(rng),
+        measured_until=rng.choice([None, _when(rng)]),
+        reliability=rng.random(),
+    )
 
 
 def test_byte_equal_to_the_codec() -> None:

@@ -24,8 +24,15 @@ NOW_MS = 1_800_000_000_000
 
 
 def record(headers: list[tuple[str, bytes]] | None = None) -> FailedRecord:
-    return FailedRecord(topic="vitalstream.webhooks.raw", partition=3, offset=42, timestamp_ms=NOW_MS - 5000,
-                        key=b"user-1", value=b"\xc3\x01payload", headers=headers or [("vs.event_id", b"ev-1")])
+    return FailedRecord(
+        topic="vitalstream.webhooks.raw",
+        partition=3,
+        offset=42,
+        timestamp_ms=NOW_MS - 5000,
+        key=b"user-1",
+        value=b"\xc3\x01payload",
+        headers=headers or [("vs.event_id", b"ev-1")],
+    )
 
 
 def raised(exc: BaseException) -> BaseException:
@@ -36,8 +43,9 @@ def raised(exc: BaseException) -> BaseException:
 
 
 def test_permanent_error_goes_to_dlq_with_every_header() -> None:
-    routed = route(record(), raised(SchemaInvalidError("payload is a JSON array, not an object")), stage="normalize",
-                   now_ms=NOW_MS)
+    routed = route(
+        record(), raised(SchemaInvalidError("payload is a JSON array, not an object")), stage="normalize", now_ms=NOW_MS
+    )
     assert routed.topic == "dlq" and routed.dead and routed.attempts == 1
     h = dict(routed.headers)
     assert set(H.ALL_FAILURE_HEADERS) <= set(h)
@@ -57,8 +65,11 @@ def test_permanent_error_goes_to_dlq_with_every_header() -> None:
 def test_transient_error_moves_through_the_tiers_by_attempts(previous: int, expected: str) -> None:
     headers = [("vs.event_id", b"ev-1")]
     if previous:
-        headers += [(H.ATTEMPTS, str(previous).encode()), (H.FIRST_FAILURE_AT, b"2027-01-01T00:00:00.000+00:00"),
-                    (H.ERROR_CLASS, b"Old")]
+        headers += [
+            (H.ATTEMPTS, str(previous).encode()),
+            (H.FIRST_FAILURE_AT, b"2027-01-01T00:00:00.000+00:00"),
+            (H.ERROR_CLASS, b"Old"),
+        ]
     routed = route(record(headers), raised(TransientError("download timed out")), stage="normalize", now_ms=NOW_MS)
     assert routed.topic == expected
     assert header_value(routed.headers, H.ATTEMPTS) == str(previous + 1)

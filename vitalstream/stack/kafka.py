@@ -10,8 +10,8 @@ Kafka distribution) is used instead when set. Each broker is one JVM running
 from __future__ import annotations
 
 import base64
-import logging
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -88,8 +88,16 @@ def ensure_jars() -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         print(f"fetching Apache Kafka {version} jars from Maven Central (once) …", flush=True)
         out = proc.run(
-            [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-             "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"]
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(POM),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={tmp}",
+            ]
         )
         if out.returncode != 0 or not any(tmp.glob("kafka_2.13-*.jar")):
             lines = [ln for ln in (out.stdout + out.stderr).splitlines() if "ERROR" in ln] or [out.stderr.strip()]
@@ -261,8 +269,13 @@ def start_cluster(workdir: Path, nodes: int = 1, heap: str = "512m") -> list[Kaf
         rf = min(3, nodes)
         brokers = [
             KafkaBroker(
-                workdir / f"node{n}", node_id=n, controller_port=cp, heap=heap, voters=ports,
-                replication_factor=rf, min_insync_replicas=max(1, rf - 1),
+                workdir / f"node{n}",
+                node_id=n,
+                controller_port=cp,
+                heap=heap,
+                voters=ports,
+                replication_factor=rf,
+                min_insync_replicas=max(1, rf - 1),
             )
             for n, cp in ports
         ]

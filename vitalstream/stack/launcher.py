@@ -171,7 +171,9 @@ def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) 
                 print(f"{name}: not built yet, skipped")
                 continue
             if name == "gateway" and port_in_use(settings.gateway_port, settings.gateway_host):
-                raise StackError(f"port {settings.gateway_port} is in use: stop what listens there or set VITALSTREAM_GATEWAY_PORT")
+                raise StackError(
+                    f"port {settings.gateway_port} is in use: stop what listens there or set VITALSTREAM_GATEWAY_PORT"
+                )
             log = paths.logs / f"{name}.log"
             pid = proc.spawn([sys.executable, "-m", "vitalstream.cli", name], log, env=child_env)
             state["processes"][name] = {"pid": pid, "log": str(log)}
@@ -201,13 +203,15 @@ def _saved_pg_port(paths: StackPaths) -> int | None:
 def _print_summary(paths: StackPaths, env: dict[str, str], state: dict[str, Any], took: float) -> None:
     host, port = env["VITALSTREAM_GATEWAY_HOST"], env["VITALSTREAM_GATEWAY_PORT"]
     print(f"\nvitalstream is up ({took:.1f}s)")
-    print(f"  gateway     http://{host}:{port}/webhooks/terra   (health: http://{host}:{port}/health, metrics: /metrics)")
+    print(
+        f"  gateway     http://{host}:{port}/webhooks/terra   (health: http://{host}:{port}/health, metrics: /metrics)"
+    )
     print(f"  kafka       {env['VITALSTREAM_KAFKA_BOOTSTRAP']}")
     print(f"  postgres    {_mask_password(env['VITALSTREAM_DATABASE_URL'])}")
     print("  metrics     worker http://127.0.0.1:6066/metrics, sink http://127.0.0.1:9102/metrics")
     print(f"  secrets     {paths.env}  (source it: `set -a; . {paths.env}; set +a`)")
     print(f"  logs        {paths.logs}/")
-    print(f"  processes   " + ", ".join(f"{n}={i['pid']}" for n, i in state["processes"].items()))
+    print("  processes   " + ", ".join(f"{n}={i['pid']}" for n, i in state["processes"].items()))
 
 
 def _mask_password(url: str) -> str:

@@ -104,8 +104,19 @@ class PostgresServer:
         pwfile.chmod(0o600)
         out = proc.run(
             _as_user(
-                [pg_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", "--pwfile", str(pwfile),
-                 "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8" if _has_c_utf8() else "--locale=C"]
+                [
+                    pg_bin("initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8" if _has_c_utf8() else "--locale=C",
+                ]
             )
         )
         pwfile.unlink(missing_ok=True)
@@ -117,8 +128,13 @@ class PostgresServer:
             return
         if port_in_use(self.port):
             raise StackError(f"port {self.port} is in use: stop what listens there or pick another port")
-        opts = [f"-p {self.port}", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
-                "-c max_connections=200", "-c shared_buffers=256MB"]
+        opts = [
+            f"-p {self.port}",
+            "-c listen_addresses=127.0.0.1",
+            "-c unix_socket_directories=''",
+            "-c max_connections=200",
+            "-c shared_buffers=256MB",
+        ]
         if self.fast:
             opts += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         log = self.workdir / "postgres.log"
@@ -126,8 +142,21 @@ class PostgresServer:
             log.touch()
             self._chown(log)
         out = proc.run(
-            _as_user([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(log), "-w", "-t", str(int(timeout_s)),
-                      "-o", " ".join(opts), "start"])
+            _as_user(
+                [
+                    pg_bin("pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-t",
+                    str(int(timeout_s)),
+                    "-o",
+                    " ".join(opts),
+                    "start",
+                ]
+            )
         )
         if out.returncode != 0:
             raise StackError(f"PostgreSQL did not start ({out.stderr.strip()[-200:]}): see {log}")

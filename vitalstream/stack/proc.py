@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 """Children we started, kept referenced so Popen never warns and ``alive`` can reap them."""
@@ -82,10 +82,8 @@ def stop(pid: int | None, timeout_s: float = 15.0, sig: int = signal.SIGTERM) ->
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 5
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -110,4 +108,4 @@ def wait_exit(pid: int, timeout_s: float) -> bool:
     return False
 
 
-__all__ = ["alive", "kill", "run", "spawn", "stop", "wait_exit", "os"]
+__all__ = ["alive", "kill", "os", "run", "spawn", "stop", "wait_exit"]
