@@ -345,10 +345,19 @@ def bench(what: str, quick: bool) -> None:
 
 
 def run() -> None:
+    """Console entry point: every failure is one line that says what went wrong, never a traceback
+    (set VITALSTREAM_DEBUG=1 to see it)."""
+    import os
+
     try:
         main(standalone_mode=True)
     except StackError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("VITALSTREAM_DEBUG"):
+            raise
+        click.echo(f"error: {type(exc).__name__}: {exc} (VITALSTREAM_DEBUG=1 shows the traceback)", err=True)
         sys.exit(1)
 
 

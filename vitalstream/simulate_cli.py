@@ -80,6 +80,6 @@ def run_simulation(
         "p50_ms": round(stats.percentile(50), 2),
         "p99_ms": round(stats.percentile(99), 2),
     }
-    click.echo(orjson.dumps(summary).decode())
+    click.echo(orjson.dumps(summary, option=orjson.OPT_NON_STR_KEYS).decode())
     if stats.errors == stats.sent:
         raise click.ClickException(f"no answer from {target}: is the gateway up? (`vitalstream status`)")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -68,6 +70,22 @@ def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_pat
 
         status = _cli(["status"], stack_env)
         assert status.returncode == 0, status.stdout
+        for service in ("gateway", "worker", "sink", "kafka", "postgres"):
+            assert service in status.stdout
+
+        # The whole pipeline runs: simulated webhooks become rows (the CLI reads stack.env itself).
+        sim = _cli(["simulate", "--count", "40", "--rate", "40", "--users", "4"], stack_env)
+        assert sim.returncode == 0, sim.stdout + sim.stderr
+        assert json.loads(sim.stdout.splitlines()[-1])["accepted"] > 0
+        deadline = time.monotonic() + 120
+        rows = 0
+        while time.monotonic() < deadline and rows == 0:
+            with psycopg.connect(values["VITALSTREAM_DATABASE_URL"]) as conn:
+                rows = conn.execute("SELECT count(*) FROM latest_metrics").fetchone()[0]  # type: ignore[index]
+            time.sleep(1)
+        assert rows > 0, "simulated webhooks never reached latest_metrics"
+        health = _cli(["health"], stack_env)
+        assert json.loads(health.stdout)["checks"]["database"] == "ok"
 
         twin = _cli(["up", "--detach"], stack_env)
         assert twin.returncode == 1 and "already running" in twin.stdout

@@ -175,8 +175,8 @@ def test_postgres_crash_right_after_a_batch_commit_loses_no_ledger_or_observatio
         sink = make_sink(sink_batch_size=30)
         sink.drain(idle_s=0.5)
         before_scored, before_outcomes = batch("b", 40)  # committed just before the crash
-        sample.produce(db_settings, "events.ledger", before_outcomes)
         sample.produce(db_settings, "metrics.scored", before_scored)
+        sample.produce(db_settings, "events.ledger", before_outcomes)
         sink.drain(idle_s=0.3)
         restartable.stop("immediate")  # a crash: no shutdown checkpoint, WAL buffers gone
         during_scored, during_outcomes = batch("d", 40)  # arrive while the server is down
