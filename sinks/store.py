@@ -1,5 +1,8 @@
 """Database side of the sink: the connection pool and the batch transaction.
 
+Every pooled session commits synchronously (:func:`require_durable_commit`): offsets are
+committed once COMMIT returns, so COMMIT must mean durable.
+
 One batch = one transaction: lifecycle events first (in offset order), then the
 connection states of the batch's users, then binary COPY into per-connection staging
 tables and one ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` per table. ``ingested_events``
@@ -31,7 +34,8 @@ PARTITION_AHEAD_MONTHS = 3
 
 
 def make_pool(settings: Settings, dsn: str | None = None, *, min_size: int = 1) -> ConnectionPool:
-    """A pool whose every connection carries the statement, lock and idle-in-transaction timeouts."""
+    """A pool whose every connection carries the statement, lock and idle-in-transaction timeouts
+    and durable commits (see :func:`require_durable_commit`)."""
     timeouts = (
         ("statement_timeout", settings.db_statement_timeout_ms),
         ("lock_timeout", settings.db_lock_timeout_ms),
@@ -41,6 +45,7 @@ def make_pool(settings: Settings, dsn: str | None = None, *, min_size: int = 1) 
     def configure(conn: psycopg.Connection[Any]) -> None:
         for name, ms in timeouts:
             conn.execute(f"SET {name} = {int(ms)}")
+        require_durable_commit(conn)
         conn.execute("SET application_name = 'vitalstream-sink'")
         conn.commit()
 
@@ -57,6 +62,21 @@ def make_pool(settings: Settings, dsn: str | None = None, *, min_size: int = 1) 
     )
     pool.open(wait=False)
     return pool
+
+
+def require_durable_commit(conn: psycopg.Connection[Any]) -> None:
+    """Make COMMIT return only once the transaction is durable (WAL flushed) on this session.
+
+    The sink commits a batch's offsets as soon as its COMMIT returns. Under a server-wide
+    ``synchronous_commit = off`` (a throughput setting; the test servers run with it) COMMIT
+    returns before the WAL is flushed, and a crash or ``pg_ctl stop -m immediate`` within the
+    WAL writer's delay silently undoes transactions whose offsets are already committed: their
+    events end in neither ``ingested_events`` nor the DLQ (DESIGN §7, §10.2). Only ``off`` is
+    raised (to ``on``, PostgreSQL's default); a stronger level the operator chose is kept.
+    """
+    row = conn.execute("SHOW synchronous_commit").fetchone()
+    if row is None or row[0] == "off":
+        conn.execute("SET synchronous_commit = on")
 
 
 @dataclass(slots=True)
