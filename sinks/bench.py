@@ -29,8 +29,18 @@ from sinks.sql import ROW_TYPES, cols
 from vitalstream.settings import Settings
 
 TARGET_ROWS_PER_S = 20_000
-METRICS = ("step_count", "heart_rate", "body_weight", "sleep_duration", "resting_heart_rate", "distance",
-           "energy_burned", "oxygen_saturation", "respiratory_rate", "vo2_max")
+METRICS = (
+    "step_count",
+    "heart_rate",
+    "body_weight",
+    "sleep_duration",
+    "resting_heart_rate",
+    "distance",
+    "energy_burned",
+    "oxygen_saturation",
+    "respiratory_rate",
+    "vo2_max",
+)
 PROVIDERS = ("GARMIN", "OURA", "WHOOP", "FITBIT")
 
 
@@ -43,9 +53,20 @@ def records(rows: int, run: str) -> list[ScoredObservation]:
         metric = METRICS[(i // 1000) % len(METRICS)]
         provider = PROVIDERS[(i // 10_000) % len(PROVIDERS)]
         at = start + timedelta(minutes=i // 40_000)
-        out.append(sample.scored(subject, metric, float(i % 997), measured_at=at, provider=provider,
-                                 confidence=40.0 + (i * 7919) % 60, reliability=0.4 + (i % 5) / 10,
-                                 event_id=f"bench-{run}-{i:09d}", ordering_ts=at, scored_at=at))
+        out.append(
+            sample.scored(
+                subject,
+                metric,
+                float(i % 997),
+                measured_at=at,
+                provider=provider,
+                confidence=40.0 + (i * 7919) % 60,
+                reliability=0.4 + (i % 5) / 10,
+                event_id=f"bench-{run}-{i:09d}",
+                ordering_ts=at,
+                scored_at=at,
+            )
+        )
     return out
 
 
@@ -97,7 +118,8 @@ def bench_sink(settings: Settings, rows: int) -> dict[str, Any]:
         sink.close()
     with psycopg.connect(settings.database_dsn()) as conn:
         (written,) = conn.execute(  # type: ignore[misc]
-            "SELECT count(*) FROM observations WHERE subject LIKE %s", (f"terra:bench-{run}-%",)).fetchone()
+            "SELECT count(*) FROM observations WHERE subject LIKE %s", (f"terra:bench-{run}-%",)
+        ).fetchone()
     ceiling = copy_ceiling(settings.database_dsn(), recs)
     rate = handled / elapsed if not math.isnan(elapsed) and elapsed > 0 else 0.0
     return {

@@ -33,14 +33,24 @@ def scratch(base: Settings, *, keep: bool = False) -> Iterator[Settings]:
     schema, prefix = f"bench_{run}", f"bench-{run}."
     dsn = base.database_dsn()
     upgrade(dsn, schema=schema)
-    settings = base.model_copy(update={
-        "topic_prefix": prefix, "group_prefix": prefix,
-        "database_url": SecretStr(with_search_path(dsn, schema)),
-    })
+    settings = base.model_copy(
+        update={
+            "topic_prefix": prefix,
+            "group_prefix": prefix,
+            "database_url": SecretStr(with_search_path(dsn, schema)),
+        }
+    )
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     topics = [settings.topic(spec.name) for spec in CATALOGUE]
-    new = [NewTopic(settings.topic(spec.name), num_partitions=spec.partitions,
-                    replication_factor=settings.replication_factor, config=spec.config()) for spec in CATALOGUE]
+    new = [
+        NewTopic(
+            settings.topic(spec.name),
+            num_partitions=spec.partitions,
+            replication_factor=settings.replication_factor,
+            config=spec.config(),
+        )
+        for spec in CATALOGUE
+    ]
     for fut in admin.create_topics(new, request_timeout=30).values():
         fut.result()
     try:

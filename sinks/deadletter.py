@@ -10,9 +10,17 @@ MAX_MESSAGE = 1000
 MAX_STACKTRACE = 4000
 OWN_HEADERS = frozenset(
     {
-        "vs.error.stage", "vs.error.class", "vs.error.message", "vs.error.stacktrace",
-        "vs.original.topic", "vs.original.partition", "vs.original.offset", "vs.original.timestamp",
-        "vs.attempts", "vs.first_failure_at", "vs.event_id",
+        "vs.error.stage",
+        "vs.error.class",
+        "vs.error.message",
+        "vs.error.stacktrace",
+        "vs.original.topic",
+        "vs.original.partition",
+        "vs.original.offset",
+        "vs.original.timestamp",
+        "vs.attempts",
+        "vs.first_failure_at",
+        "vs.event_id",
     }
 )
 

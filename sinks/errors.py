@@ -15,7 +15,12 @@ class KafkaUnavailable(RuntimeError):
 # DataError/IntegrityError: the database (or psycopg, e.g. a NUL byte in text) refuses the row;
 # the others come from building rows out of one record.
 PERMANENT: tuple[type[BaseException], ...] = (
-    psycopg.DataError, psycopg.IntegrityError, InvalidRecord, UnicodeError, ValueError, TypeError,
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    InvalidRecord,
+    UnicodeError,
+    ValueError,
+    TypeError,
 )
 
 

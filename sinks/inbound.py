@@ -18,8 +18,7 @@ from sinks.rows import ObservationRow, QualityRow, observation_row, quality_row,
 
 SCORED, USERS, QUALITY, LEDGER = "metrics.scored", "users", "metrics.quality_daily", "events.ledger"
 TOPICS: tuple[str, ...] = (SCORED, USERS, QUALITY, LEDGER)
-EXPECTED: dict[str, type] = {SCORED: ScoredObservation, USERS: UserEvent, QUALITY: QualityDaily,
-                             LEDGER: EventOutcome}
+EXPECTED: dict[str, type] = {SCORED: ScoredObservation, USERS: UserEvent, QUALITY: QualityDaily, LEDGER: EventOutcome}
 
 
 class MessageLike(Protocol):

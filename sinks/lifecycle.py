@@ -21,10 +21,15 @@ from sinks.rows import TERRA_PREFIX
 
 Key = tuple[str, str]
 CONNECTED = "connected"
-STATUS_OF_KIND = {"deauth": "deauthorized", "revoked": "revoked", "auth_cancelled": "auth_cancelled",
-                  "auth_error": "auth_error"}
-KINDS = frozenset({"auth", "auth_cancelled", "auth_error", "deauth", "reauth", "revoked", "permission_change",
-                   "profile"})
+STATUS_OF_KIND = {
+    "deauth": "deauthorized",
+    "revoked": "revoked",
+    "auth_cancelled": "auth_cancelled",
+    "auth_error": "auth_error",
+}
+KINDS = frozenset(
+    {"auth", "auth_cancelled", "auth_error", "deauth", "reauth", "revoked", "permission_change", "profile"}
+)
 
 
 class UnknownKind(ValueError):
@@ -78,23 +83,30 @@ def _upsert(conn: psycopg.Connection[Any], ev: UserEvent, user_id: str, **values
 
 def purge(conn: psycopg.Connection[Any], user_id: str, reference_id: str | None, provider: str | None) -> list[Key]:
     """Delete the user's observations and latest rows; refill keys other users still have data for."""
-    params = {"user_id": user_id, "terra_subject": TERRA_PREFIX + user_id, "reference_id": reference_id,
-              "provider": provider}
+    params = {
+        "user_id": user_id,
+        "terra_subject": TERRA_PREFIX + user_id,
+        "reference_id": reference_id,
+        "provider": provider,
+    }
     gone: list[Key] = [(r[0], r[1]) for r in conn.execute(sql.PURGE_LATEST, params).fetchall()]
     conn.execute(sql.PURGE_OBSERVATIONS, params)
     if not gone:
         return []
     refilled = {
-        (r[0], r[1])
-        for r in conn.execute(sql.REFILL_LATEST, ([k[0] for k in gone], [k[1] for k in gone])).fetchall()
+        (r[0], r[1]) for r in conn.execute(sql.REFILL_LATEST, ([k[0] for k in gone], [k[1] for k in gone])).fetchall()
     }
     return [k for k in gone if k not in refilled]
 
 
 def rekey(conn: psycopg.Connection[Any], old_user_id: str, new_user_id: str) -> list[Key]:
     """Move the old user's rows to the new user; on a key clash the rule (or the newer version) wins."""
-    params = {"old_user_id": old_user_id, "new_user_id": new_user_id, "old_subject": TERRA_PREFIX + old_user_id,
-              "new_subject": TERRA_PREFIX + new_user_id}
+    params = {
+        "old_user_id": old_user_id,
+        "new_user_id": new_user_id,
+        "old_subject": TERRA_PREFIX + old_user_id,
+        "new_subject": TERRA_PREFIX + new_user_id,
+    }
     conn.execute(sql.REKEY_OBSERVATIONS_USER, params)
     conn.execute(sql.REKEY_OBSERVATIONS_MOVE, params)
     conn.execute(sql.REKEY_OBSERVATIONS_DELETE, params)
@@ -111,9 +123,17 @@ def apply_user_event(conn: psycopg.Connection[Any], ev: UserEvent, purge_on_deau
     if not is_newer(ev, cur):
         return []
     if ev.kind == "auth":
-        _upsert(conn, ev, ev.user_id, provider=ev.provider or _get(cur, "provider"),
-                reference_id=ev.reference_id or _get(cur, "reference_id"), status=CONNECTED,
-                scopes=ev.scopes or _get(cur, "scopes"), connected_at=ev.occurred_at, replaced_by=None)
+        _upsert(
+            conn,
+            ev,
+            ev.user_id,
+            provider=ev.provider or _get(cur, "provider"),
+            reference_id=ev.reference_id or _get(cur, "reference_id"),
+            status=CONNECTED,
+            scopes=ev.scopes or _get(cur, "scopes"),
+            connected_at=ev.occurred_at,
+            replaced_by=None,
+        )
         return []
     if ev.kind in ("auth_cancelled", "auth_error"):
         status = cur.status if cur is not None and cur.status == CONNECTED else STATUS_OF_KIND[ev.kind]
@@ -128,8 +148,7 @@ def apply_user_event(conn: psycopg.Connection[Any], ev: UserEvent, purge_on_deau
         _upsert(conn, ev, ev.user_id, status=cur.status if cur else CONNECTED, scopes=ev.scopes)
         return []
     if ev.kind == "profile":
-        _upsert(conn, ev, ev.user_id, status=cur.status if cur else CONNECTED,
-                sex=ev.sex, birth_year=ev.birth_year)
+        _upsert(conn, ev, ev.user_id, status=cur.status if cur else CONNECTED, sex=ev.sex, birth_year=ev.birth_year)
         return []
     return _reauth(conn, ev, cur)
 
@@ -141,13 +160,28 @@ def _reauth(conn: psycopg.Connection[Any], ev: UserEvent, cur: Connection | None
         _upsert(conn, ev, ev.user_id, status=CONNECTED, connected_at=ev.occurred_at)
         return []
     old = _load(conn, old_id)
-    _upsert(conn, ev, ev.user_id,
-            provider=ev.provider or _get(cur, "provider") or _get(old, "provider"),
-            reference_id=ev.reference_id or _get(cur, "reference_id") or _get(old, "reference_id"),
-            scopes=ev.scopes or _get(cur, "scopes") or _get(old, "scopes"),
-            status=CONNECTED, connected_at=ev.occurred_at, replaced_by=None)
-    _upsert(conn, ev, old_id, provider=old.provider if old else ev.provider,
-            reference_id=old.reference_id if old else ev.reference_id, status="replaced", replaced_by=ev.user_id)
-    conn.execute("UPDATE provider_connections SET replaced_by = %s, updated_at = now() WHERE replaced_by = %s",
-                 (ev.user_id, old_id))
+    _upsert(
+        conn,
+        ev,
+        ev.user_id,
+        provider=ev.provider or _get(cur, "provider") or _get(old, "provider"),
+        reference_id=ev.reference_id or _get(cur, "reference_id") or _get(old, "reference_id"),
+        scopes=ev.scopes or _get(cur, "scopes") or _get(old, "scopes"),
+        status=CONNECTED,
+        connected_at=ev.occurred_at,
+        replaced_by=None,
+    )
+    _upsert(
+        conn,
+        ev,
+        old_id,
+        provider=old.provider if old else ev.provider,
+        reference_id=old.reference_id if old else ev.reference_id,
+        status="replaced",
+        replaced_by=ev.user_id,
+    )
+    conn.execute(
+        "UPDATE provider_connections SET replaced_by = %s, updated_at = now() WHERE replaced_by = %s",
+        (ev.user_id, old_id),
+    )
     return rekey(conn, old_id, ev.user_id)

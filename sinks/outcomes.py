@@ -72,8 +72,9 @@ def outcome_row(ev: EventOutcome, offset: int) -> OutcomeRow:
         raise InvalidRecord("at has no time zone")
     no_nul(ev.event_id, ev.stage, ev.reason, ev.source, ev.event_type)
     reason = ev.reason if ev.reason is None or len(ev.reason) <= MAX_REASON else ev.reason[:MAX_REASON]
-    return OutcomeRow(ev.event_id, ev.outcome, ev.stage, reason, ev.at, offset, ev.source, ev.event_type,
-                      ev.observations, ev.rejected)
+    return OutcomeRow(
+        ev.event_id, ev.outcome, ev.stage, reason, ev.at, offset, ev.source, ev.event_type, ev.observations, ev.rejected
+    )
 
 
 def latest_outcomes(rows: Iterable[OutcomeRow]) -> list[OutcomeRow]:

@@ -61,8 +61,19 @@ class ObservationRow(NamedTuple):
 
 OBSERVATION_COLUMNS: tuple[str, ...] = ObservationRow._fields
 LATEST_COLUMNS: tuple[str, ...] = (
-    "subject", "metric", "provider", "measured_at", "measured_until", "value", "unit", "confidence", "level",
-    "reliability", "event_id", "ordering_ts", "user_id",
+    "subject",
+    "metric",
+    "provider",
+    "measured_at",
+    "measured_until",
+    "value",
+    "unit",
+    "confidence",
+    "level",
+    "reliability",
+    "event_id",
+    "ordering_ts",
+    "user_id",
 )
 
 
@@ -85,7 +96,15 @@ class QualityRow(NamedTuple):
 
 
 QUALITY_COLUMNS: tuple[str, ...] = (
-    "day", "metric", "provider", "count", "avg_confidence", "excellent", "good", "fair", "poor",
+    "day",
+    "metric",
+    "provider",
+    "count",
+    "avg_confidence",
+    "excellent",
+    "good",
+    "fair",
+    "poor",
 )
 
 
@@ -133,7 +152,7 @@ def user_id_of(subject: str, user_id: str | None) -> str | None:
     if user_id:
         return user_id
     if subject.startswith(TERRA_PREFIX) and len(subject) > len(TERRA_PREFIX):
-        return subject[len(TERRA_PREFIX):]
+        return subject[len(TERRA_PREFIX) :]
     return None
 
 
@@ -143,10 +162,25 @@ def components_json(components: Mapping[str, float]) -> str:
 
 
 def make_observation_row(
-    subject: str, metric: str, provider: str, measured_at: datetime, measured_until: datetime | None,
-    value: float, unit: str, confidence: float, level: str, reliability: float, event_id: str,
-    ordering_ts: datetime, user_id: str | None, components: Mapping[str, float], device: str | None,
-    upload_type: str | None, provenance: str | None, source: str | None, completeness: float,
+    subject: str,
+    metric: str,
+    provider: str,
+    measured_at: datetime,
+    measured_until: datetime | None,
+    value: float,
+    unit: str,
+    confidence: float,
+    level: str,
+    reliability: float,
+    event_id: str,
+    ordering_ts: datetime,
+    user_id: str | None,
+    components: Mapping[str, float],
+    device: str | None,
+    upload_type: str | None,
+    provenance: str | None,
+    source: str | None,
+    completeness: float,
     scored_at: datetime,
 ) -> ObservationRow:
     """The one place an observation row is validated and built (both decoding paths use it).
@@ -165,26 +199,63 @@ def make_observation_row(
     if not (subject.strip() and metric.strip() and provider.strip() and event_id.strip()):
         for name, text in (("subject", subject), ("metric", metric), ("provider", provider), ("event_id", event_id)):
             _text(name, text)
-    for name, ts in (("measured_at", measured_at), ("ordering_ts", ordering_ts), ("scored_at", scored_at),
-                     ("measured_until", measured_until)):
+    for name, ts in (
+        ("measured_at", measured_at),
+        ("ordering_ts", ordering_ts),
+        ("scored_at", scored_at),
+        ("measured_until", measured_until),
+    ):
         if ts is not None and ts.tzinfo is not UTC:
             _aware(name, ts)
     no_nul(subject, metric, provider, unit, event_id, user_id, device, upload_type, provenance, source)
     if not user_id:
         user_id = user_id_of(subject, None)
     return ObservationRow(
-        subject, metric, provider, measured_at, measured_until, float(value), unit, float(confidence), level,
-        float(reliability), event_id, ordering_ts, user_id, components_json(components), device,
-        upload_type, provenance, source, completeness if isfinite(completeness) else None, scored_at,
+        subject,
+        metric,
+        provider,
+        measured_at,
+        measured_until,
+        float(value),
+        unit,
+        float(confidence),
+        level,
+        float(reliability),
+        event_id,
+        ordering_ts,
+        user_id,
+        components_json(components),
+        device,
+        upload_type,
+        provenance,
+        source,
+        completeness if isfinite(completeness) else None,
+        scored_at,
     )
 
 
 def observation_row(scored: ScoredObservation) -> ObservationRow:
     obs = scored.observation
     return make_observation_row(
-        obs.subject, obs.metric, obs.provider, obs.measured_at, obs.measured_until, obs.value, obs.unit,
-        scored.confidence, scored.level, scored.reliability, obs.event_id, obs.ordering_ts, obs.user_id,
-        scored.components, obs.device, obs.upload_type, obs.provenance, obs.source, obs.completeness,
+        obs.subject,
+        obs.metric,
+        obs.provider,
+        obs.measured_at,
+        obs.measured_until,
+        obs.value,
+        obs.unit,
+        scored.confidence,
+        scored.level,
+        scored.reliability,
+        obs.event_id,
+        obs.ordering_ts,
+        obs.user_id,
+        scored.components,
+        obs.device,
+        obs.upload_type,
+        obs.provenance,
+        obs.source,
+        obs.completeness,
         scored.scored_at,
     )
 
@@ -195,8 +266,15 @@ def quality_row(q: QualityDaily) -> QualityRow:
     avg = _finite("confidence_sum", q.confidence_sum) / q.count if q.count else 0.0
     no_nul(q.metric, q.provider)
     return QualityRow(
-        day=q.day, metric=_text("metric", q.metric), provider=_text("provider", q.provider), records=q.count,
-        avg_confidence=avg, excellent=q.excellent, good=q.good, fair=q.fair, poor=q.poor,
+        day=q.day,
+        metric=_text("metric", q.metric),
+        provider=_text("provider", q.provider),
+        records=q.count,
+        avg_confidence=avg,
+        excellent=q.excellent,
+        good=q.good,
+        fair=q.fair,
+        poor=q.poor,
     )
 
 

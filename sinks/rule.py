@@ -14,8 +14,16 @@ from typing import Any, Protocol
 
 from schemas.resolution import rank_key, resolve, wins
 
-__all__ = ["OBSERVATION_VERSION_COLUMNS", "RANK_COLUMNS", "rank", "resolve", "sql_order_by", "sql_wins",
-           "version", "wins"]
+__all__ = [
+    "OBSERVATION_VERSION_COLUMNS",
+    "RANK_COLUMNS",
+    "rank",
+    "resolve",
+    "sql_order_by",
+    "sql_wins",
+    "version",
+    "wins",
+]
 
 RANK_COLUMNS: tuple[str, ...] = ("measured_at", "confidence", "reliability", "ordering_ts", "event_id")
 

@@ -48,8 +48,16 @@ def scored(
     measured_at = measured_at or EPOCH
     return ScoredObservation(
         observation=Observation(
-            subject=subject, metric=metric, value=value, unit=unit, measured_at=measured_at, provider=provider,
-            event_id=event_id, ordering_ts=ordering_ts or measured_at, device=device, user_id=user_id,
+            subject=subject,
+            metric=metric,
+            value=value,
+            unit=unit,
+            measured_at=measured_at,
+            provider=provider,
+            event_id=event_id,
+            ordering_ts=ordering_ts or measured_at,
+            device=device,
+            user_id=user_id,
             measured_until=measured_until or measured_at + timedelta(days=1),
         ),
         confidence=confidence,
@@ -65,8 +73,17 @@ def user_event(kind: str, user_id: str, event_id: str, at: datetime, **kw: Any) 
 
 
 def quality(day: datetime, metric: str, provider: str, count: int, confidence_sum: float) -> QualityDaily:
-    return QualityDaily(day=day.date(), metric=metric, provider=provider, count=count, confidence_sum=confidence_sum,
-                        excellent=count, good=0, fair=0, poor=0)
+    return QualityDaily(
+        day=day.date(),
+        metric=metric,
+        provider=provider,
+        count=count,
+        confidence_sum=confidence_sum,
+        excellent=count,
+        good=0,
+        fair=0,
+        poor=0,
+    )
 
 
 def outcome(event_id: str, outcome: str, at: datetime, stage: str = "normalize", **kw: Any) -> EventOutcome:
@@ -86,12 +103,25 @@ def key_of(record: _Record) -> bytes:
 
 
 def producer(settings: Settings, **extra: Any) -> Producer:
-    return Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True,
-                     "partitioner": "murmur2_random", "linger.ms": 20, **extra})
+    return Producer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "partitioner": "murmur2_random",
+            "linger.ms": 20,
+            **extra,
+        }
+    )
 
 
-def produce(settings: Settings, short_topic: str, records: Iterable[_Record | bytes],
-            key: bytes | None = None, headers: list[tuple[str, str | bytes | None]] | None = None) -> int:
+def produce(
+    settings: Settings,
+    short_topic: str,
+    records: Iterable[_Record | bytes],
+    key: bytes | None = None,
+    headers: list[tuple[str, str | bytes | None]] | None = None,
+) -> int:
     """Publish records (or raw bytes) to ``short_topic``, keyed as the catalogue says; wait for the acks."""
     codec = Codec()
     p = producer(settings)

@@ -340,17 +340,23 @@ class Sink:
             for item, exc in pending:
                 msg = item.msg
                 ts_type, ts = msg.timestamp()
-                headers: list[tuple[str, str | bytes | None]] = [*dlq_headers(
-                    msg.headers(), exc, topic=msg.topic(), partition=msg.partition(), offset=msg.offset(),
-                    timestamp_ms=ts if ts_type else None, event_id=item.event_id,
-                )]
+                headers: list[tuple[str, str | bytes | None]] = [
+                    *dlq_headers(
+                        msg.headers(),
+                        exc,
+                        topic=msg.topic(),
+                        partition=msg.partition(),
+                        offset=msg.offset(),
+                        timestamp_ms=ts if ts_type else None,
+                        event_id=item.event_id,
+                    )
+                ]
 
                 def on_delivery(err: Any, _msg: Any, pair: tuple[Inbound, BaseException] = (item, exc)) -> None:
                     if err is not None:
                         failed.append(pair)
 
-                self.producer.produce(topic, key=msg.key(), value=msg.value(), headers=headers,
-                                      on_delivery=on_delivery)
+                self.producer.produce(topic, key=msg.key(), value=msg.value(), headers=headers, on_delivery=on_delivery)
             remaining = self.producer.flush(FLUSH_TIMEOUT_S)
             if failed or remaining:
                 pending = failed
@@ -359,10 +365,17 @@ class Sink:
         self._retrying(send)
         for item, exc in dead:
             m.DEAD_LETTERS.labels("sink", error_class(exc)).inc()
-            log.warning("dead-lettered", topic=item.msg.topic(), partition=item.msg.partition(),
-                        offset=item.msg.offset(), event_id=item.event_id, error=error_class(exc))
+            log.warning(
+                "dead-lettered",
+                topic=item.msg.topic(),
+                partition=item.msg.partition(),
+                offset=item.msg.offset(),
+                event_id=item.event_id,
+                error=error_class(exc),
+            )
         ledger = [LedgerRow(i.event_id, "dead_lettered", STAGE, dlq_reason(e)) for i, e in dead if i.event_id]
         if ledger:
+
             def record() -> None:
                 with self.pool.connection() as conn:
                     record_dead_letters(conn, ledger)
@@ -422,8 +435,9 @@ class Sink:
         exc = state.outcome.exception() if state.outcome else None
         name = error_class(exc) if exc else "unknown"
         m.TRANSIENT_ERRORS.labels(name).inc()
-        log.warning("transient failure: pausing and retrying", error=name, detail=str(exc)[:300],
-                    attempt=state.attempt_number)
+        log.warning(
+            "transient failure: pausing and retrying", error=name, detail=str(exc)[:300], attempt=state.attempt_number
+        )
         self._pause()
 
     def _pause(self) -> None:

@@ -51,8 +51,28 @@ CREATE TEMP TABLE IF NOT EXISTS vs_stage_quality (
 
 _F8, _TS = "float8", "timestamptz"
 ROW_TYPES: tuple[str, ...] = (
-    "text", "text", "text", _TS, _TS, _F8, "text", _F8, "text", _F8, "text", _TS, "text", "text", "text",
-    "text", "text", "text", _F8, _TS, "bool", "bool",
+    "text",
+    "text",
+    "text",
+    _TS,
+    _TS,
+    _F8,
+    "text",
+    _F8,
+    "text",
+    _F8,
+    "text",
+    _TS,
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    _F8,
+    _TS,
+    "bool",
+    "bool",
 )
 LEDGER_TYPES: tuple[str, ...] = ("text", "text", "text", "text")
 OUTCOME_TYPES: tuple[str, ...] = ("text", "text", "text", "text", _TS, "int8", "text", "text", "int4", "int4")
@@ -82,7 +102,7 @@ SELECT {_STAGED_OBSERVATION} FROM vs_stage_rows WHERE is_observation
 """
 
 LATEST_CONFLICT = f"""ON CONFLICT ({cols(LATEST_KEY)}) DO UPDATE SET {_sets(LATEST_VALUE_COLUMNS)}, updated_at = now()
-WHERE {sql_wins('EXCLUDED', 't')}"""
+WHERE {sql_wins("EXCLUDED", "t")}"""
 
 UPSERT_LATEST = f"""
 INSERT INTO latest_metrics AS t ({cols(LATEST_COLUMNS)}, updated_at)
@@ -99,7 +119,7 @@ LEDGER_CONFLICT = f"""ON CONFLICT (event_id) DO UPDATE SET
     outcome = EXCLUDED.outcome, stage = EXCLUDED.stage, reason = EXCLUDED.reason, updated_at = now()
 WHERE t.outcome_at IS NULL
   AND (t.outcome, t.stage, t.reason) IS DISTINCT FROM (EXCLUDED.outcome, EXCLUDED.stage, EXCLUDED.reason)
-  AND {_OUTCOME_RANK.format('EXCLUDED.outcome')} >= {_OUTCOME_RANK.format('t.outcome')}"""
+  AND {_OUTCOME_RANK.format("EXCLUDED.outcome")} >= {_OUTCOME_RANK.format("t.outcome")}"""
 
 UPSERT_LEDGER = f"""
 INSERT INTO ingested_events AS t ({cols(LEDGER_COLUMNS)})
@@ -127,7 +147,7 @@ SELECT {cols(OUTCOME_COLUMNS)} FROM vs_stage_outcomes
 ON CONFLICT (event_id) DO UPDATE SET {_sets(_OUTCOME_VALUES)}, updated_at = now()
 WHERE (EXCLUDED.outcome_at, EXCLUDED.ledger_offset)
       > (coalesce(t.outcome_at, '-infinity'::timestamptz), coalesce(t.ledger_offset, -1))
-  AND ({cols(_OUTCOME_CONTENT, 't')}) IS DISTINCT FROM ({cols(_OUTCOME_CONTENT, 'EXCLUDED')})
+  AND ({cols(_OUTCOME_CONTENT, "t")}) IS DISTINCT FROM ({cols(_OUTCOME_CONTENT, "EXCLUDED")})
   AND NOT {_SINK_DEAD}
 """
 
@@ -141,7 +161,7 @@ UPSERT_QUALITY = f"""
 INSERT INTO data_quality_daily AS t ({cols(QUALITY_COLUMNS)}, updated_at)
 SELECT {cols(QUALITY_COLUMNS)}, now() FROM vs_stage_quality
 ON CONFLICT ({cols(QUALITY_KEY)}) DO UPDATE SET {_sets(QUALITY_VALUE_COLUMNS)}, updated_at = now()
-WHERE ({cols(QUALITY_VALUE_COLUMNS, 't')}) IS DISTINCT FROM ({cols(QUALITY_VALUE_COLUMNS, 'EXCLUDED')})
+WHERE ({cols(QUALITY_VALUE_COLUMNS, "t")}) IS DISTINCT FROM ({cols(QUALITY_VALUE_COLUMNS, "EXCLUDED")})
 """
 
 CONNECTION_STATES = "SELECT user_id, status, replaced_by FROM provider_connections WHERE user_id = ANY(%s)"
@@ -157,10 +177,10 @@ PURGE_OBSERVATIONS = f"DELETE FROM observations WHERE {PURGE_PREDICATE}"
 # After a purge, the keys that lost their winner get the rule's answer over what remains.
 REFILL_LATEST = f"""
 INSERT INTO latest_metrics AS t ({cols(LATEST_COLUMNS)}, updated_at)
-SELECT DISTINCT ON (o.subject, o.metric) {cols(LATEST_COLUMNS, 'o')}, now()
+SELECT DISTINCT ON (o.subject, o.metric) {cols(LATEST_COLUMNS, "o")}, now()
 FROM observations o
 JOIN unnest(%s::text[], %s::text[]) AS k(subject, metric) ON o.subject = k.subject AND o.metric = k.metric
-ORDER BY o.subject, o.metric, {sql_order_by('o')}
+ORDER BY o.subject, o.metric, {sql_order_by("o")}
 {LATEST_CONFLICT}
 RETURNING t.subject, t.metric
 """
@@ -189,8 +209,7 @@ SELECT {_remapped(OBSERVATION_COLUMNS)} FROM observations WHERE subject = %(old_
 REKEY_OBSERVATIONS_DELETE = "DELETE FROM observations WHERE subject = %(old_subject)s"
 
 REKEY_LATEST_USER = (
-    "UPDATE latest_metrics SET user_id = %(new_user_id)s "
-    "WHERE user_id = %(old_user_id)s AND subject <> %(old_subject)s"
+    "UPDATE latest_metrics SET user_id = %(new_user_id)s WHERE user_id = %(old_user_id)s AND subject <> %(old_subject)s"
 )
 REKEY_LATEST_MOVE = f"""
 INSERT INTO latest_metrics AS t ({cols(LATEST_COLUMNS)}, updated_at)

@@ -68,12 +68,21 @@ def test_permanent_failures_are_isolated_dead_lettered_and_their_batch_mates_com
 ) -> None:
     good = [sample.scored(f"terra:g{i}", "step_count", float(i), event_id=f"good{i:02d}") for i in range(30)]
     nul = sample.scored("terra:g3", "body_weight", 70.0, event_id="nul", device="bad\x00device")  # psycopg refuses
-    backwards = sample.scored("terra:g5", "sleep_duration", 8.0, event_id="backwards",  # a CHECK refuses
-                              measured_until=T0 - timedelta(days=400))
+    backwards = sample.scored(
+        "terra:g5",
+        "sleep_duration",
+        8.0,
+        event_id="backwards",  # a CHECK refuses
+        measured_until=T0 - timedelta(days=400),
+    )
     out_of_range = sample.scored("terra:g4", "step_count", 5.0, event_id="conf", confidence=150.0)  # never sent
     trace = [("trace", b"t-1")]
-    sample.produce(db_settings, "metrics.scored", [*good[:10], nul, *good[10:20], backwards, *good[20:],
-                                                   out_of_range], headers=trace)  # type: ignore[arg-type]
+    sample.produce(
+        db_settings,
+        "metrics.scored",
+        [*good[:10], nul, *good[10:20], backwards, *good[20:], out_of_range],
+        headers=trace,
+    )  # type: ignore[arg-type]
     sample.produce(db_settings, "metrics.scored", [b"\xc3\x01not avro at all"], key=b"terra:junk")
     make_sink(sink_batch_size=500).drain(idle_s=1.0)
 
@@ -98,8 +107,12 @@ def test_permanent_failures_are_isolated_dead_lettered_and_their_batch_mates_com
         assert conn.execute("SELECT count(*) FROM observations").fetchone() == (30,)
         assert conn.execute("SELECT count(*) FROM latest_metrics").fetchone() == (30,)
         ledger = dict(conn.execute("SELECT event_id, outcome FROM ingested_events").fetchall())
-        assert ledger == {**{r.observation.event_id: "processed" for r in good}, "nul": "dead_lettered",
-                          "backwards": "dead_lettered", "conf": "dead_lettered"}
+        assert ledger == {
+            **{r.observation.event_id: "processed" for r in good},
+            "nul": "dead_lettered",
+            "backwards": "dead_lettered",
+            "conf": "dead_lettered",
+        }
 
     # ops fix the record and replay it: the ledger turns to processed
     fixed = sample.scored("terra:g3", "body_weight", 70.0, event_id="nul", device="fixed")
@@ -114,13 +127,16 @@ def test_permanent_failures_are_isolated_dead_lettered_and_their_batch_mates_com
 def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
     db_settings: Settings, make_sink: MakeSink, restartable: Restartable
 ) -> None:
-    records = [sample.scored(f"terra:p{i % 50}", "step_count", float(i), measured_at=T0 + timedelta(days=i // 50),
-                             event_id=f"p{i:04d}") for i in range(3000)]
+    records = [
+        sample.scored(
+            f"terra:p{i % 50}", "step_count", float(i), measured_at=T0 + timedelta(days=i // 50), event_id=f"p{i:04d}"
+        )
+        for i in range(3000)
+    ]
     sample.produce(db_settings, "metrics.scored", records[:500])
     sink = make_sink(sink_batch_size=50)
     sink.drain(idle_s=0.5)
-    transient_before = sum(s.value for s in metrics.TRANSIENT_ERRORS.collect()[0].samples
-                           if s.name.endswith("_total"))
+    transient_before = sum(s.value for s in metrics.TRANSIENT_ERRORS.collect()[0].samples if s.name.endswith("_total"))
     restartable.stop("fast")  # PostgreSQL goes away between two batches of the stream ...
     sample.produce(db_settings, "metrics.scored", records[500:])
     restarter = threading.Timer(5.0, restartable.start)  # ... and comes back a few seconds later
@@ -130,14 +146,14 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
     finally:
         restarter.join()
     sink.drain(idle_s=1.0)
-    transient_after = sum(s.value for s in metrics.TRANSIENT_ERRORS.collect()[0].samples
-                          if s.name.endswith("_total"))
+    transient_after = sum(s.value for s in metrics.TRANSIENT_ERRORS.collect()[0].samples if s.name.endswith("_total"))
     assert transient_after > transient_before, "the outage was not noticed: did the test stop PostgreSQL?"
     assert metrics.PAUSED._value.get() == 0
     with connect(db_settings) as conn:
         assert conn.execute("SELECT count(*) FROM observations").fetchone() == (3000,)
         assert conn.execute("SELECT outcome, count(*) FROM ingested_events GROUP BY 1").fetchall() == [
-            ("processed", 3000)]
+            ("processed", 3000)
+        ]
         assert conn.execute("SELECT count(*) FROM latest_metrics").fetchone() == (50,)
     assert consume_all(db_settings, "dlq") == []
 
@@ -156,10 +172,19 @@ def test_postgres_crash_right_after_a_batch_commit_loses_no_ledger_or_observatio
     """
 
     def batch(tag: str, n: int) -> tuple[list[Any], list[Any]]:
-        scored = [sample.scored(f"terra:{tag}{i % 5}", "step_count", float(i), event_id=f"{tag}{i:03d}",
-                                measured_at=T0 + timedelta(hours=i)) for i in range(n)]
-        outcomes = [sample.outcome(f"{tag}{i:03d}", "processed", T0 + timedelta(seconds=i), observations=1)
-                    for i in range(n)]
+        scored = [
+            sample.scored(
+                f"terra:{tag}{i % 5}",
+                "step_count",
+                float(i),
+                event_id=f"{tag}{i:03d}",
+                measured_at=T0 + timedelta(hours=i),
+            )
+            for i in range(n)
+        ]
+        outcomes = [
+            sample.outcome(f"{tag}{i:03d}", "processed", T0 + timedelta(seconds=i), observations=1) for i in range(n)
+        ]
         return scored, outcomes
 
     if not isinstance(restartable, PostgresServer):
@@ -212,8 +237,17 @@ class Crash(Exception):
 def test_sink_killed_between_db_commit_and_offset_commit_has_no_duplicate_effect(
     db_settings: Settings, make_sink: MakeSink
 ) -> None:
-    scored = [sample.scored(f"terra:k{i % 7}", "step_count", float(i), measured_at=T0 + timedelta(days=i % 5),
-                            event_id=f"k{i:03d}", confidence=50.0 + i % 40) for i in range(200)]
+    scored = [
+        sample.scored(
+            f"terra:k{i % 7}",
+            "step_count",
+            float(i),
+            measured_at=T0 + timedelta(days=i % 5),
+            event_id=f"k{i:03d}",
+            confidence=50.0 + i % 40,
+        )
+        for i in range(200)
+    ]
     users = [sample.user_event("auth", f"k{i}", f"auth-k{i}", T0) for i in range(7)]
     sample.produce(db_settings, "users", users)
     sample.produce(db_settings, "metrics.scored", scored)

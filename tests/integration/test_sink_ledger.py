@@ -37,10 +37,11 @@ def test_ledger_records_become_ingested_events(db_settings: Settings, make_sink:
         }
         assert conn.execute(
             "SELECT source, event_type, observations, rejected, ledger_offset >= 0 FROM ingested_events "
-            "WHERE event_id = 'p1'").fetchone() == ("terra", "body", 7, 1, True)
+            "WHERE event_id = 'p1'"
+        ).fetchone() == ("terra", "body", 7, 1, True)
         assert conn.execute(
-            "SELECT events_processed, events_ignored, events_dead_lettered FROM pipeline_stats").fetchone() == (
-            1, 1, 1)
+            "SELECT events_processed, events_ignored, events_dead_lettered FROM pipeline_stats"
+        ).fetchone() == (1, 1, 1)
     assert consume_all(db_settings, "dlq") == []
 
 
@@ -62,13 +63,20 @@ def test_latest_record_wins_and_a_replayed_event_ends_processed(db_settings: Set
     sample.produce(db_settings, "events.ledger", history[1:2] + history[3:4] + history[5:6])
     make_sink().drain(idle_s=0.5)
     # and everything once more, in one batch: the same answer
-    sample.produce(db_settings, "events.ledger", [sample.outcome("batch", o.outcome, o.at, stage=o.stage)
-                                                  for o in history if o.event_id == "replayed"])
+    sample.produce(
+        db_settings,
+        "events.ledger",
+        [sample.outcome("batch", o.outcome, o.at, stage=o.stage) for o in history if o.event_id == "replayed"],
+    )
     make_sink(sink_batch_size=500).drain(idle_s=0.5)
     with connect(db_settings) as conn:
         got = {k: v[:2] for k, v in ledger(conn).items()}
-        assert got == {"replayed": ("processed", "normalize"), "scored-dead": ("dead_lettered", "score"),
-                       "tie": ("ignored", "normalize"), "batch": ("processed", "normalize")}
+        assert got == {
+            "replayed": ("processed", "normalize"),
+            "scored-dead": ("dead_lettered", "score"),
+            "tie": ("ignored", "normalize"),
+            "batch": ("processed", "normalize"),
+        }
         replayed = conn.execute("SELECT reason, outcome_at FROM ingested_events WHERE event_id = 'replayed'")
         assert replayed.fetchone() == (None, t2)
 
@@ -107,21 +115,30 @@ def test_sink_outcomes_and_the_ledger_meet(db_settings: Settings, make_sink: Mak
     make_sink().drain(idle_s=0.5)
     with connect(db_settings) as conn:
         assert {k: v[:2] for k, v in ledger(conn).items()} == {
-            "good": ("processed", "sink"), "later-dead": ("processed", "sink"), "poison": ("dead_lettered", "sink")}
+            "good": ("processed", "sink"),
+            "later-dead": ("processed", "sink"),
+            "poison": ("dead_lettered", "sink"),
+        }
 
-    sample.produce(db_settings, "events.ledger", [
-        sample.outcome("good", "processed", T0, observations=1),
-        sample.outcome("later-dead", "processed", T0),
-        sample.outcome("later-dead", "dead_lettered", T0 + timedelta(seconds=1), stage="score"),
-        sample.outcome("poison", "processed", T0 + timedelta(seconds=5)),  # the sink's dead letter stands
-    ])
+    sample.produce(
+        db_settings,
+        "events.ledger",
+        [
+            sample.outcome("good", "processed", T0, observations=1),
+            sample.outcome("later-dead", "processed", T0),
+            sample.outcome("later-dead", "dead_lettered", T0 + timedelta(seconds=1), stage="score"),
+            sample.outcome("poison", "processed", T0 + timedelta(seconds=5)),  # the sink's dead letter stands
+        ],
+    )
     make_sink().drain(idle_s=0.5)
     sample.produce(db_settings, "metrics.scored", [good, later_dead])  # redelivered: changes nothing
     make_sink().drain(idle_s=0.5)
     with connect(db_settings) as conn:
         assert {k: v[:2] for k, v in ledger(conn).items()} == {
-            "good": ("processed", "normalize"), "later-dead": ("dead_lettered", "score"),
-            "poison": ("dead_lettered", "sink")}
+            "good": ("processed", "normalize"),
+            "later-dead": ("dead_lettered", "score"),
+            "poison": ("dead_lettered", "sink"),
+        }
 
     fixed = sample.scored("terra:l3", "step_count", 10.0, event_id="poison", device="fixed")
     sample.produce(db_settings, "metrics.scored", [fixed], headers=[("vs.replay.of", b"0:0")])
@@ -134,12 +151,15 @@ def test_sink_outcomes_and_the_ledger_meet(db_settings: Settings, make_sink: Mak
 def test_a_bad_ledger_record_is_dead_lettered_and_its_batch_mates_commit(
     db_settings: Settings, make_sink: MakeSink
 ) -> None:
-    sample.produce(db_settings, "events.ledger", [
-        sample.outcome("ok", "processed", T0), sample.outcome("weird", "exploded", T0)])
+    sample.produce(
+        db_settings, "events.ledger", [sample.outcome("ok", "processed", T0), sample.outcome("weird", "exploded", T0)]
+    )
     make_sink().drain(idle_s=0.5)
     (dead,) = consume_all(db_settings, "dlq", expected=1)
     headers: Any = dead.headers()
     assert dict(headers)["vs.error.class"] == b"sinks.rows.InvalidRecord"
     with connect(db_settings) as conn:
         assert {k: v[:2] for k, v in ledger(conn).items()} == {
-            "ok": ("processed", "normalize"), "weird": ("dead_lettered", "sink")}
+            "ok": ("processed", "normalize"),
+            "weird": ("dead_lettered", "sink"),
+        }

@@ -21,19 +21,30 @@ T0 = datetime(2026, 2, 1, tzinfo=UTC)
 
 
 def test_records_land_in_observations_latest_ledger_and_quality(db_settings: Settings, make_sink: MakeSink) -> None:
-    recs = [sample.scored(f"terra:u{i % 3}", "step_count", 1000.0 + i, measured_at=T0 + timedelta(days=i % 4),
-                          event_id=f"e{i:03d}", user_id=f"u{i % 3}") for i in range(40)]
+    recs = [
+        sample.scored(
+            f"terra:u{i % 3}",
+            "step_count",
+            1000.0 + i,
+            measured_at=T0 + timedelta(days=i % 4),
+            event_id=f"e{i:03d}",
+            user_id=f"u{i % 3}",
+        )
+        for i in range(40)
+    ]
     sample.produce(db_settings, "metrics.scored", recs)
     sample.produce(db_settings, "metrics.quality_daily", [sample.quality(T0, "step_count", "GARMIN", 3, 240.0)])
     assert make_sink().drain(idle_s=1.0) == 41
     with connect(db_settings) as conn:
         assert conn.execute("SELECT count(*) FROM observations").fetchone() == (12,)  # 3 users x 4 days
         latest = conn.execute(
-            "SELECT subject, measured_at, event_id, user_id FROM latest_metrics ORDER BY 1").fetchall()
+            "SELECT subject, measured_at, event_id, user_id FROM latest_metrics ORDER BY 1"
+        ).fetchall()
         assert [(s, m) for s, m, _, _ in latest] == [(f"terra:u{i}", T0 + timedelta(days=3)) for i in range(3)]
         assert all(u == s.removeprefix("terra:") for s, _, _, u in latest)
         assert conn.execute("SELECT outcome, count(*) FROM ingested_events GROUP BY 1").fetchall() == [
-            ("processed", 40)]
+            ("processed", 40)
+        ]
         assert conn.execute("SELECT count, avg_confidence FROM data_quality_daily").fetchall() == [(3, 80.0)]
         stats = conn.execute("SELECT latest_metrics, events_processed, high_confidence_rate FROM pipeline_stats")
         assert stats.fetchone() == (3, 40, 100.0)
@@ -43,16 +54,27 @@ def test_records_land_in_observations_latest_ledger_and_quality(db_settings: Set
 
 def everything(prefix: str) -> tuple[list[ScoredObservation], list[Any], list[Any]]:
     scored = [
-        sample.scored(f"{prefix}{i % 4}", metric, 50.0 + i, measured_at=T0 + timedelta(days=i % 3),
-                      provider=("GARMIN", "OURA")[i % 2], confidence=40.0 + (i * 7) % 60,
-                      reliability=(0.3, 0.8)[i % 2], event_id=f"ev{i:03d}",
-                      ordering_ts=T0 + timedelta(days=i % 3, minutes=i))
-        for i in range(60) for metric in ("step_count", "body_weight")
+        sample.scored(
+            f"{prefix}{i % 4}",
+            metric,
+            50.0 + i,
+            measured_at=T0 + timedelta(days=i % 3),
+            provider=("GARMIN", "OURA")[i % 2],
+            confidence=40.0 + (i * 7) % 60,
+            reliability=(0.3, 0.8)[i % 2],
+            event_id=f"ev{i:03d}",
+            ordering_ts=T0 + timedelta(days=i % 3, minutes=i),
+        )
+        for i in range(60)
+        for metric in ("step_count", "body_weight")
     ]
     users = [sample.user_event("auth", f"u{i}", f"auth-{i}", T0, provider="GARMIN") for i in range(3)]
     users.append(sample.user_event("profile", "u1", "prof-1", T0 + timedelta(hours=1), sex="F", birth_year=1990))
-    quality = [sample.quality(T0 + timedelta(days=d), "step_count", p, 5 + d, 300.0 + d) for d in range(3)
-               for p in ("GARMIN", "OURA")]
+    quality = [
+        sample.quality(T0 + timedelta(days=d), "step_count", p, 5 + d, 300.0 + d)
+        for d in range(3)
+        for p in ("GARMIN", "OURA")
+    ]
     return scored, users, quality
 
 
@@ -95,7 +117,8 @@ def test_every_arrival_order_leaves_the_rules_answer(
     perms = list(itertools.permutations(range(len(CANDIDATES))))
     records = [
         sample.scored(f"perm{n}", "step_count", float(i), **CANDIDATES[i])  # type: ignore[arg-type]
-        for n, perm in enumerate(perms) for i in perm
+        for n, perm in enumerate(perms)
+        for i in perm
     ]
     sample.produce(db_settings, "metrics.scored", records)
     make_sink(sink_batch_size=batch_size).drain(idle_s=1.0)
@@ -103,19 +126,35 @@ def test_every_arrival_order_leaves_the_rules_answer(
     with connect(db_settings) as conn:
         latest = conn.execute("SELECT subject, event_id, provider, value FROM latest_metrics").fetchall()
         assert len(latest) == len(perms)
-        assert {(e, p, v) for _, e, p, v in latest} == {
-            (expected.event_id, expected.provider, expected.value)}
+        assert {(e, p, v) for _, e, p, v in latest} == {(expected.event_id, expected.provider, expected.value)}
         assert conn.execute("SELECT count(*) FROM observations").fetchone() == (len(records),)
 
 
 def test_two_providers_for_the_same_day(db_settings: Settings, make_sink: MakeSink) -> None:
     day = T0 + timedelta(days=9)
-    garmin = sample.scored("alice", "step_count", 9000.0, measured_at=day, provider="GARMIN", confidence=82.0,
-                           reliability=0.6, event_id="g1")
-    oura = sample.scored("alice", "step_count", 9400.0, measured_at=day, provider="OURA", confidence=82.0,
-                         reliability=0.7, event_id="o1")
-    older = sample.scored("alice", "step_count", 12000.0, measured_at=day - timedelta(days=1), provider="APPLE",
-                          confidence=99.0, reliability=0.9, event_id="a1")
+    garmin = sample.scored(
+        "alice",
+        "step_count",
+        9000.0,
+        measured_at=day,
+        provider="GARMIN",
+        confidence=82.0,
+        reliability=0.6,
+        event_id="g1",
+    )
+    oura = sample.scored(
+        "alice", "step_count", 9400.0, measured_at=day, provider="OURA", confidence=82.0, reliability=0.7, event_id="o1"
+    )
+    older = sample.scored(
+        "alice",
+        "step_count",
+        12000.0,
+        measured_at=day - timedelta(days=1),
+        provider="APPLE",
+        confidence=99.0,
+        reliability=0.9,
+        event_id="a1",
+    )
     sample.produce(db_settings, "metrics.scored", [oura])
     make_sink().drain(idle_s=0.5)
     sample.produce(db_settings, "metrics.scored", [older, garmin])
@@ -123,13 +162,24 @@ def test_two_providers_for_the_same_day(db_settings: Settings, make_sink: MakeSi
     with connect(db_settings) as conn:
         assert conn.execute("SELECT provider, value FROM latest_metrics").fetchall() == [("OURA", 9400.0)]
         assert conn.execute("SELECT count(*) FROM observations WHERE subject = 'alice'").fetchone() == (3,)
-    better = sample.scored("alice", "step_count", 9100.0, measured_at=day, provider="GARMIN", confidence=95.0,
-                           reliability=0.6, event_id="g2", ordering_ts=day + timedelta(hours=5))
+    better = sample.scored(
+        "alice",
+        "step_count",
+        9100.0,
+        measured_at=day,
+        provider="GARMIN",
+        confidence=95.0,
+        reliability=0.6,
+        event_id="g2",
+        ordering_ts=day + timedelta(hours=5),
+    )
     sample.produce(db_settings, "metrics.scored", [better])
     make_sink().drain(idle_s=0.5)
     with connect(db_settings) as conn:
         assert conn.execute("SELECT provider, value, event_id FROM latest_metrics").fetchall() == [
-            ("GARMIN", 9100.0, "g2")]
+            ("GARMIN", 9100.0, "g2")
+        ]
         # the newer version of GARMIN's observation replaced the older one in place
-        assert conn.execute(
-            "SELECT value, event_id FROM observations WHERE provider = 'GARMIN'").fetchall() == [(9100.0, "g2")]
+        assert conn.execute("SELECT value, event_id FROM observations WHERE provider = 'GARMIN'").fetchall() == [
+            (9100.0, "g2")
+        ]

@@ -16,10 +16,14 @@ def test_retention_drops_old_partitions_whole(db_settings: Settings, database_ur
     now = datetime.now(UTC)
     old = (now - timedelta(days=500)).replace(day=10)
     recent = now - timedelta(days=3)
-    sample.produce(db_settings, "metrics.scored", [
-        sample.scored("terra:r1", "step_count", 1.0, measured_at=old, event_id="old"),
-        sample.scored("terra:r1", "body_weight", 2.0, measured_at=recent, event_id="new", unit="kg"),
-    ])
+    sample.produce(
+        db_settings,
+        "metrics.scored",
+        [
+            sample.scored("terra:r1", "step_count", 1.0, measured_at=old, event_id="old"),
+            sample.scored("terra:r1", "body_weight", 2.0, measured_at=recent, event_id="new", unit="kg"),
+        ],
+    )
     sink = Sink(db_settings)
     try:
         sink.drain(idle_s=0.5)
