@@ -128,6 +128,7 @@ class PostgresServer:
     def start(self, timeout_s: float = 30.0) -> None:
         if self.running():
             return
+        self._make_reachable()  # another process may have tightened a parent directory since init
         if port_in_use(self.port):
             raise StackError(f"port {self.port} is in use: stop what listens there or pick another port")
         opts = [
