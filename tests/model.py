@@ -25,6 +25,22 @@ class Candidate:
     event_id: str
 
 
+def candidate_of(scored: Any) -> Candidate:
+    """A ``ScoredObservation`` (as decoded from ``metrics.scored``) as a model candidate."""
+    o = scored.observation
+    return Candidate(
+        o.subject,
+        o.metric,
+        o.value,
+        o.provider,
+        o.measured_at,
+        scored.confidence,
+        scored.reliability,
+        o.ordering_ts,
+        o.event_id,
+    )
+
+
 def design_rank(c: Candidate) -> tuple[Any, ...]:
     """DESIGN §6: newer measured_at; same slot → higher confidence, more reliable source, later ordering ts
     (event id: a deterministic last resort so arrival order never matters)."""

@@ -33,7 +33,7 @@ from streams.topics import quality_deltas_topic
 from tests.fix_kafka import make_settings
 from tests.fix_pipeline import Pipeline, pipeline_env
 from tests.kafka_helpers import consume_all
-from tests.model import Candidate, expected_latest
+from tests.model import Candidate, candidate_of, expected_latest
 from vitalstream.kafka_admin import ensure_topics
 from vitalstream.simulate import Delivery, deliveries
 from vitalstream.stack import proc
@@ -443,22 +443,8 @@ def verdict(rig: Rig, load: Load, recover_s: float) -> Verdict:
     candidates: list[Candidate] = []
     scored_records = 0
     for m in consume_all(s, "metrics.scored"):
-        sc = codec.decode_as(m.value() or b"", ScoredObservation)
-        o = sc.observation
         scored_records += 1
-        candidates.append(
-            Candidate(
-                o.subject,
-                o.metric,
-                o.value,
-                o.provider,
-                o.measured_at,
-                sc.confidence,
-                sc.reliability,
-                o.ordering_ts,
-                o.event_id,
-            )
-        )
+        candidates.append(candidate_of(codec.decode_as(m.value() or b"", ScoredObservation)))
     observation_keys = {(c.subject, c.metric, c.provider, c.measured_at) for c in candidates}
     observation_ids = {(c.event_id, c.subject, c.metric, c.provider, c.measured_at) for c in candidates}
     model = expected_latest(candidates)

@@ -15,7 +15,7 @@ from schemas.codec import Codec
 from schemas.records import RawWebhook, ScoredObservation
 from tests.fix_pipeline import Pipeline
 from tests.kafka_helpers import consume_all
-from tests.model import Candidate, expected_latest
+from tests.model import candidate_of, expected_latest
 from vitalstream.health import _kafka_probe
 from vitalstream.simulate import deliveries, send_all
 
@@ -78,21 +78,7 @@ def test_design_invariants_hold(pipeline: Pipeline) -> None:
     codec = Codec()
     candidates = []
     for m in consume_all(p.settings, "metrics.scored"):
-        s = codec.decode_as(m.value(), ScoredObservation)
-        o = s.observation
-        candidates.append(
-            Candidate(
-                o.subject,
-                o.metric,
-                o.value,
-                o.provider,
-                o.measured_at,
-                s.confidence,
-                s.reliability,
-                o.ordering_ts,
-                o.event_id,
-            )
-        )
+        candidates.append(candidate_of(codec.decode_as(m.value(), ScoredObservation)))
     model = expected_latest(candidates)
     with p.db() as conn:
         rows = conn.execute(
