@@ -36,6 +36,7 @@ SCHEMA_FILES: dict[str, str] = {
     "DlqReplay": "dlq_replay.avsc",
     "QualityDaily": "quality_daily.avsc",
     "EventOutcome": "event_outcome.avsc",
+    "ScoringGeneration": "scoring_generation.avsc",
 }
 
 R = TypeVar("R", bound="records._Record")

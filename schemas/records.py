@@ -67,6 +67,7 @@ class ScoredObservation(_Record):
     scored_at: datetime
     components: dict[str, float] = field(default_factory=dict)
     reliability: float = 0.5
+    generation: int = 0
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class ScoredObservation(_Record):
             "components": self.components,
             "reliability": self.reliability,
             "scored_at": self.scored_at,
+            "generation": self.generation,
         }
 
     @classmethod
@@ -99,6 +101,7 @@ class LatestMetric(_Record):
     updated_at: datetime
     measured_until: datetime | None = None
     reliability: float = 0.5
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,7 @@ class QualityDaily(_Record):
     good: int = 0
     fair: int = 0
     poor: int = 0
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +178,20 @@ class EventOutcome(_Record):
     rejected: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ScoringGeneration(_Record):
+    """The live scoring generation (control topic, key ``scoring``); see ``vitalstream recompute``."""
+
+    SCHEMA: ClassVar[str] = "ScoringGeneration"
+    generation: int
+    app_id: str
+    switched_at: datetime
+    previous_app_id: str | None = None
+    since: datetime | None = None
+    rebuilt_records: int = 0
+    switched_by: str = ""
+
+
 RECORD_TYPES: dict[str, type[_Record]] = {
     cls.SCHEMA: cls
     for cls in (
@@ -186,5 +204,6 @@ RECORD_TYPES: dict[str, type[_Record]] = {
         DlqReplay,
         QualityDaily,
         EventOutcome,
+        ScoringGeneration,
     )
 }

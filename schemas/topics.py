@@ -144,6 +144,15 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         partitions=1,
         doc="Who replayed which DLQ record, when.",
     ),
+    TopicSpec(
+        "control",
+        "'scoring'",
+        "ScoringGeneration",
+        "compact",
+        None,
+        partitions=1,
+        doc="The live scoring generation; written by `vitalstream recompute` at switch-over, read by every worker.",
+    ),
 )
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in CATALOGUE}

@@ -102,4 +102,5 @@ class ScoredReader:
             obs["source"],
             obs["completeness"],
             at(value["scored_at"]),
+            value["generation"],
         )

@@ -107,8 +107,10 @@ def plan_observations(
 
 
 def dedupe_quality(rows: Iterable[QualityRow]) -> list[QualityRow]:
-    """The last value per (day, metric, provider), in arrival order."""
+    """The last value per (day, metric, provider), in arrival order, of the newest generation."""
     last: dict[tuple[object, ...], QualityRow] = {}
     for row in rows:
-        last[row.key] = row
+        cur = last.get(row.key)
+        if cur is None or row.generation >= cur.generation:
+            last[row.key] = row
     return list(last.values())

@@ -9,6 +9,7 @@ dead-letters it without bothering the database.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import NamedTuple
@@ -27,7 +28,7 @@ class InvalidRecord(ValueError):
 
 
 class ObservationRow(NamedTuple):
-    """One ``observations`` row; its first 13 fields (LATEST_COLUMNS) are also the ``latest_metrics`` candidate."""
+    """One ``observations`` row; its LATEST_COLUMNS fields are also the ``latest_metrics`` candidate."""
 
     subject: str
     metric: str
@@ -49,6 +50,7 @@ class ObservationRow(NamedTuple):
     source: str | None
     completeness: float | None
     scored_at: datetime
+    generation: int
 
     @property
     def key(self) -> tuple[str, str, str, datetime]:
@@ -74,6 +76,7 @@ LATEST_COLUMNS: tuple[str, ...] = (
     "event_id",
     "ordering_ts",
     "user_id",
+    "generation",
 )
 
 
@@ -89,6 +92,7 @@ class QualityRow(NamedTuple):
     good: int
     fair: int
     poor: int
+    generation: int
 
     @property
     def key(self) -> tuple[date, str, str]:
@@ -105,6 +109,7 @@ QUALITY_COLUMNS: tuple[str, ...] = (
     "good",
     "fair",
     "poor",
+    "generation",
 )
 
 
@@ -182,6 +187,7 @@ def make_observation_row(
     source: str | None,
     completeness: float,
     scored_at: datetime,
+    generation: int,
 ) -> ObservationRow:
     """The one place an observation row is validated and built (both decoding paths use it).
 
@@ -231,6 +237,7 @@ def make_observation_row(
         source,
         completeness if isfinite(completeness) else None,
         scored_at,
+        int(generation),
     )
 
 
@@ -257,6 +264,7 @@ def observation_row(scored: ScoredObservation) -> ObservationRow:
         obs.source,
         obs.completeness,
         scored.scored_at,
+        scored.generation,
     )
 
 
@@ -275,6 +283,7 @@ def quality_row(q: QualityDaily) -> QualityRow:
         good=q.good,
         fair=q.fair,
         poor=q.poor,
+        generation=q.generation,
     )
 
 
@@ -287,9 +296,12 @@ def validate_user_event(ev: UserEvent) -> UserEvent:
     return ev
 
 
+_LATEST_FIELDS = operator.attrgetter(*LATEST_COLUMNS)
+
+
 def latest_tuple(row: ObservationRow) -> tuple[object, ...]:
-    return tuple(row[:LATEST_WIDTH])
+    """The ``latest_metrics`` candidate of an observation row (the LATEST_COLUMNS values)."""
+    return tuple(_LATEST_FIELDS(row))
 
 
-LATEST_WIDTH = len(LATEST_COLUMNS)
-assert OBSERVATION_COLUMNS[:LATEST_WIDTH] == LATEST_COLUMNS
+assert set(LATEST_COLUMNS) <= set(OBSERVATION_COLUMNS)

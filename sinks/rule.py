@@ -1,6 +1,6 @@
 """The conflict rule of DESIGN §6 for ``latest_metrics``, in SQL, from :mod:`schemas.resolution`.
 
-``schemas.resolution`` defines the order in Python (later ``measured_at``, then higher
+``schemas.resolution`` defines the order in Python (later ``measured_at``, newer generation, then higher
 confidence, reliability, later ordering timestamp, then the greater ``event_id``; equal on
 all: the incumbent stays). The sink uses that function for in-batch resolution and the
 same terms, as a row-value comparison, in its conditional upserts. ``event_id`` is a
@@ -25,10 +25,10 @@ __all__ = [
     "wins",
 ]
 
-RANK_COLUMNS: tuple[str, ...] = ("measured_at", "confidence", "reliability", "ordering_ts", "event_id")
+RANK_COLUMNS: tuple[str, ...] = ("measured_at", "generation", "confidence", "reliability", "ordering_ts", "event_id")
 
 
-def rank(value: Any) -> tuple[Any, float, float, Any, str]:
+def rank(value: Any) -> tuple[Any, int, float, float, Any, str]:
     return rank_key(value)
 
 
@@ -45,9 +45,10 @@ def sql_order_by(alias: str = "") -> str:
     return ", ".join(f"{prefix}{c} DESC" for c in RANK_COLUMNS)
 
 
-# Versions of one observation (same subject, metric, provider, measured_at): the later
-# ordering timestamp, then the greater event id, then the later scoring (a re-score) wins.
-OBSERVATION_VERSION_COLUMNS: tuple[str, ...] = ("ordering_ts", "event_id", "scored_at")
+# Versions of one observation (same subject, metric, provider, measured_at): the newer scoring
+# generation, then the later ordering timestamp, then the greater event id, then the later
+# scoring (a re-score) wins.
+OBSERVATION_VERSION_COLUMNS: tuple[str, ...] = ("generation", "ordering_ts", "event_id", "scored_at")
 
 
 class Versioned(Protocol):
@@ -57,7 +58,9 @@ class Versioned(Protocol):
     def event_id(self) -> str: ...
     @property
     def scored_at(self) -> datetime: ...
+    @property
+    def generation(self) -> int: ...
 
 
-def version(value: Versioned) -> tuple[datetime, str, datetime]:
-    return (value.ordering_ts, value.event_id, value.scored_at)
+def version(value: Versioned) -> tuple[int, datetime, str, datetime]:
+    return (value.generation, value.ordering_ts, value.event_id, value.scored_at)

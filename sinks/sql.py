@@ -34,7 +34,7 @@ CREATE TEMP TABLE IF NOT EXISTS vs_stage_rows (
     value double precision, unit text, confidence double precision, level text, reliability double precision,
     event_id text COLLATE "C", ordering_ts timestamptz, user_id text, components text, device text,
     upload_type text, provenance text, source text, completeness double precision, scored_at timestamptz,
-    is_observation boolean, is_latest boolean
+    generation bigint, is_observation boolean, is_latest boolean
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS vs_stage_ledger (
     event_id text, outcome text, stage text, reason text
@@ -45,7 +45,7 @@ CREATE TEMP TABLE IF NOT EXISTS vs_stage_outcomes (
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS vs_stage_quality (
     day date, metric text, provider text, count bigint, avg_confidence double precision,
-    excellent bigint, good bigint, fair bigint, poor bigint
+    excellent bigint, good bigint, fair bigint, poor bigint, generation bigint
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -71,12 +71,13 @@ ROW_TYPES: tuple[str, ...] = (
     "text",
     _F8,
     _TS,
+    "int8",
     "bool",
     "bool",
 )
 LEDGER_TYPES: tuple[str, ...] = ("text", "text", "text", "text")
 OUTCOME_TYPES: tuple[str, ...] = ("text", "text", "text", "text", _TS, "int8", "text", "text", "int4", "int4")
-QUALITY_TYPES: tuple[str, ...] = ("date", "text", "text", "int8", _F8, "int8", "int8", "int8", "int8")
+QUALITY_TYPES: tuple[str, ...] = ("date", "text", "text", "int8", _F8, "int8", "int8", "int8", "int8", "int8")
 ROW_FLAGS: tuple[str, ...] = ("is_observation", "is_latest")
 assert len(ROW_TYPES) == len(OBSERVATION_COLUMNS) + len(ROW_FLAGS)
 assert len(OUTCOME_TYPES) == len(OUTCOME_COLUMNS) and len(QUALITY_TYPES) == len(QUALITY_COLUMNS)
@@ -161,7 +162,8 @@ UPSERT_QUALITY = f"""
 INSERT INTO data_quality_daily AS t ({cols(QUALITY_COLUMNS)}, updated_at)
 SELECT {cols(QUALITY_COLUMNS)}, now() FROM vs_stage_quality
 ON CONFLICT ({cols(QUALITY_KEY)}) DO UPDATE SET {_sets(QUALITY_VALUE_COLUMNS)}, updated_at = now()
-WHERE ({cols(QUALITY_VALUE_COLUMNS, "t")}) IS DISTINCT FROM ({cols(QUALITY_VALUE_COLUMNS, "EXCLUDED")})
+WHERE EXCLUDED.generation >= t.generation
+  AND ({cols(QUALITY_VALUE_COLUMNS, "t")}) IS DISTINCT FROM ({cols(QUALITY_VALUE_COLUMNS, "EXCLUDED")})
 """
 
 CONNECTION_STATES = "SELECT user_id, status, replaced_by FROM provider_connections WHERE user_id = ANY(%s)"

@@ -241,9 +241,13 @@ class ScoreStage(Stage):
         model: ConfidenceModel,
         deltas_topic: str,
         scoring_clock: Callable[[Observation], datetime] | None = None,
+        generation: int = 0,
+        emit_latest: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.generation = generation
+        self.emit_latest = emit_latest
         self.table = table
         self.table_writer = TableWriter(table)
         self.model = model
@@ -272,7 +276,7 @@ class ScoreStage(Stage):
         deltas: dict[tuple[str, int], list[tuple[int, float, str]]] = defaultdict(list)
         t_scored, t_latest = self.topic("metrics.scored"), self.topic("metrics.latest")
         encode_scored, encode_latest = self.encoder.scored, self.encoder.latest
-        clock, scoring_clock = self.clock, self.scoring_clock
+        clock, scoring_clock, generation = self.clock, self.scoring_clock, self.generation
         observe = self.metrics.confidence.observe
         scored_n = dup_n = 0
         for (_partition, key), items in groups.items():
@@ -285,7 +289,7 @@ class ScoreStage(Stage):
             for event, obs in items:
                 try:
                     now = scoring_clock(obs) if scoring_clock is not None else clock()
-                    out = score(obs, state, spec, self.model, now)
+                    out = score(obs, state, spec, self.model, now, generation)
                 except Exception as exc:  # a scoring bug dead-letters the record, the rest goes on
                     self.failure(event, exc, "score", obs.event_id, outs)
                     continue
@@ -305,7 +309,8 @@ class ScoreStage(Stage):
                 after = orjson.dumps(state.to_dict())
                 if after != before:
                     new_states.append((items[-1][0], tkey, after))
-        outs.extend(latest.values())
+        if self.emit_latest:
+            outs.extend(latest.values())
         for (qk, partition), entries in deltas.items():
             outs.append(Out(self.deltas_topic, qk.encode(), quality.encode_delta(partition, entries)))
         await self.send(outs)
@@ -318,10 +323,12 @@ class ScoreStage(Stage):
 class QualityStage(Stage):
     """Quality deltas (keyed ``day|metric|provider``) → table → ``metrics.quality_daily``."""
 
-    def __init__(self, *args: Any, table: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, table: Any, generation: int = 0, emit: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.table = table
         self.table_writer = TableWriter(table)
+        self.generation = generation
+        self.emit = emit
 
     async def process(self, events: Sequence[Any]) -> None:
         outs: list[Out] = []
@@ -349,7 +356,8 @@ class QualityStage(Stage):
             if state is None:
                 continue
             updates.append((items[-1], key, orjson.dumps(state)))
-            if applied:
-                outs.append(Out(t_quality, key, self.codec.encode(quality.to_record(key.decode(), state))))
+            if applied and self.emit:
+                record = quality.to_record(key.decode(), state, self.generation)
+                outs.append(Out(t_quality, key, self.codec.encode(record)))
         await self.send(outs)
         await self.table_writer.write(self.producer, updates, self.metrics)

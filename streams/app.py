@@ -29,10 +29,12 @@ from schemas.topics import RETRY_TIERS, spec
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.agents_io import OutputProducer, producer_config
 from streams.consumer import FastDeliveryConsumer
+from streams.generation import datadir_for, seen_events_changelog
 from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
 from streams.topics import ensure_topic, quality_deltas_topic
+from vitalstream.control import app_id_for
 from vitalstream.settings import Settings
 
 BATCH_MAX = 1000
@@ -40,7 +42,8 @@ BATCH_WITHIN_S = 0.02
 """Internal topic (name prefixed with the group prefix), created by Faust like its changelogs."""
 
 
-def _model() -> ConfidenceModel:
+def worker_model() -> ConfidenceModel:
+    """The confidence model of this process (VITALSTREAM_CONFIDENCE_MODEL, else the built-in one)."""
     return load_model(os.environ.get(ENV_VAR) or None)
 
 
@@ -52,17 +55,23 @@ def create_app(
     scoring_clock: Callable[[Observation], datetime] | None = None,
     agents: tuple[str, ...] = ("normalize", "score", "quality", "retry"),
     web_port: int | None = None,
+    generation: int = 0,
+    rebuild: bool = False,
+    datadir: str | None = None,
 ) -> faust.App:
-    """The worker app. ``clock`` (wall clock by default) stamps ledger rows and, unless
-    ``scoring_clock`` is given, is the scoring time used for freshness; ``agents`` and
-    ``app_id`` let a recompute run only ``score`` in a fresh table namespace."""
+    """The worker app of scoring generation ``generation`` (:mod:`streams.generation`).
+
+    ``clock`` (wall clock by default) stamps ledger rows and, unless ``scoring_clock`` is
+    given, is the scoring time used for freshness. ``rebuild`` is the recompute's mode: only
+    ``metrics.scored`` is published while the state is rebuilt (the current values and the
+    daily windows go out once, complete, at the switch-over)."""
     partitions = spec("metrics.normalized").partitions
     assert spec("webhooks.raw").partitions == partitions, "tables are co-partitioned with both sources"
     app = faust.App(
-        app_id or settings.group_prefix + "worker",
+        app_id or app_id_for(settings, generation),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.worker_store,
-        datadir=settings.worker_datadir,
+        datadir=datadir or str(datadir_for(settings, generation)),
         processing_guarantee="at_least_once",
         topic_partitions=partitions,
         topic_replication_factor=settings.replication_factor,
@@ -106,7 +115,25 @@ def create_app(
             await producer.close()
 
     if "normalize" in agents:
-        seen = app.Table("seen-events", default=None, key_type=bytes, value_type=bytes, partitions=partitions)
+        seen_changelog = app.topic(
+            seen_events_changelog(settings),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions,
+            compacting=True,
+            acks=False,
+            internal=True,
+        )
+        seen = app.Table(
+            "seen-events",
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=partitions,
+            changelog_topic=seen_changelog,
+        )
         fetcher = PayloadFetcher(settings.s3_fetch_timeout_s, settings.s3_max_bytes)
         normalize_stage = NormalizeStage(**common, seen=seen, fetcher=fetcher)
         raw_topic = app.topic(
@@ -129,9 +156,11 @@ def create_app(
         score_stage = ScoreStage(
             **common,
             table=confidence,
-            model=_model(),
+            model=worker_model(),
             deltas_topic=deltas.get_topic_name(),
             scoring_clock=scoring_clock,
+            generation=generation,
+            emit_latest=not rebuild,
         )
         norm_topic = app.topic(
             settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw", partitions=partitions
@@ -145,7 +174,7 @@ def create_app(
             value_type=bytes,
             partitions=spec("metrics.quality_daily").partitions,
         )
-        quality_stage = QualityStage(**common, table=quality_table)
+        quality_stage = QualityStage(**common, table=quality_table, generation=generation, emit=not rebuild)
         _batch_agent(app, deltas, "quality", quality_stage.process)
     if "retry" in agents:
         for tier in RETRY_TIERS:

@@ -57,6 +57,7 @@ __all__ = [
     "level_for",
     "plausibility",
     "score",
+    "winner_record",
 ]
 
 DEDUP_WINDOW = 64
@@ -286,8 +287,12 @@ def score(
     spec: MetricSpec,
     model: ConfidenceModel,
     now: datetime,
+    generation: int = 0,
 ) -> ScoreOutcome:
     """Score ``obs`` against ``state`` (None = first value of this subject and metric).
+
+    ``generation`` is the scoring generation stamped on what is published (see
+    :mod:`streams.generation`); it never changes the score.
 
     ``now`` is the scoring time used for freshness; pass a time derived from the record
     (e.g. its ordering timestamp) instead of the wall clock when recomputation must
@@ -338,6 +343,7 @@ def score(
             "A": round(a, 4),
         },
         reliability=r,
+        generation=generation,
     )
     if duplicate:
         return ScoreOutcome(scored, st, None, True)
@@ -376,5 +382,38 @@ def score(
             updated_at=now,
             measured_until=until,
             reliability=r,
+            generation=generation,
         )
     return ScoreOutcome(scored, st, latest, False)
+
+
+def winner_record(
+    subject: str,
+    metric: str,
+    state: SubjectMetricState,
+    unit: str,
+    model: ConfidenceModel,
+    generation: int,
+    now: datetime,
+) -> LatestMetric | None:
+    """The state's current value as the ``metrics.latest`` record (None without one): what a
+    recompute publishes for every key when its generation goes live."""
+    w = state.winner
+    if w is None:
+        return None
+    return LatestMetric(
+        subject=subject,
+        metric=metric,
+        value=w.value,
+        unit=unit,
+        measured_at=_EPOCH + w.measured_at * _MS,
+        provider=w.provider,
+        confidence=w.confidence,
+        level=model.level_for(w.confidence),
+        event_id=w.event_id,
+        ordering_ts=_EPOCH + w.ordering_ts * _MS,
+        updated_at=now,
+        measured_until=None if w.measured_until is None else _EPOCH + w.measured_until * _MS,
+        reliability=w.reliability,
+        generation=generation,
+    )

@@ -8,9 +8,9 @@ and usually a LatestMetric (score). These writers produce the same bytes with le
   doubles, ``timestamp-millis`` longs, ``["null", X]`` unions) by code specific to them;
 - **ScoredObservation**: its Avro body is its ``observation`` field's body (Avro encodes a
   nested record as the concatenation of its fields) followed by ``confidence``, ``level``,
-  ``components``, ``reliability`` and ``scored_at``. The score agent has just decoded that
+  ``components``, ``reliability``, ``scored_at`` and ``generation``. The score agent has just decoded that
   Observation from a single-object-encoded record, so the bytes are re-used and only the
-  five trailing fields are written.
+  six trailing fields are written.
 
 Whatever these writers do not cover (a naive datetime, a Confluent-framed source, a codec
 with a schema registry, a ScoredObservation whose observation is not the decoded one) goes
@@ -130,6 +130,7 @@ def latest_body(m: LatestMetric) -> bytes:
             _string(m.event_id),
             _ts(m.ordering_ts),
             _ts(m.updated_at),
+            _long(m.generation),
         )
     )
 
@@ -146,6 +147,7 @@ def scored_tail(s: ScoredObservation) -> bytes:
     parts.append(_NULL)
     parts.append(_pack_double(s.reliability))
     parts.append(_ts(s.scored_at))
+    parts.append(_long(s.generation))
     return b"".join(parts)
 
 

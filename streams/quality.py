@@ -69,7 +69,7 @@ def apply_delta(
     return {"n": count, "s": total, "l": levels, "w": marks}, applied
 
 
-def to_record(key: str, state: Mapping[str, Any]) -> QualityDaily:
+def to_record(key: str, state: Mapping[str, Any], generation: int = 0) -> QualityDaily:
     day, metric, provider = key.split("|", 2)
     lv = state["l"]
     return QualityDaily(
@@ -82,4 +82,5 @@ def to_record(key: str, state: Mapping[str, Any]) -> QualityDaily:
         good=int(lv[1]),
         fair=int(lv[2]),
         poor=int(lv[3]),
+        generation=generation,
     )

@@ -204,20 +204,21 @@ def simulate(
 
 
 @main.command()
-@click.option("--since", default=None, help="Not supported yet: the rebuild reads metrics.normalized from the start.")
-def recompute(since: str | None) -> None:
-    """Rebuild confidence state from metrics.normalized and republish scored/latest/quality."""
-    from streams.recompute import recompute as run_recompute
+@click.option(
+    "--since",
+    default=None,
+    help="Rebuild from the first metrics.normalized record at or after this time (ISO time or age like 2d); "
+    "default: the earliest retained.",
+)
+@click.option(
+    "--max-lag", default=1000, show_default=True, help="Switch over once the rebuild is this close to the head."
+)
+@click.option("--wait", "wait_s", default=120.0, show_default=True, help="Seconds to wait for a worker to switch.")
+def recompute(since: str | None, max_lag: int, wait_s: float) -> None:
+    """Rebuild the confidence state and Postgres from metrics.normalized beside the live pipeline, then switch over."""
+    from vitalstream.recompute_cli import run_recompute
 
-    if since is not None:
-        raise click.ClickException(
-            "--since is not supported yet: run `vitalstream recompute` without it to rebuild from the "
-            "earliest retained offset of metrics.normalized (7 days)"
-        )
-    settings = _settings()
-    click.echo(f"recomputing from {settings.topic('metrics.normalized')} (earliest offset) …", err=True)
-    report = run_recompute(settings)
-    click.echo(f"recomputed {report.records} observations in {report.seconds:.1f}s under app id {report.app_id}")
+    run_recompute(_settings(), _when(since), max_lag, wait_s)
 
 
 # --- dead letters ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0002"
+    assert migrate.current(database_url, schema) == migrate.head() == "0003"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -116,7 +116,7 @@ def test_downgrade_removes_objects_and_upgrade_restores(database_url: str, schem
         left = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert left <= {"alembic_version"}
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == "0002"
+    assert migrate.current(database_url, schema) == "0003"
 
 
 def test_ledger_columns_come_and_go_with_revision_0002(database_url: str, schema: str) -> None:
@@ -137,3 +137,24 @@ def test_ledger_columns_come_and_go_with_revision_0002(database_url: str, schema
     assert set(LEDGER_COLUMNS) <= columns()
     migrate.downgrade(database_url, schema, revision="0001")
     assert migrate.current(database_url, schema) == "0001" and not set(LEDGER_COLUMNS) & columns()
+
+
+def test_generation_columns_come_and_go_with_revision_0003(database_url: str, schema: str) -> None:
+    def tables_with_generation() -> set[str]:
+        with psycopg.connect(database_url) as conn:
+            return {
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.columns WHERE table_schema = %s "
+                    "AND column_name = 'generation'",
+                    (schema,),
+                )
+            }
+
+    scored = {"observations", "latest_metrics", "data_quality_daily"}
+    migrate.upgrade(database_url, schema, revision="0002")
+    assert not scored & tables_with_generation()
+    migrate.upgrade(database_url, schema)
+    assert scored <= tables_with_generation()
+    migrate.downgrade(database_url, schema, revision="0002")
+    assert not scored & tables_with_generation()

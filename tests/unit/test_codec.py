@@ -64,6 +64,7 @@ def samples() -> list[records._Record]:
             ordering_ts=NOW,
             updated_at=NOW,
             reliability=0.9,
+            generation=2,
         ),
         records.UserEvent(
             event_id="e2",
@@ -98,6 +99,15 @@ def samples() -> list[records._Record]:
             source="terra",
             event_type="body",
             observations=3,
+        ),
+        records.ScoringGeneration(
+            generation=1_763_900_000,
+            app_id="vitalstream-worker-g1763900000",
+            switched_at=NOW,
+            previous_app_id="vitalstream-worker",
+            since=NOW,
+            rebuilt_records=12,
+            switched_by="ops",
         ),
     ]
 

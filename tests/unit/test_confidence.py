@@ -340,7 +340,7 @@ def test_final_winner_is_the_greatest_scored_observation_in_any_order(order: lis
         ),
     )
     assert state.winner.event_id == best.observation.event_id
-    assert rank_key(state.winner)[1:3] == (best.confidence, best.reliability)
+    assert rank_key(state.winner)[2:4] == (best.confidence, best.reliability)
 
 
 # --- totality -------------------------------------------------------------------------------------

@@ -101,10 +101,10 @@ def test_quality_last_value_per_key_wins() -> None:
 
 def test_sql_rule_uses_the_same_terms_in_the_same_order() -> None:
     assert sql_wins("n", "o") == (
-        "(n.measured_at, n.confidence, n.reliability, n.ordering_ts, n.event_id) > "
-        "(o.measured_at, o.confidence, o.reliability, o.ordering_ts, o.event_id)"
+        "(n.measured_at, n.generation, n.confidence, n.reliability, n.ordering_ts, n.event_id) > "
+        "(o.measured_at, o.generation, o.confidence, o.reliability, o.ordering_ts, o.event_id)"
     )
-    assert sql_order_by("o").startswith("o.measured_at DESC, o.confidence DESC")
+    assert sql_order_by("o").startswith("o.measured_at DESC, o.generation DESC, o.confidence DESC")
 
 
 slots = st.sampled_from([T0, T0 + timedelta(days=1)])

@@ -10,9 +10,9 @@ import pytest
 
 from sinks.rows import (
     LATEST_COLUMNS,
-    LATEST_WIDTH,
     OBSERVATION_COLUMNS,
     InvalidRecord,
+    latest_tuple,
     observation_row,
     quality_row,
     user_id_of,
@@ -33,8 +33,18 @@ def test_observation_row_carries_every_column() -> None:
     assert row.user_id == "abc"
     assert row.level == "excellent" and row.reliability == 0.9 and row.device == "scale"
     assert orjson.loads(row.components) == {"P": 1.0, "R": 0.9}
-    assert OBSERVATION_COLUMNS[:LATEST_WIDTH] == LATEST_COLUMNS
+    assert set(LATEST_COLUMNS) <= set(OBSERVATION_COLUMNS)
+    assert latest_tuple(row) == tuple(getattr(row, c) for c in LATEST_COLUMNS)
     assert len(row) == len(OBSERVATION_COLUMNS)
+    assert row.generation == 0
+
+
+def test_rows_carry_the_scoring_generation() -> None:
+    from dataclasses import replace
+
+    row = observation_row(replace(scored("s", "body_weight", 70.0), generation=3))
+    assert row.generation == 3 and latest_tuple(row)[LATEST_COLUMNS.index("generation")] == 3
+    assert quality_row(replace(quality(T0, "step_count", "garmin", 2, 150.0), generation=2)).generation == 2
 
 
 def test_user_id_from_record_or_terra_subject() -> None:

@@ -1,0 +1,44 @@
+"""Terminal side of ``vitalstream recompute``: progress bar and report (the work is in :mod:`streams.recompute`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from vitalstream.settings import Settings
+
+
+def run_recompute(settings: Settings, since: datetime | None, max_lag: int, wait_s: float) -> None:
+    from streams.recompute import recompute
+
+    start = "earliest retained offset" if since is None else f"first record at or after {since.isoformat()}"
+    click.echo(f"rebuilding scoring state from {settings.topic('metrics.normalized')} ({start}) …", err=True)
+    with Progress(
+        TextColumn("rebuilding"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} records"),
+        TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task("rebuild", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = recompute(settings, since=since, max_lag=max_lag, switch_wait_s=wait_s, progress=progress)
+    click.echo(
+        f"generation {report.generation}: rebuilt {report.records:,} records in {report.seconds:.1f}s; "
+        f"published {report.latest:,} current values and {report.quality_windows:,} daily windows"
+    )
+    if report.switched:
+        click.echo(f"switched: the live worker now runs {report.app_id} (was {report.previous_app_id})")
+    else:
+        click.echo(
+            f"no worker has joined {report.app_id} within {wait_s:.0f}s; the control topic names it, so every "
+            "worker switches to it when it next starts (check `vitalstream status` / `vitalstream health`)",
+            err=True,
+        )
