@@ -23,6 +23,7 @@ class Candidate:
     reliability: float
     ordering_ts: datetime
     event_id: str
+    generation: int = 0
 
 
 def candidate_of(scored: Any) -> Candidate:
@@ -38,13 +39,15 @@ def candidate_of(scored: Any) -> Candidate:
         scored.reliability,
         o.ordering_ts,
         o.event_id,
+        scored.generation,
     )
 
 
 def design_rank(c: Candidate) -> tuple[Any, ...]:
-    """DESIGN §6: newer measured_at; same slot → higher confidence, more reliable source, later ordering ts
-    (event id: a deterministic last resort so arrival order never matters)."""
-    return (c.measured_at, c.confidence, c.reliability, c.ordering_ts, c.event_id)
+    """DESIGN §6: newer measured_at; same slot → newer scoring generation (a recompute's re-score),
+    higher confidence, more reliable source, later ordering ts (event id: a deterministic last
+    resort so arrival order never matters)."""
+    return (c.measured_at, c.generation, c.confidence, c.reliability, c.ordering_ts, c.event_id)
 
 
 def expected_latest(candidates: Iterable[Candidate]) -> dict[tuple[str, str], Candidate]:

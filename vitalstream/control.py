@@ -97,3 +97,9 @@ def publish(settings: Settings, record: ScoringGeneration, timeout_s: float = 30
     producer.produce(settings.topic("control"), key=CONTROL_KEY, value=Codec().encode(record), on_delivery=on_delivery)
     if producer.flush(timeout_s) or failures:
         raise RuntimeError(f"the control record was not acknowledged: {failures or 'timed out'}")
+
+
+def live_worker_group(settings: Settings) -> str:
+    """The consumer group (= Faust app id) of the live worker."""
+    active = read_active(settings, timeout_s=settings.health_check_timeout_s)
+    return active.app_id if active is not None else app_id_for(settings, 0)

@@ -28,7 +28,12 @@ from vitalstream.settings import Settings
 
 QUIET = logging.getLogger("vitalstream.librdkafka.dlq")
 QUIET.setLevel(logging.CRITICAL)
-PERSONAL_KEYS = re.compile(r"(^|_)(name|email|e_mail|date_of_birth|dob|phone|address|city|first_name|last_name)$", re.I)
+# Personal fields, and credentials a payload may carry (Terra's ping-mode download URL is presigned).
+PERSONAL_KEYS = re.compile(
+    r"(^|_)(name|email|e_mail|date_of_birth|dob|phone|address|city|first_name|last_name"
+    r"|url|token|secret|password|signature|authorization)$",
+    re.I,
+)
 MASK = "***"
 
 

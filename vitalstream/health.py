@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vitalstream import __version__
+from vitalstream.control import live_worker_group
 from vitalstream.settings import Settings
 
 QUIET = logging.getLogger("vitalstream.librdkafka.health")
 QUIET.setLevel(logging.CRITICAL)
 
-# Which consumer group reads which topics, per stage (the Faust app id is the worker's group).
+# Which consumer group reads which topics, per stage ("worker": the live scoring generation's
+# Faust app id, which is its group; see vitalstream.control).
 STAGES: dict[str, tuple[str, str]] = {
     "normalize": ("worker", "webhooks.raw"),
     "score": ("worker", "metrics.normalized"),
@@ -101,13 +103,14 @@ def _kafka_probe(settings: Settings) -> dict[str, Any]:
             )  # type: ignore[dict-item]
         return readers[group]
 
+    groups = {"worker": live_worker_group(settings), "sink": settings.group_prefix + "sink"}
     try:
-        for stage, (group_suffix, short) in STAGES.items():
+        for stage, (group_key, short) in STAGES.items():
             topic = settings.topic(short)
             if topic not in md.topics:
                 lags[stage] = None
                 continue
-            consumer = reader(settings.group_prefix + group_suffix)
+            consumer = reader(groups[group_key])
             tps = [TopicPartition(topic, p) for p in md.topics[topic].partitions]
             committed = {tp.partition: tp.offset for tp in _committed(consumer, tps)}
             lag = 0
@@ -117,10 +120,9 @@ def _kafka_probe(settings: Settings) -> dict[str, Any]:
                 lag += max(0, high - (pos if pos >= 0 else low))
             lags[stage] = lag
         members: dict[str, int] = {}
-        for suffix in ("worker", "sink"):
-            group = settings.group_prefix + suffix
+        for key, group in groups.items():
             desc = admin.describe_consumer_groups([group])[group].result()
-            members[suffix] = len(desc.members)
+            members[key] = len(desc.members)
     finally:
         for consumer in readers.values():
             consumer.close()

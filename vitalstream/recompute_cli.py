@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vitalstream.settings import Settings
 
@@ -19,7 +19,8 @@ def run_recompute(settings: Settings, since: datetime | None, max_lag: int, wait
     with Progress(
         TextColumn("rebuilding"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} records"),
+        MofNCompleteColumn(),
+        TextColumn("records"),
         TimeRemainingColumn(),
         transient=True,
         console=Console(stderr=True),
