@@ -23,6 +23,7 @@ class C:
     reliability: float
     ordering_ts: int
     event_id: str
+    generation: int = 0
 
 
 def test_newer_measured_at_wins_whatever_its_confidence() -> None:
@@ -42,6 +43,16 @@ def test_same_slot_higher_confidence_then_reliability_then_ordering_ts_then_even
     assert not wins(C(5, 80.0, 0.8, 9, "z"), base)
     assert wins(C(5, 80.0, 0.8, 10, "n"), base)
     assert not wins(C(5, 80.0, 0.8, 10, "l"), base)
+
+
+def test_newer_generation_wins_the_same_slot_but_never_an_older_slot() -> None:
+    live = C(5, 95.0, 0.9, 10, "z", generation=0)
+    rescored = C(5, 40.0, 0.1, 0, "a", generation=7)  # a recompute's lower score of the same slot
+    assert wins(rescored, live) and not wins(live, rescored)
+    older_slot = C(4, 99.0, 1.0, 99, "z", generation=7)
+    assert not wins(older_slot, live)  # a re-scored older value never overwrites a newer one
+    assert wins(C(6, 1.0, 0.1, 0, "a", generation=0), rescored)  # nor does a generation beat a newer value
+    assert rank_key(rescored)[:2] == (5, 7)
 
 
 def test_identical_candidate_does_not_replace_incumbent() -> None:
@@ -84,6 +95,7 @@ candidates = st.builds(
     reliability=st.sampled_from([0.1, 0.5, 0.95]),
     ordering_ts=st.integers(0, 3),
     event_id=st.sampled_from(["a", "b", "c", "e-10", "e-9"]),
+    generation=st.sampled_from([0, 0, 1_795_000_000]),
 )
 
 
