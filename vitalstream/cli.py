@@ -184,23 +184,11 @@ def _dsn() -> str:
 @click.option("--seed", default=7, show_default=True)
 @click.option("--url", default=None, help="Gateway URL (default: from VITALSTREAM_GATEWAY_HOST/PORT).")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
-def simulate(
-    data_type: str,
-    provider: str | None,
-    users: int,
-    rate: float,
-    count: int,
-    duplicates: float,
-    late: float,
-    poison: float,
-    seed: int,
-    url: str | None,
-    dry_run: bool,
-) -> None:
+def simulate(**options: Any) -> None:
     """Send correctly signed, realistic Terra webhooks to a gateway."""
-    from vitalstream.simulate_cli import run_simulation
+    from vitalstream.simulate_cli import SimulationOptions, run_simulation
 
-    run_simulation(_settings(), data_type, provider, users, rate, count, duplicates, late, poison, seed, url, dry_run)
+    run_simulation(_settings(), SimulationOptions(**options))
 
 
 @main.command()

@@ -13,11 +13,11 @@ from typing import Any
 import click
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from schemas.codec import Codec
 from vitalstream import dlq as dlq_mod
+from vitalstream.progress import progress_bar
 from vitalstream.settings import Settings
 
 
@@ -80,19 +80,7 @@ def _print_report(report: dlq_mod.ReplayReport) -> None:
 def replay_local(
     settings: Settings, filters: dlq_mod.Filters, limit: int | None, dry_run: bool, rate: float | None, force: bool
 ) -> None:
-    with Progress(
-        TextColumn("replaying"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(),
-        transient=True,
-        console=Console(stderr=True),
-    ) as bar:
-        task = bar.add_task("replay", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar("replaying") as progress:
         report = dlq_mod.replay(
             settings,
             filters,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from vitalstream.progress import progress_bar
 from vitalstream.settings import Settings
 
 
@@ -16,20 +15,7 @@ def run_recompute(settings: Settings, since: datetime | None, max_lag: int, wait
 
     start = "earliest retained offset" if since is None else f"first record at or after {since.isoformat()}"
     click.echo(f"rebuilding scoring state from {settings.topic('metrics.normalized')} ({start}) …", err=True)
-    with Progress(
-        TextColumn("rebuilding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("records"),
-        TimeRemainingColumn(),
-        transient=True,
-        console=Console(stderr=True),
-    ) as bar:
-        task = bar.add_task("rebuild", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar("rebuilding", "records") as progress:
         report = recompute(settings, since=since, max_lag=max_lag, switch_wait_s=wait_s, progress=progress)
     click.echo(
         f"generation {report.generation}: rebuilt {report.records:,} records in {report.seconds:.1f}s; "

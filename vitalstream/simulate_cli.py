@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -13,27 +14,34 @@ from vitalstream.settings import Settings
 from vitalstream.simulate import DATA_TYPES, SendStats, deliveries, send_all
 
 
-def run_simulation(
-    settings: Settings,
-    data_type: str,
-    provider: str | None,
-    users: int,
-    rate: float,
-    count: int,
-    duplicates: float,
-    late: float,
-    poison: float,
-    seed: int,
-    url: str | None,
-    dry_run: bool,
-) -> None:
-    types = DATA_TYPES if data_type == "all" else (data_type,)
+@dataclass(frozen=True)
+class SimulationOptions:
+    """The options of ``vitalstream simulate`` (one field per command-line option)."""
+
+    data_type: str = "all"
+    provider: str | None = None
+    users: int = 10
+    rate: float = 50.0
+    count: int = 1000
+    duplicates: float = 0.0
+    late: float = 0.0
+    poison: float = 0.0
+    seed: int = 7
+    url: str | None = None
+    dry_run: bool = False
+
+
+def run_simulation(settings: Settings, options: SimulationOptions) -> None:
+    o = options
+    types = DATA_TYPES if o.data_type == "all" else (o.data_type,)
     if any(t not in DATA_TYPES for t in types):
         raise click.ClickException(f"--type must be one of {', '.join(DATA_TYPES)} or all")
     items = list(
-        deliveries(count, users, types, provider.upper() if provider else None, duplicates, late, poison, seed)
+        deliveries(
+            o.count, o.users, types, o.provider.upper() if o.provider else None, o.duplicates, o.late, o.poison, o.seed
+        )
     )
-    if dry_run:
+    if o.dry_run:
         for d in items:
             sys.stdout.buffer.write(
                 orjson.dumps(
@@ -49,24 +57,24 @@ def run_simulation(
                 )
                 + b"\n"
             )
-        click.echo(f"dry run: {len(items)} webhooks would be sent at {rate:g}/s", err=True)
+        click.echo(f"dry run: {len(items)} webhooks would be sent at {o.rate:g}/s", err=True)
         return
     if not settings.terra_secrets:
         raise click.ClickException(
             "VITALSTREAM_TERRA_SECRETS is not set: start the stack (`vitalstream up`) or export the signing secret"
         )
     secret = settings.terra_secrets[0].get_secret_value()
-    target = url or f"http://{settings.gateway_host}:{settings.gateway_port}/webhooks/terra"
+    target = o.url or f"http://{settings.gateway_host}:{settings.gateway_port}/webhooks/terra"
 
     def progress(stats: SendStats) -> None:
         line = (
-            f"\rsent {stats.sent}/{count}  accepted {stats.accepted}  duplicate {stats.duplicates}  "
+            f"\rsent {stats.sent}/{o.count}  accepted {stats.accepted}  duplicate {stats.duplicates}  "
             f"rejected {stats.rejected}  errors {stats.errors}  p99 {stats.percentile(99):.1f} ms   "
         )
         click.echo(line, nl=False, err=True)
 
     try:
-        stats = asyncio.run(send_all(target, secret, items, rate, on_progress=progress))
+        stats = asyncio.run(send_all(target, secret, items, o.rate, on_progress=progress))
     except KeyboardInterrupt:
         raise click.ClickException("interrupted") from None
     click.echo("", err=True)
