@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ import orjson
 
 from vitalstream.settings import Settings
 from vitalstream.simulate import DATA_TYPES, SendStats, deliveries, send_all
+
+PROGRESS_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -66,18 +69,27 @@ def run_simulation(settings: Settings, options: SimulationOptions) -> None:
     secret = settings.terra_secrets[0].get_secret_value()
     target = o.url or f"http://{settings.gateway_host}:{settings.gateway_port}/webhooks/terra"
 
+    live = sys.stderr.isatty()
+    last_line = [0.0]
+
     def progress(stats: SendStats) -> None:
+        """One line rewritten in place on a terminal; elsewhere (a log, CI) a line every 5 s."""
         line = (
-            f"\rsent {stats.sent}/{o.count}  accepted {stats.accepted}  duplicate {stats.duplicates}  "
-            f"rejected {stats.rejected}  errors {stats.errors}  p99 {stats.percentile(99):.1f} ms   "
+            f"sent {stats.sent}/{o.count}  accepted {stats.accepted}  duplicate {stats.duplicates}  "
+            f"rejected {stats.rejected}  errors {stats.errors}  p99 {stats.percentile(99):.1f} ms"
         )
-        click.echo(line, nl=False, err=True)
+        if live:
+            click.echo(f"\r{line}   ", nl=False, err=True)
+        elif time.monotonic() - last_line[0] >= PROGRESS_EVERY_S or stats.sent == o.count:
+            last_line[0] = time.monotonic()
+            click.echo(line, err=True)
 
     try:
         stats = asyncio.run(send_all(target, secret, items, o.rate, on_progress=progress))
     except KeyboardInterrupt:
         raise click.ClickException("interrupted") from None
-    click.echo("", err=True)
+    if live:
+        click.echo("", err=True)
     summary: dict[str, Any] = {
         "sent": stats.sent,
         "accepted": stats.accepted,
