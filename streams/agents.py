@@ -34,7 +34,6 @@ from streams.s3 import PayloadFetcher
 from streams.tables import TableWriter
 from vitalstream.settings import Settings
 
-SEEN_TTL_S = 7 * 24 * 3600
 """How long an event id is remembered for event-level dedup (the raw topic's retention)."""
 
 
@@ -168,7 +167,7 @@ class NormalizeStage(Stage):
         if stamp is None:
             return False
         try:
-            return now_s - int(stamp) < SEEN_TTL_S
+            return now_s - int(stamp) < self.settings.dedup_window_s
         except ValueError:
             return True
 

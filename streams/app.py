@@ -29,15 +29,20 @@ from schemas.topics import RETRY_TIERS, spec
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.agents_io import OutputProducer, producer_config
 from streams.consumer import FastDeliveryConsumer
+from streams.expiry import SeenExpiry
 from streams.generation import datadir_for, seen_events_changelog
 from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
-from streams.topics import ensure_topic, quality_deltas_topic
+from streams.topics import ensure_topic, quality_deltas_topic, seen_changelog_config
 from vitalstream.control import app_id_for
+from vitalstream.observability import get_logger
 from vitalstream.settings import Settings
 
+log = get_logger("streams.app")
+
 BATCH_MAX = 1000
+EXPIRY_TICK_S = 10.0
 BATCH_WITHIN_S = 0.02
 """Internal topic (name prefixed with the group prefix), created by Faust like its changelogs."""
 
@@ -115,14 +120,18 @@ def create_app(
             await producer.close()
 
     if "normalize" in agents:
+        seen_changelog_name = seen_events_changelog(settings)
+        ensure_topic(settings, seen_changelog_name, partitions, config=seen_changelog_config(settings))
         seen_changelog = app.topic(
-            seen_events_changelog(settings),
+            seen_changelog_name,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
             partitions=partitions,
             compacting=True,
+            deleting=True,
+            retention=float(settings.dedup_window_s),
             acks=False,
             internal=True,
         )
@@ -140,6 +149,15 @@ def create_app(
             settings.topic("webhooks.raw"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
         _batch_agent(app, raw_topic, "normalize", normalize_stage.process)
+        expiry = SeenExpiry(lambda: seen.data, settings.dedup_window_s)
+
+        @app.timer(EXPIRY_TICK_S)  # type: ignore[untyped-decorator]
+        async def _expire_seen_events() -> None:
+            removed, finished = expiry.tick()
+            metrics.seen_expired.inc(removed)
+            if finished:
+                log.info("seen-events expiry pass done", removed=expiry.removed_this_pass)
+                expiry.removed_this_pass = 0
 
         @app.service
         class _CloseFetcher(faust.Service):  # type: ignore[misc,unused-ignore]

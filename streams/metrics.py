@@ -23,6 +23,9 @@ class WorkerMetrics:
             f"{prefix}_rejections", "Observations rejected by plausibility bounds", ["reason"], registry=registry
         )
         self.scored = Counter(f"{prefix}_scored", "Observations scored (duplicates excluded)", registry=registry)
+        self.seen_expired = Counter(
+            f"{prefix}_seen_expired", "Event ids forgotten by normalize after the dedup window", registry=registry
+        )
         self.duplicates = Counter(
             f"{prefix}_duplicates", "Redeliveries skipped, by stage", ["stage"], registry=registry
         )

@@ -11,7 +11,14 @@ import logging
 import time
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from vitalstream.settings import Settings
 
@@ -25,14 +32,33 @@ def quality_deltas_topic(app_id: str) -> str:
     return f"{app_id}-quality-deltas"
 
 
-def ensure_topic(settings: Settings, name: str, partitions: int, timeout_s: float = 30.0) -> None:
+def seen_changelog_config(settings: Settings) -> dict[str, str]:
+    """The dedup table's changelog forgets ids after the dedup window (see :mod:`streams.expiry`)."""
+    return {"cleanup.policy": "compact,delete", "retention.ms": str(settings.dedup_window_s * 1000)}
+
+
+def ensure_topic(
+    settings: Settings, name: str, partitions: int, timeout_s: float = 30.0, config: dict[str, str] | None = None
+) -> None:
+    """Create the topic if missing; with ``config``, also set those configs on an existing one."""
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET})  # type: ignore[dict-item]
-    if name not in admin.list_topics(timeout=timeout_s).topics:
+    wanted = config or {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
+    if name in admin.list_topics(timeout=timeout_s).topics:
+        if config:
+            resource = ConfigResource(
+                ResourceType.TOPIC,
+                name,
+                incremental_configs=[
+                    ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in config.items()
+                ],
+            )
+            admin.incremental_alter_configs([resource], request_timeout=timeout_s)[resource].result()
+    else:
         new = NewTopic(
             name,
             num_partitions=partitions,
             replication_factor=settings.replication_factor,
-            config={"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)},
+            config=wanted,
         )
         try:
             admin.create_topics([new], request_timeout=timeout_s)[name].result()

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
     s3_fetch_timeout_s: float = 10.0
     s3_max_bytes: int = 50 * 1024 * 1024
+    dedup_window_s: int = Field(
+        7 * 24 * 3600, ge=60, description="How long normalize remembers a finished event id (as long as webhooks.raw)."
+    )
 
     # --- sink ---
     sink_metrics_port: int = 9102

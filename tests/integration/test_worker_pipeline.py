@@ -21,10 +21,12 @@ import orjson
 import pytest
 from aiohttp import web
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
 
 from schemas import headers as H
 from schemas.codec import Codec
 from schemas.records import EventOutcome, LatestMetric, QualityDaily, RawWebhook, ScoredObservation
+from streams.generation import seen_events_changelog
 from streams.normalize import normalize, parse_body
 from tests.kafka_helpers import consume_all
 from vitalstream.settings import Settings
@@ -213,6 +215,12 @@ def test_raw_to_scored_end_to_end_and_redelivery_once(settings: Settings, worker
     produce_raw(settings, [redelivered])  # after the original was processed (and marked seen)
     wait_for("ledger", at_least(7, lambda: consume_all(settings, "events.ledger", 7, 3.0)), 30, worker)
     quality = wait_for("quality", lambda: decoded(settings, "metrics.quality_daily", QualityDaily), 30, worker)
+    # the dedup table's changelog forgets ids after the dedup window (bounded restores)
+    resource = ConfigResource(ResourceType.TOPIC, seen_events_changelog(settings))
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})  # kept alive until the result
+    configs = admin.describe_configs([resource])[resource].result()
+    assert configs["cleanup.policy"].value == "compact,delete"
+    assert configs["retention.ms"].value == str(settings.dedup_window_s * 1000)
     # The redelivery is behind the ledger rows in the raw topic: once it is consumed, nothing new comes of it.
     wait_for("redelivery consumed", lambda: _group_caught_up(settings, "webhooks.raw"), 30, worker)
 
