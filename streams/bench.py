@@ -277,7 +277,7 @@ def _fill_changelog(settings: Settings, topic: str, partitions: int, keys: int) 
     return keys * (len(value) + 24)
 
 
-def bench_restart(settings: Settings, keys: int = 1_000_000) -> dict[str, Any]:
+def bench_restart(settings: Settings, keys: int = 1_000_000, bulk: bool = True) -> dict[str, Any]:
     """DESIGN §11 "worker restart with 1 M keys": state ready ≤ 30 s.
 
     Fills the confidence table's changelog with ``keys`` keys, starts one worker with an empty
@@ -324,6 +324,7 @@ def bench_restart(settings: Settings, keys: int = 1_000_000) -> dict[str, Any]:
         "VITALSTREAM_WORKER_DATADIR": str(Path(datadir) / "data"),
         "VITALSTREAM_WORKER_WEB_PORT": str(_free_port()),
         "VITALSTREAM_LOG_LEVEL": "INFO",
+        "VITALSTREAM_WORKER_BULK_RESTORE": "true" if bulk else "false",
     }
     ready_s: float | None = None
     scored_s: float | None = None
@@ -348,6 +349,7 @@ def bench_restart(settings: Settings, keys: int = 1_000_000) -> dict[str, Any]:
             proc.wait(60)
     return {
         "keys": keys,
+        "bulk_restore": bulk,
         "changelog_partitions": partitions,
         "changelog_mb_approx": round(approx_bytes / 1e6, 1),
         "fill_seconds": round(fill_s, 1),

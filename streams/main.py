@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 
 import faust
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -23,6 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 from schemas.records import ScoringGeneration
 from streams.app import create_app
 from streams.generation import ControlWatch, carry_offsets, datadir_for, prune_other_generations
+from streams.restore import prerestore, table_logs
 from vitalstream.control import read_active
 from vitalstream.observability import configure_logging, get_logger
 from vitalstream.settings import Settings
@@ -55,6 +57,19 @@ def _startup(settings: Settings) -> tuple[ControlWatch, ScoringGeneration | None
     return watch, active
 
 
+def _prerestore(settings: Settings, app: faust.App) -> None:
+    """Bulk-restore the tables (see :mod:`streams.restore`); if it fails, Faust's own restore does it."""
+    log = get_logger("streams.main")
+    try:
+        report = prerestore(settings, Path(app.conf.tabledir), table_logs(settings, app.conf.id))
+    except Exception as exc:
+        log.warning(
+            "bulk table restore failed; Faust restores instead", error=type(exc).__name__, detail=str(exc)[:200]
+        )
+        return
+    log.info("tables restored", records=report.records, partitions=report.partitions, seconds=round(report.seconds, 2))
+
+
 def run(settings: Settings) -> None:
     configure_logging(settings.log_level, service="worker")
     log = get_logger("streams.main")
@@ -64,6 +79,8 @@ def run(settings: Settings) -> None:
         log.info("removed local tables of another generation", path=str(removed))
     os.makedirs(datadir_for(settings, generation), exist_ok=True)
     app = create_app(settings, generation=generation)
+    if settings.worker_bulk_restore:
+        _prerestore(settings, app)
     switch_to: list[ScoringGeneration] = []
 
     @app.timer(CONTROL_POLL_S)  # type: ignore[untyped-decorator]

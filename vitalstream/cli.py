@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from vitalstream import __version__
+from vitalstream.bench import CHOICES as BENCH_CHOICES
 from vitalstream.stack.errors import StackError
 
 
@@ -324,7 +325,7 @@ def tail(
 
 
 @main.command()
-@click.argument("what", default="all", type=click.Choice(["gateway", "stream", "sink", "e2e", "scenarios", "all"]))
+@click.argument("what", default="all", type=click.Choice(BENCH_CHOICES))
 @click.option("--quick", is_flag=True, help="Short runs (the whole of `all` in under 5 minutes).")
 def bench(what: str, quick: bool) -> None:
     """Run benchmarks on a private stack; write tests/bench/results.json, BENCHMARKS.md and plots."""

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     worker_datadir: str = ".vitalstream/worker"
     worker_store: str = "rocksdb://"
+    worker_bulk_restore: bool = Field(True, description="Restore tables from changelogs in bulk before Faust starts.")
     retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
     s3_fetch_timeout_s: float = 10.0
     s3_max_bytes: int = 50 * 1024 * 1024

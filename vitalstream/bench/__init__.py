@@ -3,3 +3,6 @@
 Benchmarks are measurements, never tests (DESIGN §11): every figure is printed next to a
 ceiling measured in the same run, written to ``tests/bench/results.json`` and ``BENCHMARKS.md``.
 """
+
+CHOICES = ("gateway", "stream", "sink", "restart", "e2e", "scenarios", "all")
+"""What ``vitalstream bench`` can run (``all``: each of the others in turn)."""

@@ -13,12 +13,14 @@ TARGET_STREAM = 5000
 TARGET_SINK = 20000
 TARGET_E2E_P50_MS = 100
 TARGET_E2E_P99_MS = 500
+TARGET_RESTART_S = 30.0
 
 
 def headline(details: dict[str, Any]) -> dict[str, Any]:
     """The flat keys of results.json (None where a bench did not run or failed)."""
     gw, st, sk = details.get("gateway") or {}, details.get("stream") or {}, details.get("sink") or {}
     e2e, base = details.get("e2e") or {}, details.get("baseline") or {}
+    rs = details.get("restart") or {}
     return {
         "gateway_accepted_per_s": gw.get("accepted_per_s"),
         "gateway_p99_ms_at_2000": gw.get("p99_ms_at_2000"),
@@ -30,6 +32,9 @@ def headline(details: dict[str, Any]) -> dict[str, Any]:
         "e2e_p50_ms": e2e.get("p50_ms"),
         "e2e_p99_ms": e2e.get("p99_ms"),
         "baseline_freshness_p99_s": base.get("freshness_p99_s"),
+        "restart_keys": rs.get("keys"),
+        "restart_seconds_to_ready": rs.get("seconds_to_ready"),
+        "restart_faust_seconds_to_ready": rs.get("faust_seconds_to_ready"),
     }
 
 
@@ -92,7 +97,7 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"{m['cpu_model']}, Python {m['python']}. Load generator, Kafka, PostgreSQL and services on the same "
         "machine (DESIGN §11); every figure is beside a ceiling measured in the same run. Raw figures: "
         "[`tests/bench/results.json`](tests/bench/results.json). Run it yourself: `make bench` "
-        "(or `vitalstream bench [gateway|stream|sink|e2e|scenarios|all] [--quick]`).",
+        "(or `vitalstream bench [gateway|stream|sink|restart|e2e|scenarios|all] [--quick]`).",
         "",
         "| what | measured | ceiling (same run) | target | |",
         "|---|---|---|---|---|",
@@ -113,6 +118,10 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"| webhook → row visible, p99 | {_fmt(h['e2e_p99_ms'], ' ms')} | "
         f"{_fmt(h['baseline_freshness_p99_s'], ' s')} (earlier design) | ≤ {TARGET_E2E_P99_MS} ms | "
         f"{_met(_le(h['e2e_p99_ms'], TARGET_E2E_P99_MS))} |",
+        f"| worker start, {_fmt(h['restart_keys'])} keys, empty datadir | "
+        f"{_fmt(h['restart_seconds_to_ready'], ' s')} | "
+        f"{_fmt(h['restart_faust_seconds_to_ready'], ' s')} (Faust's own restore) | ≤ {TARGET_RESTART_S:g} s "
+        f"(1 M keys) | {_met(_le(h['restart_seconds_to_ready'], TARGET_RESTART_S))} |",
         "",
     ]
     lines += _notes(doc)

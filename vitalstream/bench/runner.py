@@ -23,8 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO / "tests" / "bench"
 RESULTS = BENCH_DIR / "results.json"
 MARKDOWN = REPO / "BENCHMARKS.md"
-CHOICES = ("gateway", "stream", "sink", "e2e", "scenarios", "all")
-ORDER = ("sink", "stream", "gateway", "e2e", "scenarios")
+ORDER = ("sink", "stream", "restart", "gateway", "e2e", "scenarios")
 console = Console()
 
 
@@ -73,6 +72,23 @@ def _stream(stack: BenchStack, quick: bool) -> dict[str, Any]:
     out.setdefault("what", "normalize + score, one worker process: raw webhooks in Kafka → metrics.scored")
     out.setdefault("ceiling", "bare confluent-kafka consume→produce loop over the same raw topic (in observations/s)")
     _show("stream", out)
+    return out
+
+
+def _restart(stack: BenchStack, quick: bool) -> dict[str, Any]:
+    """A worker starting with an empty datadir: bulk restore, and Faust's own restore as the comparison."""
+    from streams.bench import bench_restart
+
+    keys = 200_000 if quick else 1_000_000
+    out = dict(bench_restart(stack.phase("restart"), keys, bulk=True))
+    faust = bench_restart(stack.phase("restartfaust"), keys, bulk=False)
+    out["faust_restore"] = faust
+    out["faust_seconds_to_ready"] = faust.get("seconds_to_ready")
+    out.setdefault("what", f"worker start with an empty datadir and {keys:,} keys in the confidence changelog")
+    out.setdefault(
+        "ceiling", "the same start with Faust's own changelog restore (VITALSTREAM_WORKER_BULK_RESTORE=false)"
+    )
+    _show("restart", out)
     return out
 
 
@@ -130,6 +146,8 @@ def run(what: str, quick: bool, command: str) -> dict[str, Any]:
                 details["sink"] = _guard("sink", lambda: _sink(stack, quick))
             elif name == "stream":
                 details["stream"] = _guard("stream", lambda: _stream(stack, quick))
+            elif name == "restart":
+                details["restart"] = _guard("restart", lambda: _restart(stack, quick))
             elif name == "gateway":
                 details["gateway"] = _guard("gateway", lambda: bench_gateway(stack, quick, _show))
             elif name == "e2e":
