@@ -93,7 +93,8 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `{doc['command']}` on {doc['date']} — {m['cores']} cores, {m['memory_gib']} GiB, "
+        f"Latest run: `{doc['command']}` on {doc['date']} (each figure's own run is named under *How each figure "
+        f"is measured*) — {m['cores']} cores, {m['memory_gib']} GiB, "
         f"{m['cpu_model']}, Python {m['python']}. Load generator, Kafka, PostgreSQL and services on the same "
         "machine (DESIGN §11); every figure is beside a ceiling measured in the same run. Raw figures: "
         "[`tests/bench/results.json`](tests/bench/results.json). Run it yourself: `make bench` "
