@@ -10,6 +10,7 @@ DEAD_LETTERS = Counter(  # shared family with the worker: dashboards sum vitalst
     "vitalstream_dlq_records_total", "Records sent to the DLQ, by stage and error class", ["stage", "error_class"]
 )
 TOMBSTONES = Counter("vitalstream_sink_tombstones_total", "Tombstones published to metrics.latest")
+COMMIT_FAILURES = Counter("vitalstream_sink_commit_failures_total", "Offset commits the broker did not accept")
 TRANSIENT_ERRORS = Counter("vitalstream_sink_transient_errors_total", "Transient failures retried", ["error_class"])
 BATCH_SIZE = Histogram(
     "vitalstream_sink_batch_size", "Messages per batch", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)

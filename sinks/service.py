@@ -15,7 +15,8 @@ after the other, in order (N+1 starts only after N is finished: committed, its d
 sent and its offsets committed). A failed first attempt is handled on the calling thread
 exactly as without pipelining (pause and back off, or bisect). Partitions revoked while a
 batch is in flight may fail its offset commit: the next owner redelivers it, and every
-write is idempotent. ``Sink(pipelined=False)`` finishes each batch inside ``handle``.
+write is idempotent. Offset commits are asynchronous (see :meth:`Sink._commit_offsets`).
+``Sink(pipelined=False)`` finishes each batch inside ``handle``.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class Sink:
         self._owns_pool = pool is None
         self.pool = pool if pool is not None else make_pool(settings)
         self.producer = Producer(producer_config(settings))
-        self.consumer = Consumer(consumer_config(settings))
+        self.consumer = Consumer({**consumer_config(settings), "on_commit": self._on_commit})
         self.consumer.subscribe([settings.topic(t) for t in TOPICS], on_revoke=self._on_revoke)
         self._paused = False
         self._rewind: dict[tuple[str, int], int] = {}
@@ -394,13 +395,27 @@ class Sink:
             raise KafkaUnavailable(f"tombstones not acknowledged: {remaining} pending, {failures[:3]}")
 
     def _commit_offsets(self, msgs: Sequence[Any]) -> None:
+        """Asynchronous: issued only after the batch's transaction committed, never waited for.
+
+        A synchronous commit blocks the loop until the group coordinator answers, and librdkafka
+        can wait for a coordinator forever after a broker restart (librdkafka#3740, #3847):
+        the chaos suite once caught the sink silent for minutes. A commit that fails (reported
+        in :meth:`_on_commit`) is covered by the next one, which carries later offsets; if none
+        follows, the next owner redelivers from the last committed offset, and every write is
+        idempotent.
+        """
         try:
-            self.consumer.commit(offsets=next_offsets(msgs), asynchronous=False)
-            self.last_commit_at = time.perf_counter()
-        except KafkaException as exc:
-            # Lost the partitions in a rebalance or the broker is away: the next owner (or our
-            # next commit) redelivers from the last committed offset, and the writes are idempotent.
+            self.consumer.commit(offsets=next_offsets(msgs), asynchronous=True)
+        except KafkaException as exc:  # e.g. the partitions were revoked meanwhile
             log.warning("offset commit failed", error=str(exc.args[0]))
+
+    def _on_commit(self, err: Any, partitions: list[Any]) -> None:
+        failed = [tp for tp in partitions if tp.error is not None]
+        if err is not None or failed:
+            m.COMMIT_FAILURES.inc()
+            log.warning("offset commit failed", error=str(err or failed[0].error))
+        else:
+            self.last_commit_at = time.perf_counter()
 
     def _observe(self, msgs: Sequence[Any]) -> None:
         seen = {(msg.topic(), msg.partition()): msg.offset() for msg in msgs}

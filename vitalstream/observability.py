@@ -7,8 +7,10 @@ cannot leak a signature, an authorization header or an e-mail address (DESIGN §
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import random
+import signal
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -87,6 +89,9 @@ def configure_logging(level: str = "INFO", service: str = "vitalstream") -> None
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
+    if hasattr(signal, "SIGUSR1"):
+        # `kill -USR1 <pid>` writes every thread's stack to the log: how to see where a process hangs
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 
 
 def get_logger(name: str) -> Any:

@@ -9,8 +9,11 @@ load finish, wait (with a deadline) until the pipeline has settled, then compute
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
 import threading
 import time
@@ -382,6 +385,10 @@ def wait_settled(rig: Rig, accepted: set[str], timeout_s: float = SETTLE_TIMEOUT
             continue
         recovered_at, previous = None, None
         time.sleep(0.5)
+    for pid in rig.pipeline.pids.values():  # their stacks into their logs, for the post-mortem
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGUSR1)
+    time.sleep(1.0)
     raise AssertionError(f"not settled after {timeout_s:.0f}s: {last}")
 
 
