@@ -2,61 +2,60 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 
 from sinks import metrics, sample
+from tests.fix_kafka import make_settings
+from tests.fix_pg import with_search_path
 from tests.fix_sink import MakeSink, connect
 from tests.kafka_helpers import consume_all
+from vitalstream.kafka_admin import ensure_topics
 from vitalstream.settings import Settings
 from vitalstream.stack.postgres import PostgresServer
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 
 
-class Restartable(Protocol):
-    def stop(self, mode: str = "fast") -> None: ...
-    def start(self, timeout_s: float = 30.0) -> None: ...
+@dataclass(frozen=True)
+class OwnedDatabase:
+    """A PostgreSQL server these tests own (they stop and crash it), and settings on a fresh schema."""
+
+    server: PostgresServer
+    settings: Settings
 
 
-class PgCtl:
-    """A developer's own cluster (``VITALSTREAM_TEST_PGDATA``), driven with pg_ctl as its owner."""
-
-    def __init__(self, data_dir: str) -> None:
-        self.data_dir = data_dir
-        self.owner = os.stat(data_dir).st_uid
-
-    def _pg_ctl(self, *args: str) -> None:
-        from vitalstream.stack.postgres import pg_bin
-
-        argv = [pg_bin("pg_ctl"), "-D", self.data_dir, "-w", *args]
-        if os.geteuid() == 0 and self.owner != 0:
-            import pwd
-
-            argv = ["runuser", "-u", pwd.getpwuid(self.owner).pw_name, "--", *argv]
-        subprocess.run(argv, check=True, capture_output=True)
-
-    def stop(self, mode: str = "fast") -> None:
-        self._pg_ctl("-m", mode, "stop")
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        self._pg_ctl("-l", os.path.join(os.path.dirname(self.data_dir), "pg.log"), "start")
+@pytest.fixture(scope="module")
+def owned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """Always launched here with initdb/pg_ctl (DESIGN §12), whatever server the other tests use:
+    stopping a shared or containerised one is not ours to do."""
+    server = PostgresServer(Path(tmp_path_factory.mktemp("owned-pg")), fast=True)
+    server.init()
+    server.start()
+    yield server
+    server.stop(mode="immediate")
 
 
 @pytest.fixture
-def restartable(pg_server: Any) -> Restartable:
-    if pg_server is not None:
-        return pg_server  # type: ignore[no-any-return]
-    data = os.environ.get("VITALSTREAM_TEST_PGDATA")
-    if data:
-        return PgCtl(data)
-    pytest.skip("PostgreSQL is env-given or a container: this test must own the server to restart it")
+def owned_db(owned_server: PostgresServer, kafka_bootstrap: str) -> Iterator[OwnedDatabase]:
+    from sinks.migrate import upgrade
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    upgrade(owned_server.url, schema=schema)
+    settings = make_settings(kafka_bootstrap, database_url=SecretStr(with_search_path(owned_server.url, schema)))
+    report = ensure_topics(settings)
+    assert not report.problems, report.problems
+    yield OwnedDatabase(owned_server, settings)
+    owned_server.start()  # no-op when running
 
 
 def headers_of(msg: Any) -> dict[str, bytes]:
@@ -124,9 +123,8 @@ def test_permanent_failures_are_isolated_dead_lettered_and_their_batch_mates_com
     assert len(consume_all(db_settings, "dlq")) == 4
 
 
-def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
-    db_settings: Settings, make_sink: MakeSink, restartable: Restartable
-) -> None:
+def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(owned_db: OwnedDatabase, make_sink: MakeSink) -> None:
+    db_settings, restartable = owned_db.settings, owned_db.server
     records = [
         sample.scored(
             f"terra:p{i % 50}", "step_count", float(i), measured_at=T0 + timedelta(days=i // 50), event_id=f"p{i:04d}"
@@ -134,7 +132,7 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
         for i in range(3000)
     ]
     sample.produce(db_settings, "metrics.scored", records[:500])
-    sink = make_sink(sink_batch_size=50)
+    sink = make_sink(db_settings, sink_batch_size=50)
     sink.drain(idle_s=0.5)
     transient_before = sum(s.value for s in metrics.TRANSIENT_ERRORS.collect()[0].samples if s.name.endswith("_total"))
     restartable.stop("fast")  # PostgreSQL goes away between two batches of the stream ...
@@ -159,7 +157,7 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(
 
 
 def test_postgres_crash_right_after_a_batch_commit_loses_no_ledger_or_observation_rows(
-    db_settings: Settings, make_sink: MakeSink, restartable: Restartable, database_url: str
+    owned_db: OwnedDatabase, make_sink: MakeSink
 ) -> None:
     """Offsets are committed after the database commit, so that commit must be durable.
 
@@ -187,8 +185,7 @@ def test_postgres_crash_right_after_a_batch_commit_loses_no_ledger_or_observatio
         ]
         return scored, outcomes
 
-    if not isinstance(restartable, PostgresServer):
-        pytest.skip("needs the locally launched server (ALTER SYSTEM on a shared server is not ours to do)")
+    db_settings, restartable, database_url = owned_db.settings, owned_db.server, owned_db.server.url
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET wal_writer_delay = '10s'")
         conn.execute("ALTER SYSTEM SET wal_writer_flush_after = '1GB'")
@@ -197,7 +194,7 @@ def test_postgres_crash_right_after_a_batch_commit_loses_no_ledger_or_observatio
         warm_scored, warm_outcomes = batch("w", 40)
         sample.produce(db_settings, "metrics.scored", warm_scored)
         sample.produce(db_settings, "events.ledger", warm_outcomes)
-        sink = make_sink(sink_batch_size=30)
+        sink = make_sink(db_settings, sink_batch_size=30)
         sink.drain(idle_s=0.5)
         before_scored, before_outcomes = batch("b", 40)  # committed just before the crash
         sample.produce(db_settings, "metrics.scored", before_scored)
