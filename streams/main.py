@@ -48,12 +48,16 @@ def _startup(settings: Settings) -> tuple[ControlWatch, ScoringGeneration | None
     ):
         with attempt:
             watch = ControlWatch(settings, 0)  # first: see its docstring
-            active = read_active(settings)
+            try:
+                active = read_active(settings)
+                if active is not None and active.previous_app_id:
+                    carried = carry_offsets(settings, active.previous_app_id, active.app_id)
+                    if carried:
+                        log.info("offsets carried over", partitions=carried, source=active.previous_app_id)
+            except BaseException:
+                watch.close()  # the next attempt makes a new one
+                raise
             watch.generation = 0 if active is None else active.generation
-            if active is not None and active.previous_app_id:
-                carried = carry_offsets(settings, active.previous_app_id, active.app_id)
-                if carried:
-                    log.info("offsets carried over", partitions=carried, source=active.previous_app_id)
     return watch, active
 
 

@@ -119,17 +119,18 @@ def test_downgrade_removes_objects_and_upgrade_restores(database_url: str, schem
     assert migrate.current(database_url, schema) == "0003"
 
 
+def _columns(database_url: str, schema: str) -> set[tuple[str, str]]:
+    """(table, column) of every column in ``schema``."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s", (schema,)
+        )
+        return {(r[0], r[1]) for r in rows}
+
+
 def test_ledger_columns_come_and_go_with_revision_0002(database_url: str, schema: str) -> None:
     def columns() -> set[str]:
-        with psycopg.connect(database_url) as conn:
-            return {
-                r[0]
-                for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                    "AND table_name = 'ingested_events'",
-                    (schema,),
-                )
-            }
+        return {c for t, c in _columns(database_url, schema) if t == "ingested_events"}
 
     migrate.upgrade(database_url, schema, revision="0001")
     assert not set(LEDGER_COLUMNS) & columns()
@@ -141,15 +142,7 @@ def test_ledger_columns_come_and_go_with_revision_0002(database_url: str, schema
 
 def test_generation_columns_come_and_go_with_revision_0003(database_url: str, schema: str) -> None:
     def tables_with_generation() -> set[str]:
-        with psycopg.connect(database_url) as conn:
-            return {
-                r[0]
-                for r in conn.execute(
-                    "SELECT table_name FROM information_schema.columns WHERE table_schema = %s "
-                    "AND column_name = 'generation'",
-                    (schema,),
-                )
-            }
+        return {t for t, c in _columns(database_url, schema) if c == "generation"}
 
     scored = {"observations", "latest_metrics", "data_quality_daily"}
     migrate.upgrade(database_url, schema, revision="0002")
