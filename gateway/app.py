@@ -21,8 +21,8 @@ from gateway.config import GatewayConfig
 from gateway.intake import Answer, Intake, error
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, normalize_path
 from gateway.producer import DurableProducer, RecordProducer, producer_config
-from vitalstream.observability import get_logger, sampled
-from vitalstream.settings import Settings
+from vitalstream.platform.observability import get_logger, sampled
+from vitalstream.platform.settings import Settings
 
 log = get_logger("gateway")
 

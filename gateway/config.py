@@ -1,7 +1,7 @@
 """The gateway's view of the settings, with defaults for knobs the shared Settings may not have yet.
 
 Knobs read with ``getattr`` (defaults below) are proposed ``Settings`` fields; once they
-exist in ``vitalstream/settings.py`` the environment variables take effect without code
+exist in ``vitalstream/platform/settings.py`` the environment variables take effect without code
 changes here.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.signatures import split_secrets
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 # proposed Settings fields (VITALSTREAM_<NAME>) and their defaults
 DEFAULT_TRUSTED_PROXY_HOPS = 0  # gateway_trusted_proxy_hops: honour X-Forwarded-For only when > 0

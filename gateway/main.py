@@ -12,8 +12,8 @@ from aiohttp import web
 
 from gateway.app import create_app
 from gateway.config import GatewayConfig
-from vitalstream.observability import configure_logging
-from vitalstream.settings import Settings
+from vitalstream.platform.observability import configure_logging
+from vitalstream.platform.settings import Settings
 
 
 def run(settings: Settings, *, extra_routes: Iterable[web.AbstractRouteDef] | None = None) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from vitalstream import __version__
+from vitalstream.platform import __version__
 
 JSON = "application/json"
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import confluent_kafka
 
-from vitalstream.observability import get_logger
+from vitalstream.platform.observability import get_logger
 
 log = get_logger("gateway.producer")
 

@@ -26,7 +26,7 @@ from sinks import sample
 from sinks.rows import OBSERVATION_COLUMNS, observation_row
 from sinks.service import Sink
 from sinks.sql import ROW_TYPES, cols
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 TARGET_ROWS_PER_S = 20_000
 METRICS = (

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from schemas.topics import CATALOGUE
 from sinks.migrate import upgrade
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 
 def with_search_path(url: str, schema: str) -> str:

@@ -12,7 +12,7 @@ from confluent_kafka import Producer
 
 from schemas.codec import Codec
 from schemas.records import EventOutcome, Observation, QualityDaily, ScoredObservation, UserEvent, _Record
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 TABLES = ("observations", "latest_metrics", "provider_connections", "ingested_events", "data_quality_daily")

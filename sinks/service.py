@@ -56,8 +56,8 @@ from sinks.store import (
     record_dead_letters,
     write_batch,
 )
-from vitalstream.observability import configure_logging, get_logger
-from vitalstream.settings import Settings
+from vitalstream.platform.observability import configure_logging, get_logger
+from vitalstream.platform.settings import Settings
 
 log = get_logger("sinks.service")
 QUIET = logging.getLogger("vitalstream.librdkafka.sink")

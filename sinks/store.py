@@ -25,7 +25,7 @@ from sinks import lifecycle, sql
 from sinks.outcomes import OutcomeRow, latest_outcomes
 from sinks.plan import STAGE, ConnectionState, ObservationPlan, dedupe_quality, merge_ledger, plan_observations
 from sinks.rows import LedgerRow, ObservationRow, QualityRow
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 Key = tuple[str, str]
 # Partitions are created on demand only this close to now; anything else lands in DEFAULT.

@@ -32,7 +32,7 @@ from streams.metrics import WorkerMetrics
 from streams.normalize import NormalizeResult, normalize, parse_body
 from streams.s3 import PayloadFetcher
 from streams.tables import TableWriter
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 """How long an event id is remembered for event-level dedup (the raw topic's retention)."""
 

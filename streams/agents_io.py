@@ -26,7 +26,7 @@ import confluent_kafka
 from faust.streams import _current_event
 
 from streams.metrics import WorkerMetrics
-from vitalstream.observability import get_logger
+from vitalstream.platform.observability import get_logger
 
 log = get_logger("streams.io")
 Headers = list[tuple[str, bytes]]

@@ -35,9 +35,9 @@ from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
 from streams.topics import ensure_topic, quality_deltas_topic, seen_changelog_config
-from vitalstream.control import app_id_for
-from vitalstream.observability import get_logger
-from vitalstream.settings import Settings
+from vitalstream.platform.control import app_id_for
+from vitalstream.platform.observability import get_logger
+from vitalstream.platform.settings import Settings
 
 log = get_logger("streams.app")
 

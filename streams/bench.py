@@ -30,7 +30,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined,unused-ignore]
 from schemas.codec import Codec
 from schemas.records import RawWebhook
 from streams.normalize import normalize, parse_body
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "vitalstream" / "templates"
 

@@ -28,8 +28,8 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, TopicPartition
 from schemas.codec import Codec
 from schemas.records import ScoringGeneration
 from schemas.topics import RETRY_TIERS
-from vitalstream.control import CONTROL_KEY, base_app_id, kafka_consumer, topic_exists
-from vitalstream.settings import Settings
+from vitalstream.platform.control import CONTROL_KEY, base_app_id, kafka_consumer, topic_exists
+from vitalstream.platform.settings import Settings
 
 
 def datadir_for(settings: Settings, generation: int) -> Path:

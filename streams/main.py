@@ -25,9 +25,9 @@ from schemas.records import ScoringGeneration
 from streams.app import create_app
 from streams.generation import ControlWatch, carry_offsets, datadir_for, prune_other_generations
 from streams.restore import prerestore, table_logs
-from vitalstream.control import read_active
-from vitalstream.observability import configure_logging, get_logger
-from vitalstream.settings import Settings
+from vitalstream.platform.control import read_active
+from vitalstream.platform.observability import configure_logging, get_logger
+from vitalstream.platform.settings import Settings
 
 STARTUP_WAIT_S = 300.0
 """How long a starting worker waits for Kafka to tell it the live generation."""

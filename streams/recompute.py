@@ -49,8 +49,8 @@ from streams.app import create_app, worker_model
 from streams.confidence import SubjectMetricState, winner_record
 from streams.generation import commit, committed
 from streams.topics import quality_deltas_topic
-from vitalstream.control import app_id_for, kafka_consumer, publish, read_active
-from vitalstream.settings import Settings
+from vitalstream.platform.control import app_id_for, kafka_consumer, publish, read_active
+from vitalstream.platform.settings import Settings
 
 Progress = Callable[[int, int], None]
 """Called about once a second with (records rebuilt, records to rebuild so far)."""

@@ -23,8 +23,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
 from streams.generation import seen_events_changelog
-from vitalstream.control import topic_exists
-from vitalstream.settings import Settings
+from vitalstream.platform.control import topic_exists
+from vitalstream.platform.settings import Settings
 
 OFFSET_KEY = b"__faust\x00offset__"
 """Where Faust's RocksDB store keeps a partition's persisted changelog offset."""

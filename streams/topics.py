@@ -20,7 +20,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 QUIET = logging.getLogger("streams.librdkafka.admin")
 QUIET.setLevel(logging.CRITICAL)

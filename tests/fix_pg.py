@@ -18,8 +18,8 @@ from pydantic import SecretStr
 
 from tests.fix_docker import docker_answers
 from tests.fix_kafka import make_settings
-from vitalstream.kafka_admin import ensure_topics
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
+from vitalstream.platform.topics import ensure_topics
 from vitalstream.stack.postgres import PostgresServer
 
 

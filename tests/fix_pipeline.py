@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 from vitalstream.stack import proc
 from vitalstream.stack.ports import free_port, wait_port
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from sinks.service import Sink
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 MakeSink = Callable[..., Sink]
 

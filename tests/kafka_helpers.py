@@ -8,7 +8,7 @@ import uuid
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition  # type: ignore[import-untyped]
 
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 QUIET = logging.getLogger("tests.librdkafka")
 QUIET.setLevel(logging.CRITICAL)

@@ -1,3 +1,5 @@
-"""vitalstream shell: settings, observability, the CLI and the local stack."""
+"""vitalstream shell: the CLI, the local stack, the read API and the ops console, over the platform layer."""
 
-__version__ = "0.1.0"
+from vitalstream.platform import __version__
+
+__all__ = ["__version__"]

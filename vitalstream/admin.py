@@ -18,8 +18,8 @@ import orjson
 from aiohttp import web
 
 from vitalstream import dlq as dlq_mod
-from vitalstream.observability import get_logger
-from vitalstream.settings import Settings
+from vitalstream.platform.observability import get_logger
+from vitalstream.platform.settings import Settings
 
 log = get_logger("vitalstream.admin")
 SETTINGS_KEY = web.AppKey("vitalstream_admin_settings", Settings)

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from vitalstream import __version__
 from vitalstream.bench import CHOICES as BENCH_CHOICES
+from vitalstream.platform import __version__
 from vitalstream.stack.errors import StackError
 
 
@@ -16,7 +16,7 @@ def _settings() -> Any:
     """Settings from the environment, falling back to the running local stack's ``stack.env``."""
     from pydantic import ValidationError
 
-    from vitalstream.settings import Settings
+    from vitalstream.platform.settings import Settings
     from vitalstream.stack.launcher import StackPaths, stack_dir
 
     env_file = StackPaths(stack_dir()).env
@@ -109,7 +109,7 @@ def topics() -> None:
 @topics.command("create")
 def topics_create() -> None:
     """Create/verify every catalogue topic (idempotent)."""
-    from vitalstream.kafka_admin import ensure_topics
+    from vitalstream.platform.topics import ensure_topics
 
     settings = _settings()
     try:

@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from schemas import headers as H
 from schemas.codec import Codec, DecodeError
 from schemas.records import DlqReplay, Observation, RawWebhook, ScoredObservation
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 QUIET = logging.getLogger("vitalstream.librdkafka.dlq")
 QUIET.setLevel(logging.CRITICAL)

@@ -17,8 +17,8 @@ from rich.table import Table
 
 from schemas.codec import Codec
 from vitalstream import dlq as dlq_mod
+from vitalstream.platform.settings import Settings
 from vitalstream.progress import progress_bar
-from vitalstream.settings import Settings
 
 
 def _iso(value: Any) -> str:

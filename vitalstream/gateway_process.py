@@ -14,8 +14,8 @@ from gateway.app import STATE_KEY, create_app
 from gateway.config import GatewayConfig
 from vitalstream.admin import admin_server_ctx
 from vitalstream.health import HealthCache, http_status
-from vitalstream.observability import configure_logging
-from vitalstream.settings import Settings
+from vitalstream.platform.observability import configure_logging
+from vitalstream.platform.settings import Settings
 
 HEALTH_KEY = web.AppKey("vitalstream_health", HealthCache)
 HEALTH_EXPORT_PERIOD_S = 15.0

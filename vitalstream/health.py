@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vitalstream import __version__
-from vitalstream.control import live_worker_group
-from vitalstream.settings import Settings
+from vitalstream.platform import __version__
+from vitalstream.platform.control import live_worker_group
+from vitalstream.platform.settings import Settings
 
 QUIET = logging.getLogger("vitalstream.librdkafka.health")
 QUIET.setLevel(logging.CRITICAL)
 
 # Which consumer group reads which topics, per stage ("worker": the live scoring generation's
-# Faust app id, which is its group; see vitalstream.control).
+# Faust app id, which is its group; see vitalstream.platform.control).
 STAGES: dict[str, tuple[str, str]] = {
     "normalize": ("worker", "webhooks.raw"),
     "score": ("worker", "metrics.normalized"),

@@ -9,7 +9,7 @@ import urllib.request
 from typing import Any
 
 from vitalstream.health import compute
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 
 def fetch(url: str) -> dict[str, Any] | None:

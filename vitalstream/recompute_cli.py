@@ -6,8 +6,8 @@ from datetime import datetime
 
 import click
 
+from vitalstream.platform.settings import Settings
 from vitalstream.progress import progress_bar
-from vitalstream.settings import Settings
 
 
 def run_recompute(settings: Settings, since: datetime | None, max_lag: int, wait_s: float) -> None:

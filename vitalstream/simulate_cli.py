@@ -11,7 +11,7 @@ from typing import Any
 import click
 import orjson
 
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 from vitalstream.simulate import DATA_TYPES, SendStats, deliveries, send_all
 
 PROGRESS_EVERY_S = 5.0

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, KafkaException
 
 from schemas.codec import Codec, DecodeError
 from schemas.topics import spec
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 QUIET = logging.getLogger("vitalstream.librdkafka.tail")
 QUIET.setLevel(logging.CRITICAL)

@@ -17,8 +17,8 @@ from pathlib import Path
 from prometheus_client import start_http_server
 
 from sinks.service import Sink
-from vitalstream.observability import configure_logging, get_logger
-from vitalstream.settings import Settings
+from vitalstream.platform.observability import configure_logging, get_logger
+from vitalstream.platform.settings import Settings
 
 EXIT_CODE = 137
 

@@ -37,7 +37,7 @@ from tests.fix_kafka import make_settings
 from tests.fix_pipeline import Pipeline, pipeline_env
 from tests.kafka_helpers import consume_all
 from tests.model import Candidate, candidate_of, expected_latest
-from vitalstream.kafka_admin import ensure_topics
+from vitalstream.platform.topics import ensure_topics
 from vitalstream.simulate import Delivery, deliveries
 from vitalstream.stack import proc
 from vitalstream.stack.kafka import KafkaBroker, start_cluster

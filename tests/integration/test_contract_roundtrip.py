@@ -10,8 +10,8 @@ from schemas.codec import Codec
 from schemas.topics import CATALOGUE
 from tests.kafka_helpers import consume_all
 from tests.unit.test_codec import samples
-from vitalstream.kafka_admin import admin_client, ensure_topics
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
+from vitalstream.platform.topics import admin_client, ensure_topics
 
 
 def test_every_record_type_round_trips_through_kafka(settings: Settings) -> None:

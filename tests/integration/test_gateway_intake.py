@@ -20,7 +20,7 @@ from gateway.signatures import standard_headers, terra_header
 from schemas.codec import Codec
 from schemas.records import RawWebhook
 from tests.kafka_helpers import consume_all
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
 Start = Callable[..., Awaitable[Client]]

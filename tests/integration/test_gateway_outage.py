@@ -14,8 +14,8 @@ from gateway.signatures import terra_header
 from schemas.codec import Codec
 from schemas.records import RawWebhook
 from tests.integration.test_gateway_intake import read_raw
-from vitalstream.kafka_admin import ensure_topics
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
+from vitalstream.platform.topics import ensure_topics
 
 
 def delivery(settings: Settings, n: int) -> tuple[bytes, dict[str, str]]:

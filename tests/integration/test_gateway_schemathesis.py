@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 from vitalstream.stack import proc
 from vitalstream.stack.ports import free_port, wait_port
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway.app import create_app
 from vitalstream.bench.scenarios import BY_NAME, ROUTES, SCENARIOS, Scenario, run_scenario
 from vitalstream.bench.stats import rating, summary
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 LATENCY_KEYS = {"min", "avg", "p50", "p95", "p99", "max"}
 

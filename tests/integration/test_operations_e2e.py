@@ -29,8 +29,8 @@ from schemas.records import ScoredObservation
 from tests.fix_pipeline import Pipeline
 from tests.kafka_helpers import consume_all
 from tests.model import candidate_of, expected_latest
-from vitalstream.control import read_active
 from vitalstream.health import _kafka_probe
+from vitalstream.platform.control import read_active
 from vitalstream.simulate import Delivery, deliveries, send_all
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "terra" / "examples"

@@ -25,7 +25,7 @@ from tests.kafka_helpers import consume_all
 from tests.unit.test_codec import samples
 from vitalstream.admin import create_admin_app
 from vitalstream.health import compute, http_status
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 from vitalstream.stack.postgres import PostgresServer
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ from tests.fix_kafka import make_settings
 from tests.fix_pg import with_search_path
 from tests.fix_sink import MakeSink, connect
 from tests.kafka_helpers import consume_all
-from vitalstream.kafka_admin import ensure_topics
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
+from vitalstream.platform.topics import ensure_topics
 from vitalstream.stack.postgres import PostgresServer
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)

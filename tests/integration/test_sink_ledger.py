@@ -11,7 +11,7 @@ import psycopg
 from sinks import sample
 from tests.fix_sink import MakeSink, connect
 from tests.kafka_helpers import consume_all
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sinks import sample
 from tests.fix_sink import MakeSink, connect
 from tests.kafka_helpers import consume_all
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

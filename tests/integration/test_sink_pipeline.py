@@ -15,7 +15,7 @@ from sinks import sample
 from sinks.rows import observation_row
 from tests.fix_sink import MakeSink, connect
 from tests.kafka_helpers import consume_all
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
 

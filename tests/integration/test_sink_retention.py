@@ -9,7 +9,7 @@ import psycopg
 from sinks import sample
 from sinks.retention import drop_partitions_older_than, ensure_future_partitions, partitions
 from sinks.service import Sink
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 
 def test_retention_drops_old_partitions_whole(db_settings: Settings, database_url: str, db_schema: str) -> None:

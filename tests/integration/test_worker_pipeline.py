@@ -29,7 +29,7 @@ from schemas.records import EventOutcome, LatestMetric, QualityDaily, RawWebhook
 from streams.generation import seen_events_changelog
 from streams.normalize import normalize, parse_body
 from tests.kafka_helpers import consume_all
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "terra" / "examples"
 CODEC = Codec()
@@ -356,7 +356,7 @@ class FlakyPayloadServer:
 
 def test_transient_failure_recovers_through_retry_topic(kafka_bootstrap: str, worker_factory: Any) -> None:
     from tests.fix_kafka import make_settings
-    from vitalstream.kafka_admin import ensure_topics
+    from vitalstream.platform.topics import ensure_topics
 
     settings = make_settings(kafka_bootstrap, retry_delays_s=[0.5, 1.0, 2.0])
     assert not ensure_topics(settings).problems
@@ -456,7 +456,7 @@ def test_kill_restart_restores_tables_and_replay_rebuilds_same_state(settings: S
     env = WorkerProcess(settings, settings_dir := Path(str(worker2.datadir) + "-recompute"), worker2.log).env()
     settings_dir.mkdir()
     code = (
-        "from streams.recompute import recompute; from vitalstream.settings import Settings; "
+        "from streams.recompute import recompute; from vitalstream.platform.settings import Settings; "
         "print(recompute(Settings(), switch_wait_s=0).app_id)"
     )
     done = subprocess.run(

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from vitalstream.cli import main as cli_main
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -494,7 +494,7 @@ def test_every_vitalstream_variable_is_a_setting(
             used.update({e["name"]: where for e in container.get("env", []) if e["name"].startswith("VITALSTREAM_")})
     assert len(used) > 10
     unknown = {key: where for key, where in used.items() if key not in SETTINGS_ENV}
-    assert not unknown, f"not fields of vitalstream.settings.Settings: {unknown}"
+    assert not unknown, f"not fields of vitalstream.platform.settings.Settings: {unknown}"
 
 
 # --- Prometheus ---------------------------------------------------------------------------

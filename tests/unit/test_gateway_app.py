@@ -22,7 +22,7 @@ from gateway.producer import Delivery
 from gateway.signatures import standard_headers, terra_header
 from schemas.codec import Codec
 from schemas.records import RawWebhook
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 TERRA_SECRET = "terra-test-secret"
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef01234567").decode()

@@ -14,8 +14,8 @@ from sinks.sample import quality
 from streams.confidence import SubjectMetricState, score, winner_record
 from streams.generation import datadir_for, prune_other_generations, seen_events_changelog
 from streams.recompute import lag, next_generation
-from vitalstream.control import app_id_for
-from vitalstream.settings import Settings
+from vitalstream.platform.control import app_id_for
+from vitalstream.platform.settings import Settings
 
 T0 = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 from vitalstream.stack import proc
 from vitalstream.stack.errors import StackError
 from vitalstream.stack.kafka import KafkaBroker, start_cluster
@@ -66,7 +66,7 @@ class BenchStack:
     def phase(self, name: str) -> Settings:
         """Settings of a fresh phase: own topics, groups, schema and ports; topics created, schema migrated."""
         from sinks.migrate import upgrade
-        from vitalstream.kafka_admin import ensure_topics
+        from vitalstream.platform.topics import ensure_topics
 
         prefix = f"bench{name}{secrets.token_hex(3)}."
         schema = f"bench_{name}_{secrets.token_hex(3)}"

@@ -101,8 +101,8 @@ def service_available(name: str) -> bool:
 
 
 def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) -> int:
-    from vitalstream.kafka_admin import ensure_topics
-    from vitalstream.settings import Settings
+    from vitalstream.platform.settings import Settings
+    from vitalstream.platform.topics import ensure_topics
 
     paths = StackPaths(stack_dir())
     state = load_state(paths)

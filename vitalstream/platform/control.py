@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas.codec import Codec
 from schemas.records import ScoringGeneration
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 CONTROL_KEY = b"scoring"
 """Key of the live scoring generation in the ``control`` topic."""

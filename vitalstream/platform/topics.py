@@ -18,7 +18,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from schemas.topics import CATALOGUE, TopicSpec
-from vitalstream.settings import Settings
+from vitalstream.platform.settings import Settings
 
 QUIET = logging.getLogger("vitalstream.librdkafka.admin")
 QUIET.setLevel(logging.CRITICAL)
