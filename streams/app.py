@@ -27,7 +27,7 @@ from schemas.confidence_model import ENV_VAR, ConfidenceModel, load_model
 from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
-from streams.agents_io import OutputProducer, producer_config
+from streams.agents_io import OutputProducer, worker_producer_config
 from streams.consumer import FastDeliveryConsumer
 from streams.expiry import SeenExpiry
 from streams.generation import datadir_for, seen_events_changelog
@@ -104,7 +104,7 @@ def create_app(
     _setup_metrics(app, registry, faust_sensor=os.environ.get("VITALSTREAM_FAUST_SENSORS", "0") == "1")
     codec = Codec()
     now = clock or (lambda: datetime.now(UTC))
-    producer = OutputProducer(producer_config(settings.kafka_bootstrap))
+    producer = OutputProducer(worker_producer_config(settings))
     common: dict[str, Any] = {
         "app": app,
         "settings": settings,
