@@ -1,7 +1,7 @@
 """aiohttp wiring: routes, the request middleware (request id, metrics, logs), app state, lifecycle.
 
 ``create_app(settings)`` builds the application; ``extra_routes`` lets the operations code
-mount more routes (e.g. ``GET /health``, DESIGN §9) that read the state below through
+mount more routes (e.g. ``GET /health``, design §9) that read the state below through
 ``request.app[STATE_KEY]``.
 """
 

@@ -1,4 +1,4 @@
-"""The confidence model of DESIGN §6 as data: weights, levels, thresholds, reliability priors.
+"""The confidence model of design §6 as data: weights, levels, thresholds, reliability priors.
 
 ``confidence = 100 × P × (w_R·R + w_C·C + w_F·F + w_M·M + w_A·A)``; this module holds every
 number in that formula (and the few that shape its terms) with the reason for each, so

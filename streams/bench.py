@@ -1,4 +1,4 @@
-"""Worker benchmark (DESIGN §11): normalize + score throughput on one worker, with its ceiling.
+"""Worker benchmark (design §11): normalize + score throughput on one worker, with its ceiling.
 
 Not a test. ``bench_stream`` pre-fills ``webhooks.raw`` with realistic Terra daily/body
 events, runs one worker subprocess (``python -m vitalstream.cli worker``) and measures
@@ -250,7 +250,7 @@ def _fill_changelog(settings: Settings, topic: str, partitions: int, keys: int) 
 
 
 def bench_restart(settings: Settings, keys: int = 1_000_000, bulk: bool = True) -> dict[str, Any]:
-    """DESIGN §11 "worker restart with 1 M keys": state ready ≤ 30 s.
+    """design §11 "worker restart with 1 M keys": state ready ≤ 30 s.
 
     Fills the confidence table's changelog with ``keys`` keys, starts one worker with an empty
     datadir (so every key is restored from the changelog) and measures, from the process start,

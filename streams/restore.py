@@ -2,7 +2,7 @@
 
 Faust restores a table by handing every changelog record, one by one, through its
 recovery service into the store: about 12,000 keys/s here, so 1 M keys took 81 s before
-the worker could score anything (DESIGN §11 asks ≤ 30 s). Faust only reads changelog
+the worker could score anything (design §11 asks ≤ 30 s). Faust only reads changelog
 records *after* the offset a partition's local store says it has ("persisted offset"), so
 bringing the local stores up to the changelogs' ends first leaves it nothing to do.
 

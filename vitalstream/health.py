@@ -1,4 +1,4 @@
-"""The health document of DESIGN §9, shared by ``GET /health`` and ``vitalstream health``.
+"""The health document of design §9, shared by ``GET /health`` and ``vitalstream health``.
 
 Checks run concurrently, each with a timeout; the document is cached for
 ``health_cache_s``. Every threshold is a setting. Status: ``unhealthy`` when Kafka or

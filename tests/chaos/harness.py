@@ -1,5 +1,5 @@
 """The chaos harness: a private stack (Kafka + PostgreSQL + the three services), a steady load
-that records every answer, a lag probe, and the DESIGN §10 checks turned into figures.
+that records every answer, a lag probe, and the design §10 checks turned into figures.
 
 Every fault test follows one shape: start the load, inject the fault while it runs, let the
 load finish, wait (with a deadline) until the pipeline has settled, then compute the report
@@ -236,7 +236,7 @@ class Load:
             # Like Terra: a delivery answered 503 (or not at all) is sent again, with backoff, until
             # it gets a 2xx. A 503'd record may still have been persisted when a broker died with it
             # in flight (librdkafka: "possibly persisted"); the retry then makes it a 2xx, and the
-            # event-id dedup downstream keeps it processed once (DESIGN §10.1 with a retrying sender).
+            # event-id dedup downstream keeps it processed once (design §10.1 with a retrying sender).
             for backoff in RETRY_BACKOFF_S:
                 pending = [d for d in self.items if self._retryable(gateway_event_id("terra", d.trace_id))]
                 if not pending:

@@ -1,4 +1,4 @@
-"""DESIGN §10 on the real pipeline: a few thousand simulated webhooks with duplicates, late
+"""design §10 on the real pipeline: a few thousand simulated webhooks with duplicates, late
 arrivals, several providers per subject and a sprinkle of poison, then every invariant checked
 against an independent model (``tests/model.py``)."""
 
