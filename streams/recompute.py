@@ -44,7 +44,7 @@ from schemas.confidence_model import ConfidenceModel
 from schemas.records import ScoringGeneration
 from schemas.vocabulary import VOCABULARY
 from streams import quality
-from streams.app import create_app, worker_model
+from streams.app import create_app
 from streams.confidence import SubjectMetricState, winner_record
 from streams.generation import commit, committed
 from streams.topics import quality_deltas_topic
@@ -225,7 +225,7 @@ def recompute(
     rebuild(settings, app_id, generation, max_lag=max_lag, progress=progress, web_port=web_port)
     done = committed(settings, app_id, [normalized])
     records = sum(max(0, off - starts.get(tp.partition, 0)) for tp, off in done.items())
-    latest_n, quality_n = publish_state(settings, app_id, generation, worker_model())
+    latest_n, quality_n = publish_state(settings, app_id, generation, settings.scoring_model())
     _wait_until(lambda: _members(settings, app_id) == 0, 30.0)  # the rebuild has left its group
     publish(
         settings,

@@ -119,8 +119,9 @@ def _db_probe(settings: Settings) -> dict[str, Any]:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM ingested_events WHERE outcome = 'dead_lettered'),"
             " (SELECT count(*) FROM latest_metrics),"
-            " (SELECT count(*) FILTER (WHERE confidence >= 80) FROM latest_metrics),"
-            " (SELECT avg(confidence) FROM latest_metrics)"
+            " (SELECT count(*) FILTER (WHERE confidence >= %s) FROM latest_metrics),"
+            " (SELECT avg(confidence) FROM latest_metrics)",
+            (settings.scoring_model().high_confidence_threshold,),
         ).fetchone()
     assert row is not None
     dead, total, high, avg = row
