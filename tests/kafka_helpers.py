@@ -1,4 +1,4 @@
-"""Reading topics back in tests (through the toolkit's read-to-end), and Kafka's Java partitioner."""
+"""Reading topics back in tests (through the toolkit's read-to-end), and where keys sit."""
 
 from __future__ import annotations
 
@@ -9,37 +9,8 @@ from confluent_kafka import Message
 
 from schemas.topics import CATALOGUE
 from vitalstream.platform import kafka
+from vitalstream.platform.partitioning import java_partition
 from vitalstream.platform.settings import Settings
-
-_M = 0x5BD1E995
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's ``Utils.murmur2`` (the Java client's default partitioner), as an unsigned 32-bit int."""
-    length = len(data)
-    h = (0x9747B28C ^ length) & 0xFFFFFFFF
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
-        k = (k * _M) & 0xFFFFFFFF
-        k ^= k >> 24
-        k = (k * _M) & 0xFFFFFFFF
-        h = ((h * _M) & 0xFFFFFFFF) ^ k
-    tail = data[length - length % 4 :]
-    if len(tail) == 3:
-        h ^= tail[2] << 16
-    if len(tail) >= 2:
-        h ^= tail[1] << 8
-    if tail:
-        h ^= tail[0]
-        h = (h * _M) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * _M) & 0xFFFFFFFF
-    return h ^ (h >> 15)
-
-
-def java_partition(key: bytes, partitions: int) -> int:
-    """The partition Kafka's Java producer picks for ``key`` (``toPositive(murmur2) % n``)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def consume_all(

@@ -1,10 +1,10 @@
-"""The test helper's murmur2 is Kafka's: the vectors of Kafka's own ``UtilsTest.testMurmur2``."""
+"""Our murmur2 is Kafka's: the vectors of Kafka's own ``UtilsTest.testMurmur2``."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.kafka_helpers import java_partition, murmur2
+from vitalstream.platform.partitioning import java_partition, murmur2
 
 KAFKA_VECTORS = {
     b"21": -973932308,
