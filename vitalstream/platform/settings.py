@@ -7,9 +7,10 @@ leaf module; nothing here imports a service.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.confidence_model import ConfidenceModel, load_model
@@ -24,7 +25,9 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VITALSTREAM_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="VITALSTREAM_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )  # an error names the variable, never echoes its (maybe secret) value
 
     # --- infrastructure ---
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -34,6 +37,16 @@ class Settings(BaseSettings):
     group_prefix: str = "vitalstream."
     replication_factor: int = Field(1, ge=1, description="RF for topics we create (3 in production).")
     min_insync_replicas: int = Field(1, ge=1)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_password_file: str | None = None
+    """Read once at load into ``kafka_password`` (a mounted secret; the password itself stays off the env)."""
+    kafka_ca_file: str | None = None
+    kafka_cert_file: str | None = None
+    """Client certificate (PEM) for mutual TLS; with ``kafka_key_file``."""
+    kafka_key_file: str | None = None
 
     # --- gateway ---
     gateway_host: str = "127.0.0.1"
@@ -120,6 +133,26 @@ class Settings(BaseSettings):
             key = source.strip()
             out[key] = f"{out[key]} {secret.strip()}" if key in out else secret.strip()
         return out
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Self:
+        """Read the password file; refuse a half-configured client with the variable to set."""
+        if self.kafka_password_file and self.kafka_password is None:
+            try:
+                text = Path(self.kafka_password_file).read_text().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"VITALSTREAM_KAFKA_PASSWORD_FILE={self.kafka_password_file} cannot be read ({exc.strerror})"
+                ) from None
+            object.__setattr__(self, "kafka_password", SecretStr(text))
+        if self.kafka_security_protocol == "SASL_SSL" and (not self.kafka_username or self.kafka_password is None):
+            raise ValueError(
+                "VITALSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs VITALSTREAM_KAFKA_USERNAME and "
+                "VITALSTREAM_KAFKA_PASSWORD (or VITALSTREAM_KAFKA_PASSWORD_FILE)"
+            )
+        if bool(self.kafka_cert_file) != bool(self.kafka_key_file):
+            raise ValueError("VITALSTREAM_KAFKA_CERT_FILE and VITALSTREAM_KAFKA_KEY_FILE go together (mutual TLS)")
+        return self
 
     def topic(self, name: str) -> str:
         """Full topic name for a catalogue short name (``dlq`` → ``vitalstream.dlq``)."""
