@@ -155,8 +155,24 @@ def producer(settings: Settings, client_id: str, **overrides: Any) -> Producer:
 
 
 def ephemeral_group(settings: Settings, client_id: str) -> str:
-    """A group id for a reader that never commits (assign-only tools)."""
-    return f"{settings.group_prefix}{client_id}-{uuid.uuid4().hex[:8]}"
+    """A group id for a reader that never commits (assign-only tools).
+
+    Under a Kafka principal it starts with the principal's name, where its group ACLs allow it
+    (``<prefix>analyst.tail-…``), so no principal needs rights on every group.
+    """
+    owner = f"{settings.kafka_username}." if settings.kafka_username else ""
+    return f"{settings.group_prefix}{owner}{client_id}-{uuid.uuid4().hex[:8]}"
+
+
+REFUSALS = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError._AUTHENTICATION,
+    }
+)
+"""Errors no retry can cure: this principal may not do that (or is not who it says)."""
 
 
 def consumer_config(

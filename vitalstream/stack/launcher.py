@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vitalstream.stack import proc
+from vitalstream.stack import secure as secured
 from vitalstream.stack.errors import StackError
 from vitalstream.stack.kafka import KafkaBroker, new_cluster_id
 from vitalstream.stack.ports import port_in_use, wait_port
@@ -100,7 +101,7 @@ def service_available(name: str) -> bool:
         return False
 
 
-def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) -> int:
+def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink"), secure: bool = False) -> int:
     from vitalstream.platform.settings import Settings
     from vitalstream.platform.topics import ensure_topics
 
@@ -118,19 +119,27 @@ def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) 
     env: dict[str, str] = {}
     try:
         bootstrap = os.environ.get("VITALSTREAM_KAFKA_BOOTSTRAP")
+        broker: KafkaBroker | None = None
+        if bootstrap and secure:
+            raise StackError(
+                "--secure starts its own broker: unset VITALSTREAM_KAFKA_BOOTSTRAP "
+                "(for an existing cluster, see README 'Least privilege')"
+            )
         if bootstrap:
             print(f"Kafka: using {bootstrap} (VITALSTREAM_KAFKA_BOOTSTRAP)")
         else:
             kport = int(os.environ.get("VITALSTREAM_LOCAL_KAFKA_PORT", "9092"))
-            broker = KafkaBroker(paths.root / "kafka", port=kport, controller_port=kport + 1)
-            print(f"Kafka: starting Apache Kafka (KRaft) on 127.0.0.1:{kport} …", flush=True)
+            security = secured.storage_mode(paths.root / "kafka", secure)
+            broker = KafkaBroker(paths.root / "kafka", port=kport, controller_port=kport + 1, security=security)
+            mode = "SASL_SSL, ACLs" if secure else "PLAINTEXT"
+            print(f"Kafka: starting Apache Kafka (KRaft, {mode}) on 127.0.0.1:{kport} …", flush=True)
             broker.format(new_cluster_id())
             broker.start(wait=False)
             state["processes"]["kafka"] = {"pid": broker.pid, "port": broker.port, "log": str(broker.log_dir)}
             _save(paths.state, json.dumps(state))
             broker.wait_ready()
             bootstrap = broker.bootstrap
-        db_url = os.environ.get("VITALSTREAM_DATABASE_URL")
+        db_url = given_db = os.environ.get("VITALSTREAM_DATABASE_URL")
         if db_url:
             print("PostgreSQL: using VITALSTREAM_DATABASE_URL")
         else:
@@ -160,10 +169,12 @@ def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) 
 
         upgrade(db_url)
         print("PostgreSQL: migrations applied")
-        report = ensure_topics(settings)
+        report = ensure_topics(secured.with_principal(settings, broker.admin_settings()) if broker else settings)
         if report.problems:
             raise StackError("topics: " + "; ".join(report.problems))
         print(f"Kafka: {len(report.created)} topics created, {len(report.verified) + len(report.fixed)} verified")
+        principal_env = secured.provision_stack(paths.root, broker, settings, local_db=not given_db) if secure else {}
+        env |= principal_env.get("ops", {})  # the CLI acts as ops
         _save(paths.env, "".join(f"{k}={v}\n" for k, v in env.items()))
         child_env = {**os.environ, **env}
         for name in services:
@@ -175,7 +186,8 @@ def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) 
                     f"port {settings.gateway_port} is in use: stop what listens there or set VITALSTREAM_GATEWAY_PORT"
                 )
             log = paths.logs / f"{name}.log"
-            pid = proc.spawn([sys.executable, "-m", "vitalstream.cli", name], log, env=child_env)
+            own = {**child_env, **principal_env.get(name, {})}
+            pid = proc.spawn([sys.executable, "-m", "vitalstream.cli", name], log, env=own)
             state["processes"][name] = {"pid": pid, "log": str(log)}
             _save(paths.state, json.dumps(state))
         if "gateway" in state["processes"] and not wait_port(settings.gateway_port, settings.gateway_host, 20):

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AclBinding,
@@ -31,6 +33,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from vitalstream.platform.settings import Settings
+
+if TYPE_CHECKING:
+    from vitalstream.stack.kafka import KafkaBroker
 
 PRINCIPALS: tuple[str, ...] = ("gateway", "worker", "sink", "ops", "analyst")
 BROKER_USER = "broker"
@@ -64,6 +69,10 @@ ACL_TABLE: dict[str, tuple[Grant, ...]] = {
     "gateway": (
         Grant("topic", "webhooks.", WRITE, prefixed=True),  # webhooks.raw, webhooks.backfill
         Grant("topic", "backfill.jobs", WRITE),
+        # /health's lag and members: offsets and group metadata, never a record
+        Grant("topic", "", ("DESCRIBE",), prefixed=True),
+        Grant("internal", "", ("DESCRIBE",), prefixed=True),
+        Grant("group", "", ("DESCRIBE",), prefixed=True),
         Grant("cluster", "", ("IDEMPOTENT_WRITE",)),
     ),
     "worker": (
@@ -78,14 +87,15 @@ ACL_TABLE: dict[str, tuple[Grant, ...]] = {
             ("READ", "WRITE", "CREATE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"),
             prefixed=True,
         ),  # Faust's changelogs, the dedup changelog, quality deltas, the assignor topic; every generation
-        *(Grant("group", g, READ, prefixed=True) for g in ("worker", "control-", "restore", "generation")),
+        Grant("group", "worker", READ, prefixed=True),  # its groups, every generation's, its ephemeral readers'
+        Grant("group", "restore", READ),
         Grant("cluster", "", ("IDEMPOTENT_WRITE",)),
     ),
     "sink": (
         *(Grant("topic", t, READ) for t in SINK_INPUTS),
         Grant("topic", "metrics.latest", WRITE),  # tombstones after a purge
         Grant("topic", "dlq", WRITE),
-        Grant("group", "sink", READ),
+        Grant("group", "sink", READ, prefixed=True),  # its group and its ephemeral readers' (sink.…)
         Grant("cluster", "", ("IDEMPOTENT_WRITE",)),
     ),
     "ops": (
@@ -169,6 +179,22 @@ def upsert_users(admin: AdminClient, passwords: dict[str, str], timeout_s: float
 def new_passwords(names: tuple[str, ...] = (BROKER_USER, *PRINCIPALS)) -> dict[str, str]:
     """Hex passwords: nothing to quote in JAAS or ``--add-scram``."""
     return {name: secrets.token_hex(24) for name in names}
+
+
+def with_principal(settings: Settings, principal: Settings) -> Settings:
+    """``settings`` (prefixes, database, …) with ``principal``'s Kafka identity and TLS settings."""
+    return settings.model_copy(update={name: getattr(principal, name) for name in KAFKA_IDENTITY})
+
+
+KAFKA_IDENTITY = (
+    "kafka_security_protocol",
+    "kafka_sasl_mechanism",
+    "kafka_username",
+    "kafka_password",
+    "kafka_ca_file",
+    "kafka_cert_file",
+    "kafka_key_file",
+)
 
 
 def env_settings(env: dict[str, str]) -> Settings:
@@ -299,3 +325,104 @@ class BrokerSecurity:
             "VITALSTREAM_KAFKA_PASSWORD": password,
             "VITALSTREAM_KAFKA_CA_FILE": str(self.tls.ca_file),
         }
+
+
+# --- the local stack (`vitalstream up --secure`) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SecureStack:
+    """The secure parts of a stack directory: ``tls/``, ``principals/`` (env files, kept passwords)."""
+
+    root: Path
+
+    @property
+    def principals(self) -> Path:
+        return self.root / "principals"
+
+    def passwords(self, names: tuple[str, ...] = (BROKER_USER, *PRINCIPALS)) -> dict[str, str]:
+        """Passwords by name (SCRAM users; ``db:<login>`` for database logins), made once and kept (0600)."""
+        path = self.principals / ".passwords.json"
+        try:
+            kept = dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            kept = {}
+        missing = tuple(n for n in names if n not in kept)
+        if missing:
+            kept |= new_passwords(missing)
+            self.principals.mkdir(parents=True, exist_ok=True)
+            _write_private(path, json.dumps(kept).encode())
+        return kept
+
+    def broker_security(self) -> BrokerSecurity:
+        return BrokerSecurity(ensure_tls(self.root / "tls"), self.passwords()[BROKER_USER])
+
+    def provision(self, security: BrokerSecurity, admin: AdminClient, settings: Settings) -> dict[str, dict[str, str]]:
+        """SCRAM users and ACLs for every principal on the running broker; returns their Kafka env."""
+        passwords = self.passwords()
+        upsert_users(admin, {p: passwords[p] for p in PRINCIPALS})
+        apply_acls(admin, settings.topic_prefix, settings.group_prefix)
+        return {
+            p: {"VITALSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, **security.client_env(p, passwords[p])}
+            for p in PRINCIPALS
+        }
+
+    def database_env(self, admin_url: str) -> dict[str, dict[str, str]]:
+        """A login per service role on the local server (migrated first): the sink's and the analyst's URL;
+        ops keeps the owner's URL (migrations, retention)."""
+        from vitalstream.stack.postgres import SERVICE_LOGINS, ensure_login_role
+
+        passwords = self.passwords(tuple(f"db:{n}" for n in SERVICE_LOGINS))
+        urls = {n: ensure_login_role(admin_url, n, passwords[f"db:{n}"]) for n in SERVICE_LOGINS}
+        return {
+            "sink": {"VITALSTREAM_DATABASE_URL": urls["sink"]},
+            "analyst": {"VITALSTREAM_DATABASE_URL": urls["analyst"]},
+            "ops": {"VITALSTREAM_DATABASE_URL": admin_url},
+        }
+
+    def write_env_files(self, envs: dict[str, dict[str, str]]) -> None:
+        """``principals/<name>.env``: what a process needs to act as that principal (``set -a; . file``)."""
+        for name, env in envs.items():
+            _write_private(self.principals / f"{name}.env", "".join(f"{k}={v}\n" for k, v in env.items()).encode())
+
+
+def storage_mode(kafka_dir: Path, secure: bool) -> BrokerSecurity | None:
+    """The local broker's security, refusing to flip the mode of storage formatted the other way
+    (a plaintext-formatted log has no SCRAM user for the broker to authenticate itself with)."""
+    from vitalstream.stack.errors import StackError
+
+    marker = kafka_dir / "secure"
+    if (kafka_dir / "data" / "meta.properties").exists() and marker.exists() != secure:
+        was, now = ("secure", "plaintext") if marker.exists() else ("plaintext", "secure")
+        raise StackError(
+            f"the local Kafka in {kafka_dir} was formatted {was}; to start it {now}, `vitalstream down` and "
+            f"remove that directory (its topics are lost) or use another VITALSTREAM_STACK_DIR"
+        )
+    if not secure:
+        return None
+    kafka_dir.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return SecureStack(kafka_dir.parent).broker_security()
+
+
+def provision_stack(
+    root: Path, broker: KafkaBroker | None, settings: Settings, local_db: bool
+) -> dict[str, dict[str, str]]:
+    """Users, ACLs and (on the local server) database logins for every principal; writes their env files.
+
+    Returns each principal's variables: a service started by the stack gets its own on top of ``stack.env``.
+    """
+    from vitalstream.platform import kafka
+
+    assert broker is not None and broker.security is not None, "--secure runs its own broker"
+    stack = SecureStack(root)
+    kafka_env = stack.provision(broker.security, kafka.admin(broker.admin_settings(), "stack-acls"), settings)
+    db_env = stack.database_env(settings.database_dsn()) if local_db else {}
+    if not local_db:
+        print(
+            "PostgreSQL: VITALSTREAM_DATABASE_URL given: create the service logins yourself (README 'Least privilege')"
+        )
+    envs = {name: {**kafka_env[name], **db_env.get(name, {})} for name in PRINCIPALS}
+    stack.write_env_files(envs)
+    print(f"Kafka: SASL_SSL principals {', '.join(PRINCIPALS)} with ACLs; env files in {stack.principals}/")
+    return envs
