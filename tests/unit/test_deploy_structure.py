@@ -34,6 +34,8 @@ GRAFANA_DIR = DEPLOY / "grafana"
 DASHBOARD = GRAFANA_DIR / "dashboards" / "vitalstream.json"
 K8S = DEPLOY / "k8s"
 
+MOUNTED_SECRETS = ("vitalstream-kafka-", "vitalstream-db-")
+"""Secrets mounted as files or read by ``secretKeyRef`` (kafka-principals.yaml), not ``envFrom``."""
 SETTINGS_ENV = {"VITALSTREAM_" + name.upper() for name in Settings.model_fields}
 # design §3: the gateway's HTTP interface.
 GATEWAY_HTTP_PATHS = {"/healthz", "/readyz", "/health", "/metrics", "/openapi.json"}
@@ -488,7 +490,8 @@ def test_every_vitalstream_variable_is_a_setting(
     for path, doc in k8s_docs:
         if doc["kind"] in {"ConfigMap", "Secret"}:
             for key in {**doc.get("data", {}), **doc.get("stringData", {})}:
-                used[key] = rel(path)
+                if not doc["metadata"]["name"].startswith(MOUNTED_SECRETS):  # files, not variables
+                    used[key] = rel(path)
     for where, template in pod_templates(k8s_docs):
         for container in all_containers(template):
             used.update({e["name"]: where for e in container.get("env", []) if e["name"].startswith("VITALSTREAM_")})
@@ -775,3 +778,29 @@ def test_kustomize_builds() -> None:
         if doc["kind"] in {"Deployment", "StatefulSet", "Job"}:
             for container in all_containers(doc["spec"]["template"]):
                 assert container["image"] == f"{image['newName']}:{image['newTag']}"
+
+
+def test_k8s_every_workload_is_its_own_kafka_principal(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
+    """Issue 14: SASL_SSL for everyone; each workload its own username, password file and the CA."""
+    from vitalstream.stack.secure import PRINCIPALS
+
+    config = next(d for _, d in k8s_docs if d["kind"] == "ConfigMap")["data"]
+    assert config["VITALSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    password_dir = str(Path(config["VITALSTREAM_KAFKA_PASSWORD_FILE"]).parent)
+    assert str(Path(config["VITALSTREAM_KAFKA_CA_FILE"]).parent) == password_dir
+    secrets = {d["metadata"]["name"] for _, d in k8s_docs if d["kind"] == "Secret"}
+    seen: set[str] = set()
+    for _where, template in pod_templates(k8s_docs):
+        volumes = {v["name"]: v for v in template["spec"].get("volumes", [])}
+        for container in all_containers(template):
+            env = {e["name"]: e for e in container.get("env", [])}
+            user = env["VITALSTREAM_KAFKA_USERNAME"]["value"]
+            assert user in (*PRINCIPALS, "admin"), user
+            seen.add(user)
+            mount = next(m for m in container["volumeMounts"] if m["mountPath"] == password_dir)
+            sources = [s["secret"]["name"] for s in volumes[mount["name"]]["projected"]["sources"]]
+            assert sources == [f"vitalstream-kafka-{user}", "vitalstream-kafka-ca"]
+            assert set(sources) <= secrets
+            if user == "sink":
+                assert env["VITALSTREAM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "vitalstream-db-sink"
+    assert {"gateway", "worker", "sink"} <= seen
