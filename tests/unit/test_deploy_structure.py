@@ -804,3 +804,34 @@ def test_k8s_every_workload_is_its_own_kafka_principal(k8s_docs: list[tuple[Path
             if user == "sink":
                 assert env["VITALSTREAM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "vitalstream-db-sink"
     assert {"gateway", "worker", "sink"} <= seen
+
+
+SECURE_COMPOSE = DEPLOY / "compose" / "secure.yml"
+
+
+def test_compose_secure_override_gives_each_service_its_own_principal() -> None:
+    """deploy/compose/secure.yml: the services see the CA only, never the broker's key or password."""
+    from vitalstream.stack import compose_secure, secure
+
+    override = yaml.safe_load(SECURE_COMPOSE.read_text())
+    services = override["services"]
+    password_vars: set[str] = set()
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env["VITALSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["VITALSTREAM_KAFKA_USERNAME"] == name
+        password_vars.add(re.findall(r"\$\{(\w+)", env["VITALSTREAM_KAFKA_PASSWORD"])[0])
+        assert services[name]["volumes"] == ["secure-ca:/secure-ca:ro"]
+        assert {k for k in env if k.startswith("VITALSTREAM_")} <= SETTINGS_ENV
+    assert len(password_vars) == len(SERVICES)
+    assert services["sink"]["environment"]["VITALSTREAM_DATABASE_URL"].startswith("postgresql://vs_sink:")
+    init_env = services["init"]["environment"]
+    assert {f"KAFKA_{p.upper()}_PASSWORD" for p in secure.PRINCIPALS} <= set(init_env)
+    assert "compose_secure provision" in services["init"]["command"][0]
+    assert services["kafka"]["volumes"] == ["secure-broker:/secure:ro"]
+    for var in {*password_vars, "KAFKA_BROKER_PASSWORD", "SINK_DB_PASSWORD"}:
+        assert f"# {var}=" in ENV_EXAMPLE.read_text(), var
+    props = compose_secure.broker_properties(secure.BrokerSecurity(secure.Tls(Path("/x")), "pw"))
+    assert "CONTROLLER://localhost:9093" in props and "INTERNAL:SASL_SSL,EXTERNAL:SASL_SSL" in props
+    assert "allow.everyone.if.no.acl.found=false" in props
+    assert "ssl.keystore.location=/secure/tls/broker.pem" in props

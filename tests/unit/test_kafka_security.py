@@ -86,3 +86,20 @@ def test_acl_table_keeps_the_analyst_to_reading_metrics_and_the_gateway_to_writi
         bindings = secure.acl_bindings(principal, "p.", "p.")
         assert all(b.principal == f"User:{principal}" for b in bindings)
         assert len(bindings) == len(set(bindings))
+
+
+def test_compose_setup_keeps_the_broker_secrets_out_of_the_services_volume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vitalstream.stack import compose_secure
+
+    monkeypatch.setenv("KAFKA_BROKER_PASSWORD", "b" * 48)
+    compose_secure.setup(tmp_path / "broker", tmp_path / "ca")
+    assert [p.name for p in (tmp_path / "ca").iterdir()] == ["ca.pem"]
+    assert (tmp_path / "ca" / "ca.pem").read_bytes() == (tmp_path / "broker" / "tls" / "ca.pem").read_bytes()
+    assert "b" * 48 in (tmp_path / "broker" / "server.properties").read_text()
+    for path in (tmp_path / "broker").rglob("*"):
+        assert path.stat().st_mode & 0o077 == 0, path
+    monkeypatch.delenv("KAFKA_BROKER_PASSWORD")
+    with pytest.raises(SystemExit, match="KAFKA_BROKER_PASSWORD"):
+        compose_secure.setup(tmp_path / "again", tmp_path / "ca2")

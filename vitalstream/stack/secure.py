@@ -35,6 +35,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from vitalstream.platform.settings import Settings
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from vitalstream.stack.kafka import KafkaBroker
 
 PRINCIPALS: tuple[str, ...] = ("gateway", "worker", "sink", "ops", "analyst")
@@ -219,8 +221,8 @@ class Tls:
         return self.directory / "broker.pem"
 
 
-def ensure_tls(directory: Path, days: int = 825) -> Tls:
-    """A local CA and a certificate for 127.0.0.1 and localhost signed by it (kept once made)."""
+def ensure_tls(directory: Path, hosts: tuple[str, ...] = ("localhost", HOST), days: int = 825) -> Tls:
+    """A local CA and a broker certificate for ``hosts`` (names or IP addresses) signed by it (kept once made)."""
     tls = Tls(directory)
     if tls.ca_file.exists() and tls.keystore_file.exists():
         return tls
@@ -247,16 +249,13 @@ def ensure_tls(directory: Path, days: int = 825) -> Tls:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False)
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
         )
@@ -268,6 +267,15 @@ def ensure_tls(directory: Path, days: int = 825) -> Tls:
     _write_private(tls.keystore_file, key_pem + cert.public_bytes(pem) + ca.public_bytes(pem))
     tls.ca_file.write_bytes(ca.public_bytes(pem))
     return tls
+
+
+def _san(host: str) -> x509.GeneralName:
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -290,22 +298,32 @@ class BrokerSecurity:
         """Clients and brokers on SASL_SSL; the KRaft controller on loopback PLAINTEXT, where SCRAM cannot
         work (controllers would need the metadata log to verify a SCRAM user). Its principal, ANONYMOUS,
         is therefore a super user: keep that port unreachable from other hosts."""
-        jaas = (
-            "org.apache.kafka.common.security.scram.ScramLoginModule required "
-            f'username="{BROKER_USER}" password="{self.broker_password}";'
-        )
         return [
             f"listeners=SASL_SSL://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
             f"advertised.listeners=SASL_SSL://{HOST}:{port}",
             "inter.broker.listener.name=SASL_SSL",
             "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+            *self.security_properties(("SASL_SSL",)),
+        ]
+
+    def security_properties(self, sasl_listeners: tuple[str, ...], tls_dir: Path | None = None) -> list[str]:
+        """SCRAM on ``sasl_listeners`` (the broker's own login on each), PEM TLS, the authorizer, super users.
+
+        ``tls_dir`` is where the broker sees the TLS files when not where they were made (a container mount).
+        """
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{BROKER_USER}" password="{self.broker_password}";'
+        )
+        tls = Tls(tls_dir) if tls_dir is not None else self.tls
+        return [
             f"sasl.enabled.mechanisms={MECHANISM}",
             f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
-            f"listener.name.sasl_ssl.{MECHANISM.lower()}.sasl.jaas.config={jaas}",
+            *(f"listener.name.{name.lower()}.{MECHANISM.lower()}.sasl.jaas.config={jaas}" for name in sasl_listeners),
             "ssl.keystore.type=PEM",
-            f"ssl.keystore.location={self.tls.keystore_file}",
+            f"ssl.keystore.location={tls.keystore_file}",
             "ssl.truststore.type=PEM",
-            f"ssl.truststore.location={self.tls.ca_file}",
+            f"ssl.truststore.location={tls.ca_file}",
             "ssl.endpoint.identification.algorithm=https",
             "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found=false",
