@@ -120,6 +120,7 @@ class UserEvent(_Record):
     scopes: str | None = None
     sex: str | None = None
     birth_year: int | None = None
+    source: str = "terra"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from schemas import deadletter as D
 from schemas.codec import Codec
 from schemas.records import EventOutcome, QualityDaily, ScoredObservation, UserEvent
-from sinks.deadletter import header_value
 from sinks.fastdecode import ScoredReader
 from sinks.outcomes import OutcomeRow, outcome_row
 from sinks.rows import ObservationRow, QualityRow, observation_row, quality_row, validate_user_event
@@ -46,7 +46,7 @@ class Inbound:
 
     @property
     def replayed(self) -> bool:
-        return header_value(self.msg.headers(), "vs.replay.of") is not None
+        return D.header_value(self.msg.headers(), D.REPLAY_OF) is not None
 
 
 def decode(msg: MessageLike, codec: Codec, prefix: str, reader: ScoredReader | None = None) -> Inbound:

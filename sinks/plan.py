@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from schemas.identity import namespace
 from sinks.rows import (
     OUTCOME_RANK,
-    TERRA_PREFIX,
     LedgerRow,
     ObservationRow,
     QualityRow,
@@ -47,8 +47,9 @@ class ObservationPlan:
 def rekey(row: ObservationRow, new_user_id: str) -> ObservationRow:
     """The row as it belongs to ``new_user_id`` (a ``terra:<old>`` subject becomes ``terra:<new>``)."""
     subject = row.subject
-    if row.user_id is not None and subject == TERRA_PREFIX + row.user_id:
-        subject = TERRA_PREFIX + new_user_id
+    ns = namespace(row.source)
+    if row.user_id is not None and subject == ns.user_subject(row.user_id):
+        subject = ns.user_subject(new_user_id)
     return row._replace(subject=subject, user_id=new_user_id)
 
 

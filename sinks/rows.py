@@ -17,14 +17,18 @@ from typing import NamedTuple
 import orjson
 import psycopg
 
+from schemas.deadletter import VettedError
+from schemas.identity import TERRA_SUBJECT_PREFIX, namespace
 from schemas.records import QualityDaily, ScoredObservation, UserEvent
 
 LEVELS = frozenset({"excellent", "good", "fair", "poor"})
-TERRA_PREFIX = "terra:"
 
 
-class InvalidRecord(ValueError):
-    """A record the database would reject whatever happens: a permanent failure."""
+class InvalidRecord(VettedError, ValueError):
+    """A record the database would reject whatever happens: a permanent failure.
+
+    Its reason names the field, never its value (it reaches DLQ headers and the ledger).
+    """
 
 
 class ObservationRow(NamedTuple):
@@ -142,7 +146,7 @@ def _text(name: str, value: str | None) -> str:
 
 def _finite(name: str, value: float) -> float:
     if not math.isfinite(value):
-        raise InvalidRecord(f"{name} is not a finite number: {value!r}")
+        raise InvalidRecord(f"{name} is not a finite number")
     return float(value)
 
 
@@ -156,8 +160,8 @@ def user_id_of(subject: str, user_id: str | None) -> str | None:
     """The provider user id an observation belongs to (``terra:<id>`` subjects carry it too)."""
     if user_id:
         return user_id
-    if subject.startswith(TERRA_PREFIX) and len(subject) > len(TERRA_PREFIX):
-        return subject[len(TERRA_PREFIX) :]
+    if subject.startswith(TERRA_SUBJECT_PREFIX) and len(subject) > len(TERRA_SUBJECT_PREFIX):
+        return subject[len(TERRA_SUBJECT_PREFIX) :]
     return None
 
 
@@ -196,9 +200,9 @@ def make_observation_row(
     isfinite = math.isfinite
     if not (isfinite(confidence) and 0.0 <= confidence <= 100.0):
         _finite("confidence", confidence)
-        raise InvalidRecord(f"confidence {confidence} outside 0-100")
+        raise InvalidRecord("confidence outside 0-100")
     if level not in LEVELS:
-        raise InvalidRecord(f"unknown level {level!r}")
+        raise InvalidRecord("unknown level")
     if not (isfinite(value) and isfinite(reliability)):
         _finite("value", value)
         _finite("reliability", reliability)
@@ -270,7 +274,7 @@ def observation_row(scored: ScoredObservation) -> ObservationRow:
 
 def quality_row(q: QualityDaily) -> QualityRow:
     if q.count < 0:
-        raise InvalidRecord(f"negative count {q.count}")
+        raise InvalidRecord("negative count")
     avg = _finite("confidence_sum", q.confidence_sum) / q.count if q.count else 0.0
     no_nul(q.metric, q.provider)
     return QualityRow(
@@ -293,6 +297,9 @@ def validate_user_event(ev: UserEvent) -> UserEvent:
     _aware("ordering_ts", ev.ordering_ts)
     if ev.kind == "reauth" and not ev.old_user_id:
         raise InvalidRecord("reauth without old_user_id")
+    ns = namespace(ev.source)
+    if not ns.owns_user(ev.user_id) or (ev.old_user_id and not ns.owns_user(ev.old_user_id)):
+        raise InvalidRecord("users event names a user outside its source's namespace")
     return ev
 
 

@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
 from schemas.codec import Codec
+from schemas.deadletter import describe
 from schemas.records import UserEvent
 from sinks import metrics as m
 from sinks.deadletter import dlq_headers, dlq_reason, error_class
@@ -451,7 +452,10 @@ class Sink:
         name = error_class(exc) if exc else "unknown"
         m.TRANSIENT_ERRORS.labels(name).inc()
         log.warning(
-            "transient failure: pausing and retrying", error=name, detail=str(exc)[:300], attempt=state.attempt_number
+            "transient failure: pausing and retrying",
+            error=name,
+            detail=describe(exc).message if exc else None,
+            attempt=state.attempt_number,
         )
         self._pause()
 
@@ -474,7 +478,7 @@ class Sink:
             try:
                 self.consumer.seek(TopicPartition(topic, partition, offset))
             except KafkaException as exc:
-                log.warning("seek after resume failed", topic=topic, partition=partition, error=str(exc))
+                log.warning("seek after resume failed", topic=topic, partition=partition, error=describe(exc).message)
         self._rewind.clear()
         self._paused = False
         m.PAUSED.set(0)

@@ -170,7 +170,7 @@ CONNECTION_STATES = "SELECT user_id, status, replaced_by FROM provider_connectio
 
 # --- lifecycle: purge and re-key -------------------------------------------------------------
 PURGE_PREDICATE = (
-    "(user_id = %(user_id)s OR subject = %(terra_subject)s"
+    "(user_id = %(user_id)s OR subject = %(user_subject)s"
     " OR (user_id IS NULL AND subject = %(reference_id)s AND provider = %(provider)s))"
 )
 PURGE_LATEST = f"DELETE FROM latest_metrics WHERE {PURGE_PREDICATE} RETURNING subject, metric"

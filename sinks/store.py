@@ -166,7 +166,7 @@ def write_batch(
                 ledger.append(LedgerRow(ev.event_id, "processed", STAGE, None))
             except lifecycle.UnknownKind as exc:
                 result.ignored_user_events.append(ev)
-                ledger.append(LedgerRow(ev.event_id, "ignored", STAGE, str(exc)))
+                ledger.append(LedgerRow(ev.event_id, "ignored", STAGE, exc.reason))
         plan = plan_observations(batch.observations, _states(conn, batch.observations), purge_on_deauth)
         ledger += plan.ledger
         quality = dedupe_quality(batch.quality)

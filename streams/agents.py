@@ -29,7 +29,7 @@ from streams.encoders import RecordEncoder
 from streams.errors import PermanentError, SchemaInvalidError
 from streams.failures import FailedRecord, route
 from streams.metrics import WorkerMetrics
-from streams.normalize import NormalizeResult, normalize, parse_body
+from streams.normalize import NormalizeResult, normalizer_for, parse_body
 from streams.s3 import PayloadFetcher
 from streams.tables import TableWriter
 from vitalstream.platform.settings import Settings
@@ -93,7 +93,7 @@ class Stage:
                     at=self.clock(),
                     source=dead_outcome.source if dead_outcome else None,
                     event_type=dead_outcome.event_type if dead_outcome else None,
-                    reason=f"{routed.error_class}: {routed.message}"[:500],
+                    reason=routed.reason,
                 )
                 outs.append(Out(self.topic("events.ledger"), routed.event_id.encode(), self.codec.encode(outcome)))
         else:
@@ -129,6 +129,7 @@ class NormalizeStage(Stage):
                     self.metrics.duplicates.labels("normalize").inc()
                     continue
                 payload = parse_body(raw.body)
+                normalize = normalizer_for(raw.source, self.settings.source_formats)
                 result = normalize(raw, payload)
                 if result.s3_url is not None:
                     result = normalize(raw, await self.fetcher.fetch(result.s3_url))
@@ -264,7 +265,7 @@ class ScoreStage(Stage):
             try:
                 obs = decode_as(event.message.value, Observation)
                 if obs.metric not in VOCABULARY:
-                    raise UnknownMetricError(f"metric {obs.metric[:64]!r} is not in the vocabulary")
+                    raise UnknownMetricError("the observation's metric is not in the vocabulary")
             except Exception as exc:
                 self.failure(event, exc, "score", obs.event_id if obs else None, outs)
                 continue

@@ -305,18 +305,29 @@ def dlq_replay(
 @click.option("--max", "max_records", type=int, default=None, help="Stop after N records.")
 @click.option("--filter", "filters", multiple=True, help="field=value (e.g. subject=abc); repeatable.")
 @click.option("--timeout", type=float, default=None, help="Stop after this many idle seconds.")
+@click.option("--unmasked", is_flag=True, help="Show personal fields (admins: needs VITALSTREAM_ADMIN_TOKEN).")
 def tail(
-    topic: str, from_beginning: bool, max_records: int | None, filters: tuple[str, ...], timeout: float | None
+    topic: str,
+    from_beginning: bool,
+    max_records: int | None,
+    filters: tuple[str, ...],
+    timeout: float | None,
+    unmasked: bool,
 ) -> None:
-    """Print decoded records of a catalogue topic as JSON lines."""
+    """Print decoded records of a catalogue topic as JSON lines (personal fields masked)."""
     from vitalstream.tail import tail_topic
 
     try:
         parsed = dict(f.split("=", 1) for f in filters)
     except ValueError:
         raise click.ClickException("--filter takes field=value") from None
+    settings = _settings()
+    if unmasked:
+        if settings.admin_token is None or not settings.admin_token.get_secret_value():
+            raise click.ClickException("--unmasked is for admins: set VITALSTREAM_ADMIN_TOKEN (or drop --unmasked)")
+        click.echo("tail --unmasked: personal fields are shown as received", err=True)
     try:
-        tail_topic(_settings(), topic, from_beginning, max_records, parsed, timeout)
+        tail_topic(settings, topic, from_beginning, max_records, parsed, timeout, unmasked=unmasked)
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from None
 

@@ -10,7 +10,6 @@ record already replayed is refused unless forced.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -21,20 +20,14 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.codec import Codec, DecodeError
 from schemas.records import DlqReplay, Observation, RawWebhook, ScoredObservation
 from vitalstream.platform.settings import Settings
+from vitalstream.record_view import record_view
 
 QUIET = logging.getLogger("vitalstream.librdkafka.dlq")
 QUIET.setLevel(logging.CRITICAL)
-# Personal fields, and credentials a payload may carry (Terra's ping-mode download URL is presigned).
-PERSONAL_KEYS = re.compile(
-    r"(^|_)(name|email|e_mail|date_of_birth|dob|phone|address|city|first_name|last_name"
-    r"|url|token|secret|password|signature|authorization)$",
-    re.I,
-)
-MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -57,7 +50,8 @@ class DeadLetter:
 
     @property
     def error_class(self) -> str:
-        return self.headers.get(H.ERROR_CLASS, "unknown")
+        """The contract's bare class name (dotted names of older sinks folded into it)."""
+        return H.canonical_class(self.headers.get(H.ERROR_CLASS, "unknown"))
 
     @property
     def event_id(self) -> str | None:
@@ -158,16 +152,8 @@ def summarize(letters: Iterable[DeadLetter], replayed: set[str]) -> list[Group]:
     return sorted(groups.values(), key=lambda g: (-g.pending, g.stage, g.error_class))
 
 
-def mask_personal(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: (MASK if PERSONAL_KEYS.search(str(k)) else mask_personal(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_personal(v) for v in value]
-    return value
-
-
 def describe(letter: DeadLetter, codec: Codec) -> dict[str, Any]:
-    """One dead letter for people: headers decoded, payload decoded and masked."""
+    """One dead letter for people: headers decoded, payload decoded with every personal field masked."""
     out: dict[str, Any] = {
         "ref": letter.ref,
         "key": letter.key.decode("utf-8", "replace") if letter.key else None,
@@ -180,21 +166,10 @@ def describe(letter: DeadLetter, codec: Codec) -> dict[str, Any]:
     try:
         record = codec.decode(letter.value)
     except DecodeError as exc:
-        out["value"] = {
-            "undecodable": str(exc),
-            "bytes": len(letter.value),
-            "preview": letter.value[:64].decode("utf-8", "replace"),
-        }
+        out["value"] = {"undecodable": H.describe(exc).message, "bytes": len(letter.value)}
         return out
-    data = record.to_avro()
-    if isinstance(record, RawWebhook):
-        try:
-            data["body"] = mask_personal(orjson.loads(record.body))
-        except orjson.JSONDecodeError:
-            data["body"] = {"unparseable_json": len(record.body)}
-        data["headers"] = {k: v for k, v in record.headers.items() if "signature" not in k.lower()}
     out["schema"] = record.SCHEMA
-    out["value"] = data
+    out["value"] = record_view(record)
     return out
 
 
@@ -283,17 +258,7 @@ class ReplayReport:
 
 def replay_headers(letter: DeadLetter) -> list[tuple[str, str | bytes | None]]:
     """Original headers minus the failure details, attempts reset, replay origin recorded."""
-    drop = {
-        H.ERROR_STAGE,
-        H.ERROR_CLASS,
-        H.ERROR_MESSAGE,
-        H.ERROR_STACKTRACE,
-        H.ATTEMPTS,
-        H.FIRST_FAILURE_AT,
-        H.REPLAY_OF,
-    }
-    kept: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in letter.raw_headers if k not in drop]
-    return [*kept, (H.REPLAY_OF, f"dlq:{letter.ref}".encode()), (H.ATTEMPTS, b"0")]
+    return list(H.replay_headers(letter.raw_headers, letter.ref))
 
 
 def replay(

@@ -9,11 +9,13 @@ agent calls it and routes the result. Anything it cannot understand raises a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
 
+from schemas.deadletter import describe
+from schemas.identity import DEFAULT_FORMAT, namespace
 from schemas.records import Observation, OpsEvent, RawWebhook, UserEvent
 from streams.errors import NormalizeError, PermanentError, SchemaInvalidError, UndecodableError
 
@@ -22,7 +24,7 @@ from ._emit import Emitter, Rejection
 from ._values import JsonObject, obj, text
 from .lifecycle import LIFECYCLE_TYPES, OPS_TYPES, ops_event, profile_event, user_event, user_ids
 
-__all__ = ["NormalizeResult", "Rejection", "normalize", "parse_body"]
+__all__ = ["NORMALIZERS", "NormalizeResult", "Rejection", "normalize", "normalizer_for", "parse_body"]
 
 _DATA_HANDLERS: dict[str, Callable[[Emitter, JsonObject], None]] = {
     "body": body.normalize_item,
@@ -52,10 +54,10 @@ def parse_body(body: bytes | bytearray | memoryview) -> object:
     """The JSON value of a webhook body; :class:`UndecodableError` if not UTF-8 JSON."""
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise UndecodableError(f"body is not valid UTF-8 JSON: {exc}") from None
-    except TypeError as exc:
-        raise UndecodableError(f"body is not bytes: {type(body).__name__}") from exc
+    except orjson.JSONDecodeError:
+        raise UndecodableError("body is not valid UTF-8 JSON") from None
+    except TypeError:
+        raise UndecodableError("body is not bytes") from None
 
 
 def normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
@@ -65,7 +67,18 @@ def normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
     except PermanentError:
         raise
     except Exception as exc:  # a bug must dead-letter the record, never kill the worker
-        raise NormalizeError(f"unexpected {type(exc).__name__} while normalizing: {str(exc)[:200]}") from exc
+        failure = describe(exc)  # the class, a fixed text and where: never the exception's own text
+        raise NormalizeError(f"unexpected {failure.error_class} while normalizing: {failure.message}") from exc
+
+
+Normalizer = Callable[[RawWebhook, object], "NormalizeResult"]
+NORMALIZERS: dict[str, Normalizer] = {"terra": normalize}
+"""Payload format → normalizer (the formats of :data:`schemas.identity.FORMATS`)."""
+
+
+def normalizer_for(source: str, formats: Mapping[str, str]) -> Normalizer:
+    """The normalizer of the format ``source`` speaks (``VITALSTREAM_SOURCE_FORMATS``; Terra's by default)."""
+    return NORMALIZERS[formats.get(source, DEFAULT_FORMAT)]
 
 
 def _json_kind(value: object) -> str:
@@ -100,7 +113,7 @@ def _normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
     if type_ == "athlete":
         athlete = obj(payload, "athlete")
         if athlete is None:
-            user_ids(payload, type_)  # still a schema error without a user
+            user_ids(payload, type_, namespace(raw.source))  # still a schema error without a user
             return NormalizeResult(ignored="athlete event without an athlete object")
         return NormalizeResult(user_events=[profile_event(raw, payload, athlete)])
     if type_ in _S3_TYPES:
@@ -116,7 +129,8 @@ def _normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
 def _data_event(
     raw: RawWebhook, payload: JsonObject, type_: str, handler: Callable[[Emitter, JsonObject], None]
 ) -> NormalizeResult:
-    user_id, provider, reference_id = user_ids(payload, type_)
+    ns = namespace(raw.source)
+    user_id, provider, reference_id = user_ids(payload, type_, ns)
     if provider is None:
         raise SchemaInvalidError(f"{type_} event without user.provider")
     data = payload.get("data")
@@ -126,8 +140,7 @@ def _data_event(
         items = data
     else:
         raise SchemaInvalidError(f"{type_} event data is a JSON {_json_kind(data)}, not an array")
-    subject = reference_id if reference_id is not None else f"terra:{user_id}"
-    em = Emitter(raw, subject=subject, provider=provider, user_id=user_id)
+    em = Emitter(raw, subject=ns.subject(user_id, reference_id), provider=provider, user_id=user_id)
     for item in items:
         if isinstance(item, dict):
             handler(em, item)

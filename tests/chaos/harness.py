@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition  # type: ig
 from pydantic import SecretStr
 
 from gateway.idempotency import event_id as gateway_event_id
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.codec import Codec
 from schemas.records import RawWebhook, ScoredObservation
 from sinks.inbound import TOPICS as SINK_TOPICS

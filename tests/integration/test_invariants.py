@@ -10,7 +10,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.codec import Codec
 from schemas.records import RawWebhook, ScoredObservation
 from tests.fix_pipeline import Pipeline

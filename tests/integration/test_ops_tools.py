@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from confluent_kafka import Producer
 from pydantic import SecretStr
 
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.codec import Codec
 from schemas.records import RawWebhook
 from schemas.topics import CATALOGUE

@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.identity import check_source_name, source_formats
+
 
 def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -68,6 +70,9 @@ class Settings(BaseSettings):
     retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
     s3_fetch_timeout_s: float = 10.0
     s3_max_bytes: int = 50 * 1024 * 1024
+    source_formats: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="source=format pairs; a source not named speaks Terra's format."
+    )
     dedup_window_s: int = Field(
         7 * 24 * 3600, ge=60, description="How long normalize remembers a finished event id (as long as webhooks.raw)."
     )
@@ -116,6 +121,35 @@ class Settings(BaseSettings):
             key = source.strip()
             out[key] = f"{out[key]} {secret.strip()}" if key in out else secret.strip()
         return out
+
+    @field_validator("webhook_secrets", mode="after")
+    @classmethod
+    def _webhook_sources(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        """Each source names a namespace (``<source>:…``, DESIGN §4): ``terra`` and ``:`` are not allowed."""
+        for source in value:
+            check_source_name(source)
+            if source == "terra":
+                raise ValueError("VITALSTREAM_WEBHOOK_SECRETS: 'terra' is Terra's own source; name the sender")
+        return value
+
+    @field_validator("source_formats", mode="before")
+    @classmethod
+    def _formats(cls, value: object) -> object:
+        """``source=format`` pairs, comma separated (``acme=terra``)."""
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for pair in _csv(value):
+            source, sep, fmt = pair.partition("=")
+            if not sep or not source.strip() or not fmt.strip():
+                raise ValueError("VITALSTREAM_SOURCE_FORMATS must be comma-separated source=format pairs (acme=terra)")
+            pairs[source.strip()] = fmt.strip()
+        return pairs
+
+    @field_validator("source_formats", mode="after")
+    @classmethod
+    def _known_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        return source_formats(value)
 
     def topic(self, name: str) -> str:
         """Full topic name for a catalogue short name (``dlq`` → ``vitalstream.dlq``)."""
