@@ -44,6 +44,7 @@ def scored(
     unit: str = "steps",
     scored_at: datetime | None = None,
     measured_until: datetime | None = None,
+    source: str = "terra",
 ) -> ScoredObservation:
     measured_at = measured_at or EPOCH
     return ScoredObservation(
@@ -59,6 +60,7 @@ def scored(
             device=device,
             user_id=user_id,
             measured_until=measured_until or measured_at + timedelta(days=1),
+            source=source,
         ),
         confidence=confidence,
         level=level_of(confidence) if 0 <= confidence <= 100 else "poor",

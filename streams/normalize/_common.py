@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ._device import device_label
 from ._emit import Emitter
 from ._values import JsonObject, day_fraction, number, obj, objects, parse_local, parse_time, to_utc
 from ._values import text as _text
@@ -31,15 +32,11 @@ def span(metadata: JsonObject | None) -> Span:
 
 
 def device_name(item: JsonObject) -> str | None:
-    """``"<manufacturer> <name>"`` from ``device_data`` (whichever parts are present)."""
+    """``"<manufacturer> <model>"`` from ``device_data``: never the name the owner gave it (:mod:`._device`)."""
     device = obj(item, "device_data")
     if device is None:
         return None
-    name = _text(device.get("name"), 120)
-    maker = _text(device.get("manufacturer"), 80)
-    if name and maker and not name.lower().startswith(maker.lower()):
-        return f"{maker} {name}"
-    return name or maker
+    return device_label(_text(device.get("manufacturer"), 80), _text(device.get("name"), 120))
 
 
 def samples(
