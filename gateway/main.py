@@ -17,7 +17,7 @@ from vitalstream.platform.settings import Settings
 
 
 def run(settings: Settings, *, extra_routes: Iterable[web.AbstractRouteDef] | None = None) -> None:
-    configure_logging(settings.log_level, service="gateway")
+    configure_logging(settings.log_level, service="gateway", secrets=settings.secret_values())
     app = create_app(settings, extra_routes=extra_routes)
     web.run_app(
         app,

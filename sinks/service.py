@@ -499,7 +499,7 @@ class Sink:
 
 def run(settings: Settings) -> None:
     """Entry point of ``vitalstream sink``: runs until SIGTERM/SIGINT."""
-    configure_logging(settings.log_level, service="sink")
+    configure_logging(settings.log_level, service="sink", secrets=settings.secret_values())
     start_http_server(settings.sink_metrics_port)
     stop = threading.Event()
 

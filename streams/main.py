@@ -75,7 +75,7 @@ def _prerestore(settings: Settings, app: faust.App) -> None:
 
 
 def run(settings: Settings) -> None:
-    configure_logging(settings.log_level, service="worker")
+    configure_logging(settings.log_level, service="worker", secrets=settings.secret_values())
     log = get_logger("streams.main")
     watch, active = _startup(settings)
     generation = 0 if active is None else active.generation

@@ -96,7 +96,7 @@ def build_app(settings: Settings) -> web.Application:
 
 
 def run(settings: Settings) -> None:
-    configure_logging(settings.log_level, service="gateway")
+    configure_logging(settings.log_level, service="gateway", secrets=settings.secret_values())
     app: Any = build_app(settings)
     web.run_app(
         app,

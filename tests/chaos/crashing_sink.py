@@ -26,7 +26,7 @@ EXIT_CODE = 137
 def main() -> None:
     settings = Settings()
     trigger = Path(os.environ["CHAOS_SINK_EXIT_FILE"])
-    configure_logging(settings.log_level, service="sink")
+    configure_logging(settings.log_level, service="sink", secrets=settings.secret_values())
     log = get_logger("tests.chaos.crashing_sink")
     start_http_server(settings.sink_metrics_port)
     commits = 0

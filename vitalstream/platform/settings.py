@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -154,6 +155,25 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """Full topic name for a catalogue short name (``dlq`` → ``vitalstream.dlq``)."""
         return self.topic_prefix + name
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds, as text: the log scrubber removes any of them from log lines."""
+        values: list[str] = [s.get_secret_value() for s in self.terra_secrets]
+        for secret in self.webhook_secrets.values():
+            for key in secret.get_secret_value().split():
+                values += [key, key.removeprefix("whsec_")]
+        if self.admin_token is not None:
+            values.append(self.admin_token.get_secret_value())
+        if self.database_url is not None:
+            url = self.database_url.get_secret_value()
+            values.append(url)
+            try:
+                password = urlsplit(url).password
+            except ValueError:
+                password = None
+            if password:
+                values.append(password)
+        return [v for v in values if len(v) >= 4]
 
     def database_dsn(self) -> str:
         if self.database_url is None:
