@@ -43,7 +43,7 @@ from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import ScoringGeneration
-from schemas.vocabulary import VOCABULARY
+from schemas.vocabulary import spec_for
 from streams import quality
 from streams.app import create_app, worker_model
 from streams.confidence import SubjectMetricState, winner_record
@@ -153,7 +153,7 @@ def publish_state(settings: Settings, app_id: str, generation: int, model: Confi
     t_latest = settings.topic("metrics.latest")
     for key, raw in _read_compacted(settings, f"{app_id}-confidence-changelog").items():
         subject, _, metric = key.decode().partition("|")
-        spec = VOCABULARY.get(metric)
+        spec = spec_for(metric)
         if spec is None:
             continue
         state = SubjectMetricState.from_dict(orjson.loads(raw))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import orjson
 
@@ -58,10 +59,14 @@ def parse_body(body: bytes | bytearray | memoryview) -> object:
         raise UndecodableError(f"body is not bytes: {type(body).__name__}") from exc
 
 
-def normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
-    """Normalize one parsed Terra payload; see the module docstring."""
+def normalize(raw: RawWebhook, payload: object, *, now: datetime | None = None) -> NormalizeResult:
+    """Normalize one parsed Terra payload; see the module docstring.
+
+    ``now`` is when the payload was sent (default: ``raw.received_at``): intervals never end
+    after it and a day in progress is complete only up to it.
+    """
     try:
-        return _normalize(raw, payload)
+        return _normalize(raw, payload, now)
     except PermanentError:
         raise
     except Exception as exc:  # a bug must dead-letter the record, never kill the worker
@@ -82,7 +87,7 @@ def _json_kind(value: object) -> str:
     return type(value).__name__
 
 
-def _normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
+def _normalize(raw: RawWebhook, payload: object, now: datetime | None) -> NormalizeResult:
     if not isinstance(payload, dict):
         raise SchemaInvalidError(f"payload is a JSON {_json_kind(payload)}, not an object")
     if "type" not in payload:
@@ -92,7 +97,7 @@ def _normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
         raise SchemaInvalidError(f"payload type is a JSON {_json_kind(type_)}, not a non-empty string")
     handler = _DATA_HANDLERS.get(type_)
     if handler is not None:
-        return _data_event(raw, payload, type_, handler)
+        return _data_event(raw, payload, type_, handler, now)
     if type_ in LIFECYCLE_TYPES:
         return NormalizeResult(user_events=[user_event(raw, payload, type_)])
     if type_ in OPS_TYPES:
@@ -114,7 +119,11 @@ def _normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
 
 
 def _data_event(
-    raw: RawWebhook, payload: JsonObject, type_: str, handler: Callable[[Emitter, JsonObject], None]
+    raw: RawWebhook,
+    payload: JsonObject,
+    type_: str,
+    handler: Callable[[Emitter, JsonObject], None],
+    now: datetime | None,
 ) -> NormalizeResult:
     user_id, provider, reference_id = user_ids(payload, type_)
     if provider is None:
@@ -127,7 +136,7 @@ def _data_event(
     else:
         raise SchemaInvalidError(f"{type_} event data is a JSON {_json_kind(data)}, not an array")
     subject = reference_id if reference_id is not None else f"terra:{user_id}"
-    em = Emitter(raw, subject=subject, provider=provider, user_id=user_id)
+    em = Emitter(raw, subject=subject, provider=provider, user_id=user_id, now=now)
     for item in items:
         if isinstance(item, dict):
             handler(em, item)
