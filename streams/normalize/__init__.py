@@ -18,7 +18,7 @@ import orjson
 from schemas.records import Observation, OpsEvent, RawWebhook, UserEvent
 from streams.errors import NormalizeError, PermanentError, SchemaInvalidError, UndecodableError
 
-from . import activity, body, daily, menstruation, nutrition, sleep
+from . import activity, body, daily, lab, menstruation, nutrition, sleep
 from ._emit import Emitter, Rejection
 from ._values import JsonObject, obj, text
 from .lifecycle import LIFECYCLE_TYPES, OPS_TYPES, ops_event, profile_event, user_event, user_ids
@@ -33,6 +33,9 @@ _DATA_HANDLERS: dict[str, Callable[[Emitter, JsonObject], None]] = {
     "nutrition": nutrition.normalize_item,
     "menstruation": menstruation.normalize_item,
 }
+_HEALTH_OBSERVATION = (
+    "health_observation: coded symptoms and events (no vocabulary metric, free-text units) are not normalized"
+)
 _S3_TYPES = frozenset({"s3_payload", "s3_upload"})
 """Ping mode: the body's ``type`` is ``s3_payload``; Terra's enum calls it ``s3_upload``."""
 
@@ -44,7 +47,7 @@ class NormalizeResult:
     ops_events: list[OpsEvent] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     ignored: str | None = None
-    """Why a valid event carries nothing for us (``lab_report.*``, unknown types, ...)."""
+    """Why a valid event carries nothing for us (``health_observation``, unknown types, ...)."""
     s3_url: str | None = None
     """Ping mode: download this URL and normalize what it returns."""
 
@@ -113,8 +116,13 @@ def _normalize(raw: RawWebhook, payload: object, now: datetime | None) -> Normal
         if url is None or not url.lower().startswith(("https://", "http://")):
             raise SchemaInvalidError(f"{type_} event without an http(s) url")
         return NormalizeResult(s3_url=url)
-    if type_.startswith("lab_report."):
-        return NormalizeResult(ignored=f"{type_[:64]}: lab reports are not normalized")
+    if type_ == "lab_report.completed":
+        observations, skipped, why = lab.completed(raw, payload)
+        return NormalizeResult(observations=observations, rejections=skipped, ignored=why)
+    if type_ == "lab_report.failed":
+        return NormalizeResult(ops_events=[lab.failed(raw, payload)])
+    if type_ == "health_observation":
+        return NormalizeResult(ignored=_HEALTH_OBSERVATION)
     return NormalizeResult(ignored=f"event type {type_[:64]!r} carries no metrics for vitalstream")
 
 
