@@ -21,7 +21,7 @@ import orjson
 from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import EventOutcome, Observation, RawWebhook
-from schemas.vocabulary import spec_for
+from schemas.vocabulary import LAB_PREFIX, spec_for
 from streams import quality
 from streams.agents_io import Out, OutputProducer, bind, send_all
 from streams.confidence import SubjectMetricState, score
@@ -185,7 +185,9 @@ class NormalizeStage(Stage):
         encode_observation = self.encoder.observation
         for obs in result.observations:
             outs.append(Out(t_norm, obs.subject.encode(), encode_observation(obs)))
-            obs_counts[(obs.metric, obs.provider)] += 1
+            # a bounded label: lab metrics (one per biomarker and unit) count as "lab"
+            metric_label = "lab" if obs.metric.startswith(LAB_PREFIX) else obs.metric
+            obs_counts[(metric_label, obs.provider)] += 1
         for ue in result.user_events:
             outs.append(Out(t_users, ue.user_id.encode(), encode(ue)))
         for oe in result.ops_events:

@@ -265,3 +265,13 @@ def test_interval_metrics_have_one_source_type() -> None:
     shared = {m for m, types in owners.items() if len(types) > 1}
     assert shared == set(CONTRACT["shared_day_slots"])
     assert all(owners[m] == {"body", "daily"} for m in shared)
+
+
+SHARED = ROOT.parent / "shared" / "reference" / "terra" / "schemas"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/reference/terra is not beside the repository")
+def test_the_copy_matches_terras_published_schemas() -> None:
+    """The copy under tests/data is unchanged from ``../shared/reference/terra`` (when present)."""
+    for copied in SCHEMAS.glob("*.yaml"):
+        assert copied.read_bytes() == (SHARED / copied.name).read_bytes(), copied.name
