@@ -5,7 +5,7 @@ for a bounded result ("< 0.5"), the reference range its flag was judged against,
 (high / low / normal ...) and its LOINC code. They are null for every other observation and for
 every row written before this revision, as in the Avro ``Observation`` (release v3).
 
-Revision ID: 0006
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-01
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0006"
+revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
