@@ -1,4 +1,4 @@
-"""The retry/dead-letter contract (DESIGN §7): header names, error naming, limits, safe text.
+"""The retry/dead-letter contract (design §7): header names, error naming, limits, safe text.
 
 Every stage that routes a failed record (the worker's stages, the sink) builds its headers
 here, and ``vitalstream dlq`` reads them with the same names, so there is one shape:

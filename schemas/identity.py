@@ -1,4 +1,4 @@
-"""Whose data is it: subjects and user ids per source (DESIGN §4).
+"""Whose data is it: subjects and user ids per source (design §4).
 
 Terra is the home namespace: a Terra user id is kept as Terra sends it and the subject is
 Terra's ``reference_id`` when present, else ``terra:<user_id>``. Every other source (a

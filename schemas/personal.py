@@ -1,4 +1,4 @@
-"""Personal fields of the contract and masking them (DESIGN §4, §10.7).
+"""Personal fields of the contract and masking them (design §4, §10.7).
 
 The field list is data, ``schemas/personal_fields.json``, derived from Terra's JSON
 schemas by ``scripts/personal_fields.py`` (names, e-mail, bio, reference id, date of birth,

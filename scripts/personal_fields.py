@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Derive ``schemas/personal_fields.json`` from Terra's JSON schemas.
 
-Walks every property of every schema (``../shared/reference/terra/schemas``, or the
-directory given) and keeps those the rules below call personal: who the user is, where
-they are, what they wrote, which device is theirs, and credentials a payload can carry.
+Walks every property of every schema (``../shared/reference/terra/schemas``, else the copy
+in ``tests/data/terra/schemas``, or the directory given) and keeps those the rules below call
+personal: who the user is, where they are, what they wrote, which device is theirs, and
+credentials a payload can carry.
 ``vitalstream dlq show`` and ``vitalstream tail`` mask every field of the file;
 ``tests/unit/test_masking.py`` checks the file still matches the schemas.
 
@@ -21,7 +22,11 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA_DIRS = (ROOT.parent / "shared/reference/terra/schemas", Path("/work/shared/reference/terra/schemas"))
+SCHEMA_DIRS = (
+    ROOT.parent / "shared/reference/terra/schemas",
+    Path("/work/shared/reference/terra/schemas"),
+    ROOT / "tests/data/terra/schemas",  # the copy the coverage contract's test walks
+)
 
 EXACT = {
     "identity": {

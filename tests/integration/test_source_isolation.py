@@ -1,8 +1,8 @@
 """Hostile senders on the real pipeline (gateway, worker, sink; real Kafka and PostgreSQL).
 
 A correctly signed Standard Webhooks source (``acme``) can act only on its own users
-(DESIGN §4), and nothing it or anyone else sends — bad signatures, admin calls, poison,
-personal data — puts a secret or a personal value into a log line (DESIGN §10.7).
+(design §4), and nothing it or anyone else sends — bad signatures, admin calls, poison,
+personal data — puts a secret or a personal value into a log line (design §10.7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Log lines never carry secrets, exception text or personal fields (DESIGN §10.7)."""
+"""Log lines never carry secrets, exception text or personal fields (design §10.7)."""
 
 from __future__ import annotations
 

@@ -25,10 +25,14 @@ FILE = json.loads((ROOT / "schemas" / "personal_fields.json").read_text())
 
 
 def test_the_field_list_is_what_the_terra_schemas_say() -> None:
-    directory = next((d for d in SCHEMA_DIRS if d.is_dir()), None)
-    if directory is None:
-        pytest.skip("Terra's reference schemas are not on this machine")
-    assert derive(directory) == FILE, "schemas changed: run scripts/personal_fields.py > schemas/personal_fields.json"
+    reference, copy = (d for d in SCHEMA_DIRS[:2] if d.is_dir()), SCHEMA_DIRS[2]
+    directory = next(reference, None)
+    if directory is not None:  # the whole reference set: the file is exactly what it derives
+        assert derive(directory) == FILE, (
+            "schemas changed: run scripts/personal_fields.py > schemas/personal_fields.json"
+        )
+    else:  # the repository's partial copy: nothing personal in it is missing from the file
+        assert set(derive(copy)["fields"]) <= set(FILE["fields"])
     for name in ("first_name", "last_name", "email", "bio", "reference_id", "date_of_birth", "city", "serial_number"):
         assert name in FILE["fields"], name
 

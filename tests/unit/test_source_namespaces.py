@@ -1,4 +1,4 @@
-"""Per-source namespaces (DESIGN §4): a source's events name only that source's users."""
+"""Per-source namespaces (design §4): a source's events name only that source's users."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every service calls ``configure_logging()`` once. A redaction processor drops any
 key that looks like a secret or personal field (the contract's list, :mod:`schemas.personal`),
 so a careless ``log.info(..., headers=h)`` cannot leak a signature, an authorization header
-or an e-mail address (DESIGN §10.7). Exceptions are rendered as class names and code
+or an e-mail address (design §10.7). Exceptions are rendered as class names and code
 locations only (their text can quote values, :func:`schemas.deadletter.stacktrace`), and
 every secret the process holds is scrubbed from each line, structlog's and the standard
 library's (Faust, aiokafka) alike.

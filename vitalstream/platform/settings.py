@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.confidence_model import ConfidenceModel, load_model
 from schemas.identity import check_source_name, source_formats
 
 
@@ -97,6 +98,8 @@ class Settings(BaseSettings):
     health_webhook_success_degraded: float = 95.0
 
     log_level: str = "INFO"
+    confidence_model: str | None = None
+    """JSON file overriding the built-in confidence model (``schemas.confidence_model``)."""
 
     @field_validator("terra_secrets", mode="before")
     @classmethod
@@ -126,7 +129,7 @@ class Settings(BaseSettings):
     @field_validator("webhook_secrets", mode="after")
     @classmethod
     def _webhook_sources(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
-        """Each source names a namespace (``<source>:…``, DESIGN §4): ``terra`` and ``:`` are not allowed."""
+        """Each source names a namespace (``<source>:…``, design §4): ``terra`` and ``:`` are not allowed."""
         for source in value:
             check_source_name(source)
             if source == "terra":
@@ -174,6 +177,10 @@ class Settings(BaseSettings):
             if password:
                 values.append(password)
         return [v for v in values if len(v) >= 4]
+
+    def scoring_model(self) -> ConfidenceModel:
+        """The confidence model this process scores, levels and reports with (one source for the threshold)."""
+        return load_model(self.confidence_model)
 
     def database_dsn(self) -> str:
         if self.database_url is None:
