@@ -127,3 +127,15 @@ def test_no_device_owner_name_reaches_an_observation() -> None:
         item["device_data"] = {"name": "Jane's Apple Watch", "manufacturer": "Apple"}
     observations = normalize(raw_record(b"{}"), payload).observations
     assert observations and {o.device for o in observations} == {"Apple Watch"}
+
+
+def test_tail_unmasked_is_for_admins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from vitalstream.cli import main
+
+    monkeypatch.setenv("VITALSTREAM_ADMIN_TOKEN", "")
+    monkeypatch.setenv("VITALSTREAM_STACK_DIR", "/nonexistent-stack")
+    result = CliRunner().invoke(main, ["tail", "webhooks.raw", "--unmasked", "--max", "1"])
+    assert result.exit_code != 0
+    assert "--unmasked is for admins: set VITALSTREAM_ADMIN_TOKEN" in result.output
