@@ -6,7 +6,8 @@
 - ``latest_metrics``: per (subject, metric) the winner of the §6 rule (:mod:`sinks.rule`);
 - ``ingested_events``: one ledger row per event id (processed beats ignored).
 
-``data_quality_daily`` follows ``observations`` inside PostgreSQL (migration 0004's triggers).
+``data_quality_daily`` follows ``observations`` inside PostgreSQL (triggers: the quality_from_observations
+migration).
 
 Observations of users whose connection was purged (deauthorized/revoked under the purge
 policy) are dropped and ledgered ``ignored``; those of a user replaced by a reauth are

@@ -31,7 +31,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0004"
+    assert migrate.current(database_url, schema) == migrate.head() == "0005"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -155,8 +155,23 @@ def test_generation_columns_come_and_go_with_revision_0003(database_url: str, sc
     assert not scored & tables_with_generation()
 
 
-def test_revision_0004_recounts_daily_quality_from_observations_and_keeps_it(database_url: str, schema: str) -> None:
+LAB_COLUMNS = {"value_operator", "reference_low", "reference_high", "interpretation", "code"}
+
+
+def test_lab_columns_come_and_go_with_revision_0004(database_url: str, schema: str) -> None:
+    def columns() -> set[str]:
+        return {c for t, c in _columns(database_url, schema) if t == "observations"}
+
     migrate.upgrade(database_url, schema, revision="0003")
+    assert not LAB_COLUMNS & columns()
+    migrate.upgrade(database_url, schema)
+    assert columns() >= LAB_COLUMNS
+    migrate.downgrade(database_url, schema, revision="0003")
+    assert migrate.current(database_url, schema) == "0003" and not LAB_COLUMNS & columns()
+
+
+def test_revision_0005_recounts_daily_quality_from_observations_and_keeps_it(database_url: str, schema: str) -> None:
+    migrate.upgrade(database_url, schema, revision="0004")
     with psycopg.connect(with_search_path(database_url, schema), autocommit=True) as conn:
         conn.execute("SELECT ensure_observation_partitions('2026-05-01Z', 1)")
         for i, level in enumerate(("excellent", "good", "poor")):
@@ -180,5 +195,5 @@ def test_revision_0004_recounts_daily_quality_from_observations_and_keeps_it(dat
             "SELECT count, avg_confidence, excellent, poor, generation FROM data_quality_daily WHERE day = '2026-05-03'"
         ).fetchone()
         assert row == (2, 20.0, 0, 2, 2)
-    migrate.downgrade(database_url, schema, revision="0003")
+    migrate.downgrade(database_url, schema, revision="0004")
     assert ("data_quality_daily", "confidence_sum") not in _columns(database_url, schema)

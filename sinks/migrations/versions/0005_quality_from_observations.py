@@ -22,8 +22,8 @@ monthly partition (retention) leaves those days' rows as history, as intended.
 The upgrade recounts every (day, metric, provider) that has observations, so an existing
 deployment starts exact; rows for days whose observations are gone stay as they were.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 
