@@ -40,7 +40,6 @@ import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
-from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import ScoringGeneration
 from schemas.vocabulary import VOCABULARY
@@ -49,6 +48,7 @@ from streams.app import create_app, worker_model
 from streams.confidence import SubjectMetricState, winner_record
 from streams.generation import commit, committed
 from streams.topics import quality_deltas_topic
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.control import app_id_for, kafka_consumer, publish, read_active
 from vitalstream.platform.settings import Settings
 
@@ -140,7 +140,7 @@ def _read_compacted(settings: Settings, topic: str) -> dict[bytes, bytes]:
 
 def publish_state(settings: Settings, app_id: str, generation: int, model: ConfidenceModel) -> tuple[int, int]:
     """Publish every current value and daily window of the rebuilt tables; returns their counts."""
-    codec = Codec()
+    codec = codec_for(settings)
     now = datetime.now(UTC)
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True})
     failures: list[str] = []

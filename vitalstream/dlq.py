@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from schemas import headers as H
 from schemas.codec import Codec, DecodeError
 from schemas.records import DlqReplay, Observation, RawWebhook, ScoredObservation
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 
 QUIET = logging.getLogger("vitalstream.librdkafka.dlq")
@@ -307,7 +308,7 @@ def replay(
     actor: str = "cli",
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
-    codec = Codec()
+    codec = codec_for(settings)
     letters = [lt for lt in read_dead_letters(settings) if filters.matches(lt, codec)]
     replayed = read_replayed(settings)
     report = ReplayReport(dry_run=dry_run)

@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaException
 
 from schemas.codec import Codec, DecodeError
 from schemas.topics import spec
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 
 QUIET = logging.getLogger("vitalstream.librdkafka.tail")
@@ -73,7 +74,7 @@ def tail_topic(
             "logger": QUIET,
         }
     )
-    codec = Codec()
+    codec = codec_for(settings)
     consumer.subscribe([settings.topic(short)])
     shown = 0
     last = time.monotonic()

@@ -11,8 +11,8 @@ import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from schemas.codec import Codec
 from schemas.records import ScoringGeneration
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 
 CONTROL_KEY = b"scoring"
@@ -61,7 +61,7 @@ def read_active(settings: Settings, timeout_s: float = 10.0) -> ScoringGeneratio
             return None
         tp.offset = low
         consumer.assign([tp])
-        codec = Codec()
+        codec = codec_for(settings)
         active: ScoringGeneration | None = None
         position = low
         while position < high:
@@ -94,7 +94,9 @@ def publish(settings: Settings, record: ScoringGeneration, timeout_s: float = 30
         if err is not None:
             failures.append(str(err))
 
-    producer.produce(settings.topic("control"), key=CONTROL_KEY, value=Codec().encode(record), on_delivery=on_delivery)
+    producer.produce(
+        settings.topic("control"), key=CONTROL_KEY, value=codec_for(settings).encode(record), on_delivery=on_delivery
+    )
     if producer.flush(timeout_s) or failures:
         raise RuntimeError(f"the control record was not acknowledged: {failures or 'timed out'}")
 
