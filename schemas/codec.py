@@ -21,7 +21,7 @@ import io
 import json
 from functools import cache
 from importlib import resources
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -51,16 +51,6 @@ R = TypeVar("R", bound="records._Record")
 
 class DecodeError(ValueError):
     """The bytes are not a record this codec knows (wrong magic, unknown schema, corrupt body)."""
-
-
-class RecordCodec(Protocol):
-    """What services use of a codec (the single-object one here, or the registry-backed one)."""
-
-    def encode(self, record: records._Record) -> bytes: ...
-
-    def decode(self, data: bytes) -> records._Record: ...
-
-    def decode_as(self, data: bytes, cls: type[R]) -> R: ...
 
 
 def schema_text(name: str) -> str:

@@ -14,6 +14,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from schemas import records
 from schemas.codec import Codec, DecodeError, schema_text, standalone_schema
+from streams.encoders import RecordEncoder
 from tests.unit.test_codec import OBS, samples
 from tests.unit.test_codec_independent import read_single_object
 from vitalstream.platform.codec import RegistryCodec, codec_for
@@ -85,3 +86,12 @@ def test_a_corrupt_confluent_body_is_a_decode_error() -> None:
     data = codec.encode(OBS)
     with pytest.raises(DecodeError, match="corrupt Observation body"):
         codec.decode(data[:8])
+
+
+def test_the_workers_fast_writers_fall_back_to_the_registry_codec() -> None:
+    """streams.encoders writes single-object headers by hand: with a registry codec it must not."""
+    codec = RegistryCodec(_client("encoders"))
+    encoder = RecordEncoder(codec)
+    assert not encoder.enabled
+    data = encoder.observation(OBS)
+    assert data[:1] == b"\x00" and codec.decode(data) == OBS
