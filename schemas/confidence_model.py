@@ -1,4 +1,4 @@
-"""The confidence model of DESIGN §6 as data: weights, levels, thresholds, reliability priors.
+"""The confidence model of design §6 as data: weights, levels, thresholds, reliability priors.
 
 ``confidence = 100 × P × (w_R·R + w_C·C + w_F·F + w_M·M + w_A·A)``; this module holds every
 number in that formula (and the few that shape its terms) with the reason for each, so
@@ -17,10 +17,11 @@ This module imports nothing of ours and does no I/O except reading the file it i
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Annotated, Any, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -323,38 +324,55 @@ DEFAULT_MODEL = ConfidenceModel()
 
 
 # --- (de)serialisation and validation --------------------------------------------------------
-_SCALARS_01 = ("neutral_consistency", "default_reliability")
-_SCALARS_POS = (
-    "consistency_z_scale",
-    "winsor_k",
-    "min_spread_fraction",
-    "agreement_tolerance",
-    "agreement_floor_fraction",
-    "sample_slot_window_s",
-)
+# Finite JSON numbers (not booleans, not strings) within bounds.
+Unit: TypeAlias = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]
+Positive: TypeAlias = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0)]
+Percent: TypeAlias = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=100.0)]
+Alpha: TypeAlias = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0)]
 
 
-def _number(name: str, value: Any, lo: float | None = None, hi: float | None = None, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"confidence model field {name!r}: expected a finite number, got {value!r}")
-    v = float(value)
-    if positive and v <= 0:
-        raise ValueError(f"confidence model field {name!r}: must be > 0, got {v!r}")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"confidence model field {name!r}: must be within [{lo}, {hi}], got {v!r}")
-    return v
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _mapping(name: str, value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"confidence model field {name!r}: expected a JSON object, got {type(value).__name__}")
-    return value
+class _WeightOverrides(_Strict):
+    reliability: Unit | None = None
+    consistency: Unit | None = None
+    freshness: Unit | None = None
+    completeness: Unit | None = None
+    agreement: Unit | None = None
 
 
-def _float_map(
-    name: str, value: Any, lo: float | None = 0.0, hi: float | None = 1.0, positive: bool = False
-) -> dict[str, float]:
-    return {str(k): _number(f"{name}.{k}", v, lo, hi, positive) for k, v in _mapping(name, value).items()}
+class _ModelOverrides(_Strict):
+    """The JSON a ``VITALSTREAM_CONFIDENCE_MODEL`` file may hold: every field optional, each bounded."""
+
+    weights: _WeightOverrides | None = None
+    levels: dict[str, Percent] | None = None
+    high_confidence_threshold: Percent | None = None
+    neutral_consistency: Unit | None = None
+    min_history: Annotated[int, Field(strict=True, ge=1)] | None = None
+    consistency_z_scale: Positive | None = None
+    winsor_k: Positive | None = None
+    history_alpha_min: Alpha | None = None
+    min_spread_fraction: Positive | None = None
+    agreement_tolerance: Positive | None = None
+    agreement_floor_fraction: Positive | None = None
+    sample_slot_window_s: Positive | None = None
+    default_reliability: Unit | None = None
+    reliability_priors: dict[str, dict[str, Unit]] | None = None
+    device_priors: dict[str, dict[str, Unit]] | None = None
+    provenance_factors: dict[str, Unit] | None = None
+    upload_type_factors: dict[str, Unit] | None = None
+    half_life_overrides_s: dict[str, Positive] | None = None
+
+
+def _validated(overrides: Mapping[str, Any]) -> _ModelOverrides:
+    try:
+        return _ModelOverrides.model_validate(dict(overrides))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"confidence model field {where!r}: {first['msg'].lower()}") from None
 
 
 def model_to_dict(model: ConfidenceModel) -> dict[str, Any]:
@@ -385,62 +403,40 @@ def model_to_dict(model: ConfidenceModel) -> dict[str, Any]:
 def model_from_dict(overrides: Mapping[str, Any], base: ConfidenceModel = DEFAULT_MODEL) -> ConfidenceModel:
     """``base`` with ``overrides`` applied (scalars replaced, mappings merged one level deep).
 
-    Raises ``ValueError`` naming the field for an unknown field, a wrong type or a value out
-    of range (weights must also sum to 1, so confidence stays within 0–100).
+    Validation is pydantic's (:class:`_ModelOverrides`); raises ``ValueError`` naming the field for
+    an unknown field, a wrong type or a value out of range. Weights must also still sum to 1 (so
+    confidence stays within 0–100) and one level must start at 0.
     """
-    known = set(model_to_dict(base))
-    for key in overrides:
-        if key not in known:
-            raise ValueError(f"confidence model field {key!r}: unknown field (known: {', '.join(sorted(known))})")
+    given = _validated(overrides)
     changes: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if key == "weights":
-            names = {f.name for f in fields(Weights)}
-            w = _mapping("weights", value)
-            for k in w:
-                if k not in names:
-                    raise ValueError(f"confidence model field 'weights.{k}': unknown weight (known: {sorted(names)})")
-            merged = {n: getattr(base.weights, n) for n in names}
-            merged.update({k: _number(f"weights.{k}", v, 0.0, 1.0) for k, v in w.items()})
-            weights = Weights(**merged)
-            if abs(weights.total() - 1.0) > 1e-6:
-                raise ValueError(f"confidence model field 'weights': must sum to 1, got {weights.total():.6g}")
-            changes["weights"] = weights
-        elif key == "levels":
-            levels = {**base.levels, **_float_map("levels", value, 0.0, 100.0)}
-            if not any(t == 0.0 for t in levels.values()):
-                raise ValueError("confidence model field 'levels': one level must have threshold 0 (the lowest)")
-            changes["levels"] = levels
-        elif key == "high_confidence_threshold":
-            changes[key] = _number(key, value, 0.0, 100.0)
-        elif key == "min_history":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"confidence model field 'min_history': expected an integer >= 1, got {value!r}")
-            changes[key] = value
-        elif key == "history_alpha_min":
-            changes[key] = _number(key, value, 0.0, 1.0, positive=True)
-        elif key in _SCALARS_01:
-            changes[key] = _number(key, value, 0.0, 1.0)
-        elif key in _SCALARS_POS:
-            changes[key] = _number(key, value, positive=True)
-        elif key == "reliability_priors":
-            merged_p = {p: dict(m) for p, m in base.reliability_priors.items()}
-            for provider, priors in _mapping(key, value).items():
-                name = f"{key}.{provider}"
-                merged_p.setdefault(provider.upper(), {}).update(_float_map(name, priors))
-            changes[key] = merged_p
-        elif key == "device_priors":
-            merged_d = {m: dict(k) for m, k in base.device_priors.items()}
-            for metric, keywords in _mapping(key, value).items():
-                kw = _float_map(f"{key}.{metric}", keywords)
-                merged_d.setdefault(metric, {}).update({k.lower(): v for k, v in kw.items()})
-            changes[key] = merged_d
-        elif key in ("provenance_factors", "upload_type_factors"):
-            current = getattr(base, key)
-            changes[key] = {**current, **{k.lower(): v for k, v in _float_map(key, value).items()}}
-        elif key == "half_life_overrides_s":
-            changes[key] = {**base.half_life_overrides_s, **_float_map(key, value, None, None, positive=True)}
-    return replace(base, _cache={}, **changes)
+    if given.weights is not None:
+        weights = replace(base.weights, **given.weights.model_dump(exclude_none=True))
+        if abs(weights.total() - 1.0) > 1e-6:
+            raise ValueError(f"confidence model field 'weights': must sum to 1, got {weights.total():.6g}")
+        changes["weights"] = weights
+    if given.levels is not None:
+        levels = {**base.levels, **given.levels}
+        if not any(t == 0.0 for t in levels.values()):
+            raise ValueError("confidence model field 'levels': one level must have threshold 0 (the lowest)")
+        changes["levels"] = levels
+    if given.reliability_priors is not None:
+        priors = {p: dict(m) for p, m in base.reliability_priors.items()}
+        for provider, by_metric in given.reliability_priors.items():
+            priors.setdefault(provider.upper(), {}).update(by_metric)
+        changes["reliability_priors"] = priors
+    if given.device_priors is not None:
+        devices = {m: dict(k) for m, k in base.device_priors.items()}
+        for metric, keywords in given.device_priors.items():
+            devices.setdefault(metric, {}).update({k.lower(): v for k, v in keywords.items()})
+        changes["device_priors"] = devices
+    for name in ("provenance_factors", "upload_type_factors"):
+        factors = getattr(given, name)
+        if factors is not None:
+            changes[name] = {**getattr(base, name), **{k.lower(): v for k, v in factors.items()}}
+    if given.half_life_overrides_s is not None:
+        changes["half_life_overrides_s"] = {**base.half_life_overrides_s, **given.half_life_overrides_s}
+    scalars = given.model_dump(exclude_none=True, exclude=set(changes) | {"weights", "levels"})
+    return replace(base, _cache={}, **{k: v for k, v in scalars.items() if not isinstance(v, dict)}, **changes)
 
 
 def load_model(path: str | None) -> ConfidenceModel:

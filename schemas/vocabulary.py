@@ -1,10 +1,10 @@
-"""The metric vocabulary (DESIGN §5) as data: name, canonical unit, bounds, staleness.
+"""The metric vocabulary (design §5) as data: name, canonical unit, bounds, staleness.
 
 Names and units follow Open mHealth where it has one (``body_weight`` kg,
 ``heart_rate`` beats/min, ``step_count`` steps, ...). Each metric carries:
 
 - ``typical_low``/``typical_high``: where a healthy adult's value normally falls
-  (plausibility P = 1 inside, DESIGN §6);
+  (plausibility P = 1 inside, design §6);
 - ``hard_low``/``hard_high``: outside these the value is physically impossible or
   a device sentinel, and the normalizer rejects it;
 - ``half_life_s``: how fast a value goes stale (freshness F halves every half-life);

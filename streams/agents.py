@@ -135,7 +135,7 @@ class NormalizeStage(Stage):
                     if result.s3_url is not None:
                         raise SchemaInvalidError("s3_payload download is itself an s3_payload event")
                 event_outs, outcome = self._outputs(raw, payload, result, obs_counts, rejections)
-            except Exception as exc:  # a bad record never stops the batch (DESIGN §7)
+            except Exception as exc:  # a bad record never stops the batch (design §7)
                 ctx = None
                 if raw is not None:
                     ctx = EventOutcome(

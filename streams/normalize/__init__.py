@@ -1,4 +1,4 @@
-"""Pure normalization of Terra webhooks into the metric vocabulary (DESIGN §4-§5).
+"""Pure normalization of Terra webhooks into the metric vocabulary (design §4-§5).
 
 ``normalize(raw, payload)`` turns one parsed webhook body into observations (canonical
 units, UTC), connection-lifecycle events, operational notices, hard-bound rejections,

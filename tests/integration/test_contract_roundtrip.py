@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Producer  # type: ignore[import-untyped]
-
 from schemas.codec import Codec
 from schemas.topics import CATALOGUE
 from tests.kafka_helpers import consume_all
 from tests.unit.test_codec import samples
 from tests.unit.test_codec_independent import read_single_object
+from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 from vitalstream.platform.topics import admin_client, ensure_topics
@@ -18,19 +17,14 @@ from vitalstream.platform.topics import admin_client, ensure_topics
 
 def test_every_record_type_round_trips_through_kafka(settings: Settings) -> None:
     codec = Codec()
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True})
     records = samples()
-    failures: list[object] = []
-    for i, record in enumerate(records):
-        producer.produce(
-            settings.topic("metrics.normalized"),
-            key=f"k{i}".encode(),
-            value=codec.encode(record),
-            headers=[("vs.test", record.SCHEMA.encode())],
-            on_delivery=lambda err, _m: failures.append(err) if err else None,
+    out = [
+        kafka.OutRecord(
+            settings.topic("metrics.normalized"), codec.encode(r), f"k{i}".encode(), [("vs.test", r.SCHEMA.encode())]
         )
-    assert producer.flush(10) == 0
-    assert failures == []
+        for i, r in enumerate(records)
+    ]
+    kafka.produce_all(kafka.producer(settings, "test"), out, timeout_s=10)
     messages = consume_all(settings, "metrics.normalized", expected=len(records))
     got = {m.key().decode(): (codec.decode(m.value()), dict(m.headers())) for m in messages}
     assert len(messages) == len(records)
@@ -46,10 +40,8 @@ def test_the_avro_reference_package_reads_every_catalogue_topic(settings: Settin
     codec = codec_for(settings)
     by_schema = {r.SCHEMA: r for r in samples()}
     topics = [t for t in CATALOGUE if t.value_schema is not None]
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True})
-    for topic in topics:
-        producer.produce(settings.topic(topic.name), key=b"k", value=codec.encode(by_schema[topic.value_schema]))
-    assert producer.flush(10) == 0
+    out = [kafka.OutRecord(settings.topic(t.name), codec.encode(by_schema[str(t.value_schema)]), b"k") for t in topics]
+    kafka.produce_all(kafka.producer(settings, "test"), out, timeout_s=10)
     for topic in topics:
         (message,) = consume_all(settings, topic.name, expected=1)
         name, value = read_single_object(message.value())
