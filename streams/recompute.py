@@ -41,7 +41,7 @@ from confluent_kafka import TopicPartition
 
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import ScoringGeneration
-from schemas.vocabulary import VOCABULARY
+from schemas.vocabulary import spec_for
 from streams import quality
 from streams.app import create_app
 from streams.confidence import SubjectMetricState, winner_record
@@ -115,7 +115,7 @@ def _latest_records(
     topic = settings.topic("metrics.latest")
     for key, raw in kafka.read_compacted(settings, f"{app_id}-confidence-changelog", "recompute").items():
         subject, _, metric = key.decode().partition("|")
-        spec = VOCABULARY.get(metric)
+        spec = spec_for(metric)
         if spec is None:
             continue
         state = SubjectMetricState.from_dict(orjson.loads(raw))

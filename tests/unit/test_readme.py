@@ -54,3 +54,11 @@ def test_the_analyst_recipe_reads_every_record_type_from_the_avsc_files_alone(tm
     )
     printed = [json.loads(line) for line in done.stdout.decode().splitlines()]
     assert printed == [json.loads(json.dumps(r.to_avro(), default=str)) for r in samples()]
+
+
+def test_every_metric_is_in_the_vocabulary_table_with_its_unit() -> None:
+    from schemas.vocabulary import VOCABULARY
+
+    section = README.split("## Metric vocabulary", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name, spec in VOCABULARY.items() if f"`{name}` {spec.unit}" not in section]
+    assert missing == []
