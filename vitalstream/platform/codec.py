@@ -49,6 +49,8 @@ class RegistryCodec(Codec):
     def _decode_confluent(self, data: bytes) -> records._Record:
         if len(data) < CONFLUENT_HEADER:
             raise DecodeError("truncated Confluent-framed record")
+        # The writer schema is fetched (and cached by the client) here, outside the try below: a
+        # registry that cannot be reached is not the record's fault, so it raises, never DecodeError.
         name = self._record_name(struct.unpack(">I", data[1:CONFLUENT_HEADER])[0])
         try:
             value = self._deserializers[name](data, None)
