@@ -1,6 +1,6 @@
-"""``vitalstream sink``: consume ``metrics.scored``, ``users``, ``metrics.quality_daily`` and
-``events.ledger``, keep PostgreSQL current, commit offsets only after the database
-transaction commits.
+"""``vitalstream sink``: consume ``metrics.scored``, ``users`` and ``events.ledger``, keep
+PostgreSQL current (``data_quality_daily`` follows ``observations`` in the same transaction,
+see the quality_from_observations migration), commit offsets only after the database transaction commits.
 
 The loop is thin: :mod:`sinks.inbound` decodes, :mod:`sinks.store` writes one transaction
 per batch, :mod:`sinks.deadletter` builds DLQ records. Transient failures pause the
@@ -36,7 +36,6 @@ from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
-from schemas.codec import Codec
 from schemas.deadletter import describe
 from schemas.records import UserEvent
 from sinks import metrics as m
@@ -46,7 +45,7 @@ from sinks.fastdecode import ScoredReader
 from sinks.inbound import TOPICS, Inbound, decode
 from sinks.outcomes import OutcomeRow
 from sinks.plan import STAGE
-from sinks.rows import LedgerRow, ObservationRow, QualityRow
+from sinks.rows import LedgerRow, ObservationRow
 from sinks.store import (
     Batch,
     BatchResult,
@@ -57,6 +56,7 @@ from sinks.store import (
     write_batch,
 )
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import configure_logging, get_logger
 from vitalstream.platform.settings import Settings
 
@@ -76,8 +76,6 @@ def build_batch(items: Sequence[Inbound]) -> Batch:
                 batch.replayed_event_ids.add(item.event_id)
         elif isinstance(row, UserEvent):
             batch.user_events.append(row)
-        elif isinstance(row, QualityRow):
-            batch.quality.append(row)
         elif isinstance(row, OutcomeRow):
             batch.outcomes.append(row)
     return batch
@@ -116,7 +114,7 @@ class Sink:
         pipelined: bool = True,
     ) -> None:
         self.settings = settings
-        self.codec = Codec()
+        self.codec = codec_for(settings)
         self.reader = ScoredReader()
         self.pipelined = pipelined
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-db")

@@ -21,6 +21,7 @@ from schemas import deadletter as H
 from schemas.codec import Codec, DecodeError
 from schemas.records import DlqReplay, Observation, RawWebhook, ScoredObservation
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 from vitalstream.record_view import record_view
 
@@ -193,6 +194,21 @@ def read_replayed(settings: Settings) -> set[str]:
     return {key.decode() for key in kafka.read_compacted(settings, settings.topic("dlq.replays"), "dlq-cli")}
 
 
+PLAN_COLUMNS = ("ref", "event_id", "stage", "error_class", "first_failure", "provider")
+
+
+def plan_row(letter: DeadLetter, codec: Codec) -> dict[str, str | None]:
+    """What a dry run shows of one dead letter it would replay (no record values: nothing personal)."""
+    return {
+        "ref": letter.ref,
+        "event_id": letter.event_id,
+        "stage": letter.stage,
+        "error_class": letter.error_class,
+        "first_failure": letter.failed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "provider": provider_of(letter, codec),
+    }
+
+
 @dataclass
 class ReplayReport:
     matched: int = 0
@@ -200,6 +216,8 @@ class ReplayReport:
     skipped_already: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     dry_run: bool = False
+    planned: list[dict[str, str | None]] = field(default_factory=list)
+    """Dry run only: one :func:`plan_row` per record that would be replayed."""
 
 
 def replay_headers(letter: DeadLetter) -> list[tuple[str, str | bytes | None]]:
@@ -218,7 +236,7 @@ def replay(
     actor: str = "cli",
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
-    codec = Codec()
+    codec = codec_for(settings)
     letters = [lt for lt in read_dead_letters(settings) if filters.matches(lt, codec)]
     replayed = read_replayed(settings)
     report = ReplayReport(dry_run=dry_run)
@@ -233,6 +251,7 @@ def replay(
     report.matched = len(letters)
     if dry_run or not todo:
         report.replayed = [lt.ref for lt in todo] if dry_run else []
+        report.planned = [plan_row(lt, codec) for lt in todo] if dry_run else []
         return report
     producer = kafka.producer(settings, "dlq-replay")
     start = time.monotonic()
