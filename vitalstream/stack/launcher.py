@@ -181,6 +181,10 @@ def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink", "
                 raise StackError(
                     f"port {settings.gateway_port} is in use: stop what listens there or set VITALSTREAM_GATEWAY_PORT"
                 )
+            if name == "console" and port_in_use(settings.console_port, settings.console_host):
+                raise StackError(
+                    f"port {settings.console_port} is in use: stop what listens there or set VITALSTREAM_CONSOLE_PORT"
+                )
             log = paths.logs / f"{name}.log"
             pid = proc.spawn([sys.executable, "-m", "vitalstream.cli", name], log, env=child_env)
             state["processes"][name] = {"pid": pid, "log": str(log)}
