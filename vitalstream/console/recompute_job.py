@@ -8,6 +8,7 @@ then one ``{"report": {...}}`` (or ``{"error": "..."}``) line; the work is
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -19,9 +20,13 @@ from vitalstream.platform.settings import Settings
 from vitalstream.stack.launcher import StackPaths, stack_dir
 
 
+# The rebuild runs a Faust worker, which redirects sys.stdout to its logger: write to the real fd 1.
+_OUT = os.fdopen(os.dup(1), "w", buffering=1)
+
+
 def _emit(value: object) -> None:
-    sys.stdout.write(orjson.dumps(value).decode() + "\n")
-    sys.stdout.flush()
+    _OUT.write(orjson.dumps(value).decode() + "\n")
+    _OUT.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
