@@ -19,7 +19,6 @@ import orjson
 from vitalstream.platform.settings import Settings
 from vitalstream.stack.launcher import StackPaths, stack_dir
 
-
 # The rebuild runs a Faust worker, which redirects sys.stdout to its logger: write to the real fd 1.
 _OUT = os.fdopen(os.dup(1), "w", buffering=1)
 
