@@ -153,15 +153,30 @@ def test_generation_columns_come_and_go_with_revision_0003(database_url: str, sc
     assert not scored & tables_with_generation()
 
 
+LAB_COLUMNS = {"value_operator", "reference_low", "reference_high", "interpretation", "code"}
+
+
+def test_lab_columns_come_and_go_with_revision_0004(database_url: str, schema: str) -> None:
+    def columns() -> set[str]:
+        return {c for t, c in _columns(database_url, schema) if t == "observations"}
+
+    migrate.upgrade(database_url, schema, revision="0003")
+    assert not LAB_COLUMNS & columns()
+    migrate.upgrade(database_url, schema)
+    assert columns() >= LAB_COLUMNS
+    migrate.downgrade(database_url, schema, revision="0003")
+    assert migrate.current(database_url, schema) == "0003" and not LAB_COLUMNS & columns()
+
+
 def test_console_tables_come_and_go_with_revision_0005(database_url: str, schema: str) -> None:
     console = {"console_accounts", "console_sessions", "console_audit"}
 
     def tables() -> set[str]:
         return {t for t, _c in _columns(database_url, schema)}
 
-    migrate.upgrade(database_url, schema, revision="0003")
+    migrate.upgrade(database_url, schema, revision="0004")
     assert not console & tables()
     migrate.upgrade(database_url, schema)
     assert console <= tables()
-    migrate.downgrade(database_url, schema, revision="0003")
+    migrate.downgrade(database_url, schema, revision="0004")
     assert not console & tables()

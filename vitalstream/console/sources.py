@@ -12,6 +12,7 @@ from schemas.records import ScoringGeneration
 from vitalstream import dlq, health
 from vitalstream.console import data
 from vitalstream.console.state import ConsoleState
+from vitalstream.platform import kafka
 
 RECORDS_SHOWN = 200
 
@@ -85,13 +86,14 @@ async def dead_letters(state: ConsoleState) -> dict[str, Any]:
 def _generations(state: ConsoleState) -> list[dict[str, Any]]:
     codec = Codec()
     out = []
-    for msg in dlq.read_topic(state.settings, "control"):
+    for msg in kafka.read_to_end(state.settings, state.settings.topic("control"), "console-generations"):
+        value = msg.value()
+        if value is None:
+            continue
         try:
-            record = codec.decode_as(msg.value(), ScoringGeneration) if msg.value() else None
+            out.append(codec.decode_as(value, ScoringGeneration).to_avro())
         except DecodeError:
             continue
-        if record is not None:
-            out.append(record.to_avro())
     return sorted(out, key=lambda g: g["generation"], reverse=True)
 
 
