@@ -146,6 +146,7 @@ def console(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.Te
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     log = (workdir / "console.log").read_text()
+    assert '"request_failed"' not in log, "the console failed a request: see its log"
     for role, password in PASSWORDS.items():
         assert password not in log, f"the {role} password reached the console log"
 

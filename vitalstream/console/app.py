@@ -82,15 +82,18 @@ async def events(request: web.Request) -> web.StreamResponse:
     response.headers.update(SECURITY_HEADERS)
     await response.prepare(request)
     template = request.app[aiohttp_jinja2.APP_KEY].get_template(FRAGMENTS[name])
-    async with feed.subscribe() as queue:
-        while True:
-            try:
-                value = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            html = template.render(pages.context(request, live=value))
-            await response.write(sse_frame("update", {"target": f"live-{name}", "html": html}))
+    try:
+        async with feed.subscribe() as queue:
+            while True:
+                try:
+                    value = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    await response.write(b": keepalive\n\n")  # also how a gone browser is noticed
+                    continue
+                html = template.render(pages.context(request, live=value))
+                await response.write(sse_frame("update", {"target": f"live-{name}", "html": html}))
+    except ConnectionResetError:  # the page was closed or navigated away: the stream simply ends
+        return response
 
 
 async def healthz(_request: web.Request) -> web.Response:
