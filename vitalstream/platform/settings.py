@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     health_dlq_degraded: int = 1
     health_webhook_success_degraded: float = 95.0
 
+    # --- ops console ---
+    console_host: str = "127.0.0.1"
+    console_port: int = 8070
+    console_tls_cert_file: str | None = Field(None, description="Serve the console over TLS (cookies get Secure).")
+    console_tls_key_file: str | None = None
+    console_session_ttl_s: int = Field(8 * 3600, ge=60)
+    console_login_window_s: int = Field(900, ge=10, description="Failed logins are counted over this window.")
+    console_login_max_failures_per_account: int = Field(5, ge=1)
+    console_login_max_failures_per_address: int = Field(20, ge=1)
+    console_live_interval_s: float = Field(2.0, gt=0, description="How often live pages' data is recomputed.")
+
     log_level: str = "INFO"
     confidence_model: str | None = None
     """JSON file overriding the built-in confidence model (``schemas.confidence_model``)."""
