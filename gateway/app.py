@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.http_exceptions import PayloadEncodingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from gateway import openapi
 from gateway.bodies import read_body
@@ -115,8 +115,8 @@ async def _receive(request: web.Request, state: GatewayState) -> bytes | Answer:
                 body = await read_body(request.content, config.max_body_bytes)
         except TimeoutError:
             return intake.read_timeout()
-        except PayloadEncodingError:  # ContentEncodingError included
-            return error(400, "malformed_encoding", "The body does not decode as its Content-Encoding says.")
+        except RequestPayloadError:  # bad gzip/deflate data or broken chunked framing
+            return error(400, "malformed_encoding", "The body does not decode as its framing or Content-Encoding say.")
     return intake.too_large() if body is None else body
 
 
