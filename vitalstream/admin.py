@@ -20,11 +20,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from gateway.ratelimit import SlidingWindowLimiter
 from schemas import headers as H
@@ -40,6 +40,9 @@ SUMMARY_TIMEOUT_S = 10.0
 _SMALL_FETCH = {"fetch.max.bytes": 1 << 20, "max.partition.fetch.bytes": 256 << 10, "queued.max.messages.kbytes": 1024}
 _SUMMARY_HEADERS = frozenset({H.ERROR_STAGE, H.ERROR_CLASS, H.ERROR_MESSAGE, H.FIRST_FAILURE_AT, H.EVENT_ID})
 
+T = TypeVar("T")
+# not flagged retriable by librdkafka, yet transient: a fresh topic or a moving leader
+_LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
 HealthSource = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -107,7 +110,8 @@ async def require_token(request: web.Request, handler: Any) -> web.StreamRespons
     try:
         result: web.StreamResponse = await handler(request)
     except KafkaException as exc:
-        log.warning("admin_kafka_unavailable", path=request.path, error_class=type(exc).__name__)
+        code = exc.args[0].name() if exc.args and hasattr(exc.args[0], "name") else type(exc).__name__
+        log.warning("admin_kafka_unavailable", path=request.path, kafka_error=code)
         return _error(503, "kafka_unavailable", "the Kafka broker cannot be reached; retry later", {"Retry-After": "5"})
     return result
 
@@ -163,6 +167,20 @@ def read_dead_letter_headers(
         consumer.close()
 
 
+def _retrying(fn: Callable[[], T], attempts: int = 10) -> T:
+    """``fn()``, retried while Kafka reports a retriable error (a partition's leader moving, a fresh topic)."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            retriable = error is not None and (error.retriable() or error.code() in _LEADER_MOVING)
+            if attempt == attempts - 1 or not retriable:
+                raise
+            time.sleep(0.3 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _text(value: str | bytes) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
@@ -170,7 +188,8 @@ def _text(value: str | bytes) -> str:
 async def dlq_summary(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
     scan, replayed = await asyncio.gather(
-        asyncio.to_thread(read_dead_letter_headers, settings), asyncio.to_thread(dlq_mod.read_replayed, settings)
+        asyncio.to_thread(_retrying, lambda: read_dead_letter_headers(settings)),
+        asyncio.to_thread(_retrying, lambda: dlq_mod.read_replayed(settings)),
     )
     groups = dlq_mod.summarize(scan.letters, replayed)
     log.info(
