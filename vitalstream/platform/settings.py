@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -193,6 +194,22 @@ class Settings(BaseSettings):
                 "or export a postgresql:// URL"
             )
         return self.database_url.get_secret_value()
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret value of these settings (for the log scrubber), URL passwords included."""
+    values: list[str] = []
+    for name in type(settings).model_fields:
+        field = getattr(settings, name)
+        items = field.values() if isinstance(field, dict) else field if isinstance(field, list) else [field]
+        for item in items:
+            if isinstance(item, SecretStr):
+                text = item.get_secret_value()
+                values += [text, *text.replace(",", " ").split()]
+                password = urlsplit(text).password if "://" in text else None
+                if password:
+                    values += [password, unquote(password)]
+    return [v for v in values if v]
 
 
 @lru_cache(maxsize=1)
