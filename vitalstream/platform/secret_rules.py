@@ -19,7 +19,7 @@ MIN_SECRET_CHARS = 24
 """Minimum length of opaque secrets (Terra signing secrets, the admin token)."""
 
 _PLACEHOLDER = re.compile(
-    r"replace[_-]?me|change[_-]?me|changeit|placeholder|your[_-]?(secret|token|key)"
+    r"replace[_-]?(me|with)|change[_-]?me|changeit|placeholder|your[_-]?(secret|token|key)"
     r"|^(x+|0+|secret|password|test|todo|fixme|none|null|default|example|dummy)$",
     re.IGNORECASE,
 )
