@@ -10,6 +10,7 @@ meanwhile is answered 202 within 1 s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
@@ -52,8 +53,9 @@ def status_kb(pid: int, field: str) -> int:
     raise AssertionError(f"{field} missing from /proc/{pid}/status")
 
 
-@pytest.fixture
-def gateway(settings: Settings, tmp_path: Path) -> Iterator[Gateway]:
+@contextlib.contextmanager
+def running_gateway(settings: Settings, tmp_path: Path, **extra: str) -> Iterator[Gateway]:
+    """``vitalstream gateway`` as its own process on the test's broker, ready to produce."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITALSTREAM_")}
     env.update(
@@ -66,6 +68,7 @@ def gateway(settings: Settings, tmp_path: Path) -> Iterator[Gateway]:
             "VITALSTREAM_TERRA_SECRETS": settings.terra_secrets[0].get_secret_value(),
             "VITALSTREAM_STACK_DIR": str(tmp_path / "nostack"),
             "VITALSTREAM_LOG_LEVEL": "ERROR",
+            **extra,
         }
     )
     log = tmp_path / "gateway.log"
@@ -84,6 +87,12 @@ def gateway(settings: Settings, tmp_path: Path) -> Iterator[Gateway]:
         yield Gateway(pid, port, log)
     finally:
         proc.stop(pid)
+
+
+@pytest.fixture
+def gateway(settings: Settings, tmp_path: Path) -> Iterator[Gateway]:
+    with running_gateway(settings, tmp_path) as gw:
+        yield gw
 
 
 async def stalled_upload(port: int, secret_like: str) -> str:
