@@ -105,7 +105,7 @@ def _header(name: str, description: str, required: bool = False) -> dict[str, An
 HEALTH_PATH: dict[str, Any] = {
     "get": {
         "operationId": "health",
-        "summary": "Health (DESIGN §9), cached 2 s: status, timestamp and version; `checks` only with the admin token.",
+        "summary": "Health (design §9), cached 2 s: status, timestamp and version; `checks` only with the admin token.",
         "parameters": [
             {
                 "name": "Authorization",

@@ -16,20 +16,20 @@ import asyncio
 import hmac
 import math
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from aiohttp import web
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
 from gateway.ratelimit import SlidingWindowLimiter
 from schemas import headers as H
 from vitalstream import dlq as dlq_mod
 from vitalstream.admin_requests import BadRequest, parse_replay
+from vitalstream.platform import kafka
 from vitalstream.platform.observability import get_logger
 from vitalstream.platform.settings import Settings
 
@@ -40,9 +40,6 @@ SUMMARY_TIMEOUT_S = 10.0
 _SMALL_FETCH = {"fetch.max.bytes": 1 << 20, "max.partition.fetch.bytes": 256 << 10, "queued.max.messages.kbytes": 1024}
 _SUMMARY_HEADERS = frozenset({H.ERROR_STAGE, H.ERROR_CLASS, H.ERROR_MESSAGE, H.FIRST_FAILURE_AT, H.EVENT_ID})
 
-T = TypeVar("T")
-# not flagged retriable by librdkafka, yet transient: a fresh topic or a moving leader
-_LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
 HealthSource = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -131,54 +128,22 @@ def read_dead_letter_headers(
 ) -> HeaderScan:
     """Every DLQ record's summary headers (never its key or value), within a record and time budget."""
     topic = settings.topic("dlq")
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"{settings.group_prefix}admin-summary-{uuid.uuid4().hex[:6]}",
-            "enable.auto.commit": False,
-            "logger": dlq_mod.QUIET,
-            **_SMALL_FETCH,
-        }
-    )
+    reader = kafka.consumer(settings, "admin-summary", None, **_SMALL_FETCH)
+    letters: list[dlq_mod.DeadLetter] = []
     try:
-        partitions = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        ends: dict[int, int] = {}
-        starts: list[TopicPartition] = []
-        total = 0
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                ends[p], total = high, total + high - low
-                starts.append(TopicPartition(topic, p, low))
-        consumer.assign(starts)
-        letters: list[dlq_mod.DeadLetter] = []
+        total = sum(high - low for low, high in kafka.end_offsets(reader, topic).values())
         deadline = time.monotonic() + timeout_s
-        while ends and len(letters) < max_records and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            part, offset = int(msg.partition() or 0), int(msg.offset() or 0)
+        for msg in kafka.iter_to_end(reader, topic, timeout_s=timeout_s):
             headers = {k: _text(v) for k, v in list(msg.headers() or []) if k in _SUMMARY_HEADERS and v is not None}
+            part, offset = int(msg.partition() or 0), int(msg.offset() or 0)
             letters.append(dlq_mod.DeadLetter(part, offset, msg.timestamp()[1], None, None, headers, []))
-            if offset + 1 >= ends.get(part, 0):
-                ends.pop(part, None)
-        return HeaderScan(letters, total, incomplete=bool(ends))
+            if len(letters) >= max_records or time.monotonic() > deadline:
+                break
+    except kafka.ReadIncomplete:
+        pass  # stalled: what was read is reported, flagged incomplete
     finally:
-        consumer.close()
-
-
-def _retrying(fn: Callable[[], T], attempts: int = 10) -> T:
-    """``fn()``, retried while Kafka reports a retriable error (a partition's leader moving, a fresh topic)."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-            retriable = error is not None and (error.retriable() or error.code() in _LEADER_MOVING)
-            if attempt == attempts - 1 or not retriable:
-                raise
-            time.sleep(0.3 * (attempt + 1))
-    raise AssertionError("unreachable")
+        reader.close()
+    return HeaderScan(letters, total, incomplete=len(letters) < total)
 
 
 def _text(value: str | bytes) -> str:
@@ -188,8 +153,8 @@ def _text(value: str | bytes) -> str:
 async def dlq_summary(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
     scan, replayed = await asyncio.gather(
-        asyncio.to_thread(_retrying, lambda: read_dead_letter_headers(settings)),
-        asyncio.to_thread(_retrying, lambda: dlq_mod.read_replayed(settings)),
+        asyncio.to_thread(read_dead_letter_headers, settings),
+        asyncio.to_thread(dlq_mod.read_replayed, settings),
     )
     groups = dlq_mod.summarize(scan.letters, replayed)
     log.info(

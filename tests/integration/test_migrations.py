@@ -29,7 +29,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0003"
+    assert migrate.current(database_url, schema) == migrate.head() == "0004"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -116,7 +116,7 @@ def test_downgrade_removes_objects_and_upgrade_restores(database_url: str, schem
         left = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert left <= {"alembic_version"}
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == "0003"
+    assert migrate.current(database_url, schema) == "0004"
 
 
 def _columns(database_url: str, schema: str) -> set[tuple[str, str]]:
@@ -151,3 +151,18 @@ def test_generation_columns_come_and_go_with_revision_0003(database_url: str, sc
     assert scored <= tables_with_generation()
     migrate.downgrade(database_url, schema, revision="0002")
     assert not scored & tables_with_generation()
+
+
+LAB_COLUMNS = {"value_operator", "reference_low", "reference_high", "interpretation", "code"}
+
+
+def test_lab_columns_come_and_go_with_revision_0004(database_url: str, schema: str) -> None:
+    def columns() -> set[str]:
+        return {c for t, c in _columns(database_url, schema) if t == "observations"}
+
+    migrate.upgrade(database_url, schema, revision="0003")
+    assert not LAB_COLUMNS & columns()
+    migrate.upgrade(database_url, schema)
+    assert columns() >= LAB_COLUMNS
+    migrate.downgrade(database_url, schema, revision="0003")
+    assert migrate.current(database_url, schema) == "0003" and not LAB_COLUMNS & columns()

@@ -27,7 +27,7 @@ from vitalstream.stack.kafka import KafkaBroker, new_cluster_id
 from vitalstream.stack.ports import port_in_use, wait_port
 from vitalstream.stack.postgres import PostgresServer
 
-SERVICES: dict[str, str] = {"gateway": "gateway.main", "worker": "streams.main", "sink": "sinks.service"}
+SERVICES: dict[str, str] = {"gateway": "vitalstream.gateway_process", "worker": "streams.main", "sink": "sinks.service"}
 
 
 def stack_dir() -> Path:

@@ -1,0 +1,335 @@
+"""The one Kafka toolkit: every Kafka client in the repository is built here.
+
+One partitioner for every writer (Kafka's murmur2, as the Java client and aiokafka place keys:
+a key lands in the same partition whoever wrote it, so a compacted topic keeps one live value
+per key and a tombstone deletes the only copy), one durable producer configuration
+(``acks=all``, idempotence, lz4), one consumer configuration (manual commits, read-committed),
+one way to produce a set of records and wait for every acknowledgement (:func:`produce_all`),
+and one way to read a topic to its end (:func:`iter_to_end`), whose single termination policy
+is: every partition reaches the high watermark it had when the read started, or the read
+raises :class:`ReadIncomplete` — never a silently partial result.
+
+Callers may override librdkafka settings (``linger.ms``, fetch sizes, …) but not the
+durability or partitioning rules: :data:`PRODUCER_RULES` is applied last.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
+
+from vitalstream.platform.settings import Settings
+
+Headers = list[tuple[str, str | bytes | None]]
+
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+"""The largest record a client may send or fetch (brokers and topics are configured to match)."""
+
+PRODUCER_RULES: dict[str, Any] = {
+    "acks": "all",
+    "enable.idempotence": True,  # retries keep a partition's order and never duplicate
+    "partitioner": "murmur2_random",  # Java's partitioner: the same key, the same partition
+}
+"""What no caller may change: durability and partitioning."""
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "compression.type": "lz4",
+    "linger.ms": 5,
+    "message.timeout.ms": 30_000,
+    "message.max.bytes": MAX_RECORD_BYTES,
+    "queue.buffering.max.kbytes": 512 * 1024,
+    "reconnect.backoff.max.ms": 1000,
+    "socket.keepalive.enable": True,
+}
+
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "auto.offset.reset": "earliest",
+    "isolation.level": "read_committed",
+    "enable.partition.eof": False,
+    "fetch.max.bytes": 64 * 1024 * 1024,
+    "max.partition.fetch.bytes": MAX_RECORD_BYTES,
+    "reconnect.backoff.max.ms": 1000,
+}
+
+_TRANSIENT = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TRANSPORT,  # librdkafka's own names
+        KafkaError._TIMED_OUT,
+        KafkaError.REQUEST_TIMED_OUT,
+    }
+)
+
+
+def quiet_logger(client_id: str) -> logging.Logger:
+    """librdkafka's log lines for one client, silenced below CRITICAL (errors arrive via callbacks)."""
+    logger = logging.getLogger(f"vitalstream.librdkafka.{client_id}")
+    logger.setLevel(logging.CRITICAL)
+    return logger
+
+
+def client_config(settings: Settings, client_id: str) -> dict[str, Any]:
+    """What every client shares: where the brokers are, who it is, where its log lines go."""
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "client.id": f"vitalstream-{client_id}",
+        "logger": quiet_logger(client_id),
+    }
+
+
+def producer_config(settings: Settings, client_id: str, **overrides: Any) -> dict[str, Any]:
+    """The durable producer's configuration; ``overrides`` tune latency and buffering only."""
+    return {**client_config(settings, client_id), **PRODUCER_DEFAULTS, **overrides, **PRODUCER_RULES}
+
+
+def producer(settings: Settings, client_id: str, **overrides: Any) -> Producer:
+    """The durable producer (``overrides`` may add callbacks such as ``error_cb``)."""
+    return Producer(producer_config(settings, client_id, **overrides))
+
+
+def ephemeral_group(settings: Settings, client_id: str) -> str:
+    """A group id for a reader that never commits (assign-only tools)."""
+    return f"{settings.group_prefix}{client_id}-{uuid.uuid4().hex[:8]}"
+
+
+def consumer_config(
+    settings: Settings, client_id: str, group_id: str | None = None, **overrides: Any
+) -> dict[str, Any]:
+    return {
+        **client_config(settings, client_id),
+        "group.id": group_id or ephemeral_group(settings, client_id),
+        **CONSUMER_DEFAULTS,
+        **overrides,
+    }
+
+
+def consumer(settings: Settings, client_id: str, group_id: str | None = None, **overrides: Any) -> Consumer:
+    """A consumer that commits only when told to; without ``group_id`` an ephemeral group."""
+    return Consumer(consumer_config(settings, client_id, group_id, **overrides))
+
+
+def admin(settings: Settings, client_id: str = "admin", socket_timeout_ms: int = 5000) -> AdminClient:
+    return AdminClient({**client_config(settings, client_id), "socket.timeout.ms": socket_timeout_ms})
+
+
+# --- producing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One record to produce; ``partition`` None means the key's partition."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    headers: Headers | None = None
+    partition: int | None = None
+
+
+class DeliveryFailed(Exception):
+    """Some records of a :func:`produce_all` were not acknowledged (the broker said why, or time ran out)."""
+
+    def __init__(self, failed: int, total: int, first_error: str) -> None:
+        super().__init__(f"{failed} of {total} records not acknowledged by Kafka ({first_error})")
+        self.failed = failed
+        self.total = total
+        self.first_error = first_error
+
+
+@dataclass
+class _Acks:
+    pending: int = 0
+    failed: int = 0
+    first_error: str = ""
+    on_ack: Callable[[Message], None] | None = None
+
+    def report(self, err: KafkaError | None, msg: Message) -> None:
+        self.pending -= 1
+        if err is not None:
+            self.failed += 1
+            self.first_error = self.first_error or err.name()
+        elif self.on_ack is not None:
+            self.on_ack(msg)
+
+
+def produce_all(
+    client: Producer,
+    records: Iterable[OutRecord],
+    *,
+    timeout_s: float = 60.0,
+    on_ack: Callable[[Message], None] | None = None,
+) -> int:
+    """Produce every record and wait until each is acknowledged; returns how many were sent.
+
+    A full local queue is waited out (``poll``), never dropped. Raises :class:`DeliveryFailed`
+    when any record was refused or not acknowledged within ``timeout_s`` of the last produce.
+    """
+    acks = _Acks(on_ack=on_ack)
+    total = 0
+    for rec in records:
+        kwargs: dict[str, Any] = {"key": rec.key, "value": rec.value, "on_delivery": acks.report}
+        if rec.headers:
+            kwargs["headers"] = rec.headers
+        if rec.partition is not None:
+            kwargs["partition"] = rec.partition
+        while True:
+            try:
+                client.produce(rec.topic, **kwargs)
+                break
+            except BufferError:
+                client.poll(0.05)
+            except KafkaException as exc:
+                acks.failed += 1
+                acks.first_error = acks.first_error or exc.args[0].name()
+                break
+        acks.pending += 1
+        total += 1
+        client.poll(0)
+    deadline = time.monotonic() + timeout_s
+    while acks.pending > 0 and time.monotonic() < deadline:
+        client.flush(min(1.0, max(0.0, deadline - time.monotonic())))
+    if acks.pending > 0:
+        raise DeliveryFailed(acks.failed + acks.pending, total, acks.first_error or "timed out")
+    if acks.failed:
+        raise DeliveryFailed(acks.failed, total, acks.first_error)
+    return total
+
+
+# --- reading to the end ----------------------------------------------------------------------
+
+
+class ReadIncomplete(Exception):
+    """A read-to-end did not reach every partition's end in time: the result would be partial."""
+
+    def __init__(self, topic: str, behind: dict[int, tuple[int, int]], timeout_s: float) -> None:
+        where = ", ".join(f"p{p} at {pos} of {end}" for p, (pos, end) in sorted(behind.items())[:5])
+        super().__init__(f"reading {topic} to its end took longer than {timeout_s:.0f}s ({where}); try again")
+        self.topic = topic
+        self.behind = behind
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, KafkaException) and exc.args[0].code() in _TRANSIENT
+
+
+metadata_retry = retry(
+    retry=retry_if_exception(_is_transient),
+    wait=wait_exponential(multiplier=0.1, max=2.0),
+    stop=stop_after_delay(20),
+    reraise=True,
+)
+"""Retries a metadata or watermark query through the transient errors right after topic creation."""
+
+
+@metadata_retry
+def partitions_of(client: Consumer, topic: str, timeout_s: float = 10.0) -> list[int]:
+    """The topic's partition ids; raises KafkaException UNKNOWN_TOPIC_OR_PART when it does not exist."""
+    meta = client.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    if meta is None or meta.error is not None:
+        raise KafkaException(meta.error if meta is not None else KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART))
+    return sorted(meta.partitions)
+
+
+def topic_exists(client: Consumer, topic: str, timeout_s: float = 10.0) -> bool:
+    meta = client.list_topics(topic, timeout=timeout_s).topics.get(topic)
+    return meta is not None and meta.error is None
+
+
+@metadata_retry
+def watermarks(client: Consumer, topic: str, partition: int, timeout_s: float = 10.0) -> tuple[int, int]:
+    low, high = client.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+    return int(low), int(high)
+
+
+def end_offsets(client: Consumer, topic: str, partitions: Sequence[int] | None = None) -> dict[int, tuple[int, int]]:
+    """``{partition: (low, high)}`` now."""
+    return {
+        p: watermarks(client, topic, p)
+        for p in (partitions if partitions is not None else partitions_of(client, topic))
+    }
+
+
+def iter_to_end(
+    client: Consumer,
+    topic: str,
+    *,
+    timeout_s: float = 60.0,
+    partitions: Sequence[int] | None = None,
+    start_offsets: dict[int, int] | None = None,
+) -> Iterator[Message]:
+    """Every record of ``topic`` from the earliest (or ``start_offsets``) to the end it had at the start.
+
+    The end is each partition's high watermark when the read begins; a partition is done when
+    the consumer's position reaches it (compaction gaps and transaction markers included). The
+    consumer is assigned for the read and unassigned after. Raises :class:`ReadIncomplete` when
+    ``timeout_s`` passes without progress — a caller never sees a partial topic as a whole one.
+    """
+    ends: dict[int, int] = {}
+    assignment: list[TopicPartition] = []
+    for p, (low, high) in end_offsets(client, topic, partitions).items():
+        start = max(low, (start_offsets or {}).get(p, low))
+        if high > start:
+            ends[p] = high
+            assignment.append(TopicPartition(topic, p, start))
+    if not ends:
+        return
+    client.assign(assignment)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while ends:
+            msg = client.poll(0.2)
+            err = msg.error() if msg is not None else None
+            if msg is not None and err is None:
+                deadline = time.monotonic() + timeout_s  # progress: the timeout is for a stall
+                yield msg
+            elif err is not None and err.code() != KafkaError._PARTITION_EOF and not err.retriable():
+                raise KafkaException(err)
+            for tp in client.position([TopicPartition(topic, p) for p in ends]):
+                if tp.offset >= 0 and tp.offset >= ends[tp.partition]:
+                    ends.pop(tp.partition, None)
+            if ends and time.monotonic() > deadline:
+                positions = {
+                    tp.partition: tp.offset for tp in client.position([TopicPartition(topic, p) for p in ends])
+                }
+                raise ReadIncomplete(topic, {p: (positions.get(p, -1), end) for p, end in ends.items()}, timeout_s)
+    finally:
+        client.unassign()
+
+
+def read_to_end(settings: Settings, topic: str, client_id: str, *, timeout_s: float = 60.0) -> list[Message]:
+    """:func:`iter_to_end` with a consumer of its own, as a list (for topics that fit in memory)."""
+    reader = consumer(settings, client_id)
+    try:
+        return list(iter_to_end(reader, topic, timeout_s=timeout_s))
+    finally:
+        reader.close()
+
+
+def read_compacted(settings: Settings, topic: str, client_id: str, *, timeout_s: float = 60.0) -> dict[bytes, bytes]:
+    """The live value per key of a compacted topic (tombstones remove a key)."""
+    state: dict[bytes, bytes] = {}
+    reader = consumer(settings, client_id)
+    try:
+        for msg in iter_to_end(reader, topic, timeout_s=timeout_s):
+            key, value = msg.key(), msg.value()
+            if key is None:
+                continue
+            if value is None:
+                state.pop(key, None)
+            else:
+                state[key] = value
+    finally:
+        reader.close()
+    return state
