@@ -6,9 +6,11 @@ unauthenticated sender can make the gateway hold memory. Three bounds keep that 
 - **slots**: at most ``max_reads`` bodies are read at once, and of those at most
   ``max_large`` may be large (announced above ``large_bytes``, or not announced at all:
   chunked or compressed). Memory held by reads is therefore at most about
-  ``max_large × max_body + max_reads × large_bytes`` (4 × 10 MiB + 64 × 256 KiB by default),
-  while small bodies — every ordinary webhook — keep their own slots. A request waits
-  ``wait_s`` for a slot, then is answered 503 with ``Retry-After``;
+  ``max_large × max_body + max_reads × large_bytes`` (2 × 10 MiB + 64 × 256 KiB by default),
+  while small bodies — every ordinary webhook — keep their own slots. A small body waits
+  ``wait_s`` for a slot, a large one not at all (a waiting connection still holds what the
+  server has read ahead of it, so queueing large uploads would cost memory again); then 503
+  with ``Retry-After`` and the connection is closed;
 - **a deadline** on the whole read (408), so a stalled sender gives its slot back;
 - **the size cap**, counted on the bytes actually received (inflated bytes when compressed
   bodies are enabled), before any of them is kept.
@@ -45,8 +47,8 @@ class ReadSlots:
         """Yields True with a slot held, or False when none freed up within ``wait_s``."""
         held: list[asyncio.Semaphore] = []
         try:
-            for sem in (self._large, self._all) if large else (self._all,):
-                if not await self._acquire(sem):
+            for sem, wait_s in ((self._large, 0.0), (self._all, self.wait_s)) if large else ((self._all, self.wait_s),):
+                if not await _acquire(sem, wait_s):
                     yield False
                     return
                 held.append(sem)
@@ -55,30 +57,37 @@ class ReadSlots:
             for sem in held:
                 sem.release()
 
-    async def _acquire(self, sem: asyncio.Semaphore) -> bool:
-        if not sem.locked():
-            await sem.acquire()  # does not suspend when a permit is free
-            return True
-        if self.wait_s <= 0:
-            return False
-        try:
-            async with asyncio.timeout(self.wait_s):
-                await sem.acquire()
-        except TimeoutError:
-            return False
+
+async def _acquire(sem: asyncio.Semaphore, wait_s: float) -> bool:
+    if not sem.locked():
+        await sem.acquire()  # does not suspend when a permit is free
         return True
+    if wait_s <= 0:
+        return False
+    try:
+        async with asyncio.timeout(wait_s):
+            await sem.acquire()
+    except TimeoutError:
+        return False
+    return True
 
 
 async def read_body(content: Stream, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it grows past ``limit`` (never buffers more than that)."""
+    """The whole body, or None as soon as it grows past ``limit`` (never buffers more than that).
+
+    Chunks are kept as received and joined once at the end: a growing buffer would be
+    reallocated (and copied) as it grows, which costs a slow upload twice its size.
+    """
     first = await content.readany()
     if len(first) > limit:
         return None
     if content.at_eof():
         return first
-    buf = bytearray(first)
+    chunks = [first]
+    size = len(first)
     while chunk := await content.readany():
-        if len(buf) + len(chunk) > limit:
+        size += len(chunk)
+        if size > limit:
             return None
-        buf += chunk
-    return bytes(buf)
+        chunks.append(chunk)
+    return b"".join(chunks)

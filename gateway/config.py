@@ -27,7 +27,7 @@ class GatewayConfig:
     trusted_proxies: tuple[str, ...] = ()
     body_timeout_s: float = 10.0
     max_body_reads: int = 64
-    max_large_body_reads: int = 4
+    max_large_body_reads: int = 2
     large_body_bytes: int = 256 * 1024
     read_slot_wait_s: float = 1.0
     accept_content_encoding: bool = False

@@ -1,7 +1,7 @@
 """Measured: 40 stalled 10 MB uploads against the real gateway process and broker.
 
 Before the read slots (issue 13) the gateway's RSS went 88 → 406 MB. Now at most
-``VITALSTREAM_GATEWAY_MAX_LARGE_BODY_READS`` (4) large bodies are read at once, each only
+``VITALSTREAM_GATEWAY_MAX_LARGE_BODY_READS`` (2) large bodies are read at once, each only
 until the body deadline; the others wait briefly for a slot and are answered 503. The
 peak RSS (``VmHWM`` of the gateway process) stays under 150 MB, and a signed delivery sent
 meanwhile is answered 202 within 1 s.

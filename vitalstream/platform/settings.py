@@ -65,9 +65,9 @@ class Settings(BaseSettings):
     gateway_trusted_proxy_hops: int | None = Field(None, description="Replaced by gateway_trusted_proxies: refused.")
     gateway_body_timeout_s: float = Field(10.0, gt=0, description="Deadline for reading a body (then 408).")
     gateway_max_body_reads: int = Field(64, ge=1, description="Bodies read at once (beyond: wait, then 503).")
-    gateway_max_large_body_reads: int = Field(4, ge=1, description="Of which larger than gateway_large_body_bytes.")
+    gateway_max_large_body_reads: int = Field(2, ge=1, description="Of which larger than gateway_large_body_bytes.")
     gateway_large_body_bytes: int = Field(256 * 1024, ge=1, description="Above this (or unannounced) a body is large.")
-    gateway_read_slot_wait_s: float = Field(1.0, ge=0, description="How long a request waits for a read slot.")
+    gateway_read_slot_wait_s: float = Field(1.0, ge=0, description="How long a small body waits for a read slot.")
     gateway_accept_content_encoding: bool = Field(
         False, description="Inflate gzip/deflate webhook bodies (the size cap applies to inflated bytes)."
     )
