@@ -4,8 +4,10 @@
 - ``observations``: one row per (subject, metric, provider, measured_at); among versions
   the later (ordering_ts, event_id, scored_at) wins, the same answer the SQL gives;
 - ``latest_metrics``: per (subject, metric) the winner of the §6 rule (:mod:`sinks.rule`);
-- ``ingested_events``: one ledger row per event id (processed beats ignored);
-- ``data_quality_daily``: the last value per (day, metric, provider), in arrival order.
+- ``ingested_events``: one ledger row per event id (processed beats ignored).
+
+``data_quality_daily`` follows ``observations`` inside PostgreSQL (triggers: the quality_from_observations
+migration).
 
 Observations of users whose connection was purged (deauthorized/revoked under the purge
 policy) are dropped and ledgered ``ignored``; those of a user replaced by a reauth are
@@ -22,7 +24,6 @@ from sinks.rows import (
     TERRA_PREFIX,
     LedgerRow,
     ObservationRow,
-    QualityRow,
 )
 from sinks.rule import version, wins
 
@@ -104,13 +105,3 @@ def plan_observations(
     plan.latest = list(latest.values())
     plan.ledger = merge_ledger(ledger)
     return plan
-
-
-def dedupe_quality(rows: Iterable[QualityRow]) -> list[QualityRow]:
-    """The last value per (day, metric, provider), in arrival order, of the newest generation."""
-    last: dict[tuple[object, ...], QualityRow] = {}
-    for row in rows:
-        cur = last.get(row.key)
-        if cur is None or row.generation >= cur.generation:
-            last[row.key] = row
-    return list(last.values())

@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 import orjson
 import psycopg
 
-from schemas.records import QualityDaily, ScoredObservation, UserEvent
+from schemas.records import ScoredObservation, UserEvent
 
 LEVELS = frozenset({"excellent", "good", "fair", "poor"})
 TERRA_PREFIX = "terra:"
@@ -81,39 +81,6 @@ LATEST_COLUMNS: tuple[str, ...] = (
     "event_id",
     "ordering_ts",
     "user_id",
-    "generation",
-)
-
-
-class QualityRow(NamedTuple):
-    """One ``data_quality_daily`` row (``records`` is the ``count`` column)."""
-
-    day: date
-    metric: str
-    provider: str
-    records: int
-    avg_confidence: float
-    excellent: int
-    good: int
-    fair: int
-    poor: int
-    generation: int
-
-    @property
-    def key(self) -> tuple[date, str, str]:
-        return (self.day, self.metric, self.provider)
-
-
-QUALITY_COLUMNS: tuple[str, ...] = (
-    "day",
-    "metric",
-    "provider",
-    "count",
-    "avg_confidence",
-    "excellent",
-    "good",
-    "fair",
-    "poor",
     "generation",
 )
 
@@ -287,25 +254,6 @@ def observation_row(scored: ScoredObservation) -> ObservationRow:
         obs.reference_high,
         obs.interpretation,
         obs.code,
-    )
-
-
-def quality_row(q: QualityDaily) -> QualityRow:
-    if q.count < 0:
-        raise InvalidRecord(f"negative count {q.count}")
-    avg = _finite("confidence_sum", q.confidence_sum) / q.count if q.count else 0.0
-    no_nul(q.metric, q.provider)
-    return QualityRow(
-        day=q.day,
-        metric=_text("metric", q.metric),
-        provider=_text("provider", q.provider),
-        records=q.count,
-        avg_confidence=avg,
-        excellent=q.excellent,
-        good=q.good,
-        fair=q.fair,
-        poor=q.poor,
-        generation=q.generation,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from schemas.records import EventOutcome, Observation, QualityDaily, ScoredObservation, UserEvent, _Record
+from schemas.records import EventOutcome, Observation, ScoredObservation, UserEvent, _Record
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
@@ -72,20 +72,6 @@ def user_event(kind: str, user_id: str, event_id: str, at: datetime, **kw: Any) 
     return UserEvent(event_id=event_id, kind=kind, user_id=user_id, occurred_at=at, ordering_ts=at, **kw)
 
 
-def quality(day: datetime, metric: str, provider: str, count: int, confidence_sum: float) -> QualityDaily:
-    return QualityDaily(
-        day=day.date(),
-        metric=metric,
-        provider=provider,
-        count=count,
-        confidence_sum=confidence_sum,
-        excellent=count,
-        good=0,
-        fair=0,
-        poor=0,
-    )
-
-
 def outcome(event_id: str, outcome: str, at: datetime, stage: str = "normalize", **kw: Any) -> EventOutcome:
     return EventOutcome(event_id=event_id, outcome=outcome, stage=stage, at=at, **kw)
 
@@ -95,8 +81,6 @@ def key_of(record: _Record) -> bytes:
         return record.observation.subject.encode()
     if isinstance(record, UserEvent):
         return record.user_id.encode()
-    if isinstance(record, QualityDaily):
-        return f"{record.day}|{record.metric}|{record.provider}".encode()
     if isinstance(record, EventOutcome):
         return record.event_id.encode()
     raise TypeError(type(record).__name__)

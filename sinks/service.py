@@ -1,6 +1,6 @@
-"""``vitalstream sink``: consume ``metrics.scored``, ``users``, ``metrics.quality_daily`` and
-``events.ledger``, keep PostgreSQL current, commit offsets only after the database
-transaction commits.
+"""``vitalstream sink``: consume ``metrics.scored``, ``users`` and ``events.ledger``, keep
+PostgreSQL current (``data_quality_daily`` follows ``observations`` in the same transaction,
+see the quality_from_observations migration), commit offsets only after the database transaction commits.
 
 The loop is thin: :mod:`sinks.inbound` decodes, :mod:`sinks.store` writes one transaction
 per batch, :mod:`sinks.deadletter` builds DLQ records. Transient failures pause the
@@ -44,7 +44,7 @@ from sinks.fastdecode import ScoredReader
 from sinks.inbound import TOPICS, Inbound, decode
 from sinks.outcomes import OutcomeRow
 from sinks.plan import STAGE
-from sinks.rows import LedgerRow, ObservationRow, QualityRow
+from sinks.rows import LedgerRow, ObservationRow
 from sinks.store import (
     Batch,
     BatchResult,
@@ -75,8 +75,6 @@ def build_batch(items: Sequence[Inbound]) -> Batch:
                 batch.replayed_event_ids.add(item.event_id)
         elif isinstance(row, UserEvent):
             batch.user_events.append(row)
-        elif isinstance(row, QualityRow):
-            batch.quality.append(row)
         elif isinstance(row, OutcomeRow):
             batch.outcomes.append(row)
     return batch

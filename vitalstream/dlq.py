@@ -220,6 +220,21 @@ def read_replayed(settings: Settings) -> set[str]:
     return {key.decode() for key in kafka.read_compacted(settings, settings.topic("dlq.replays"), "dlq-cli")}
 
 
+PLAN_COLUMNS = ("ref", "event_id", "stage", "error_class", "first_failure", "provider")
+
+
+def plan_row(letter: DeadLetter, codec: Codec) -> dict[str, str | None]:
+    """What a dry run shows of one dead letter it would replay (no record values: nothing personal)."""
+    return {
+        "ref": letter.ref,
+        "event_id": letter.event_id,
+        "stage": letter.stage,
+        "error_class": letter.error_class,
+        "first_failure": letter.failed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "provider": provider_of(letter, codec),
+    }
+
+
 @dataclass
 class ReplayReport:
     matched: int = 0
@@ -227,6 +242,8 @@ class ReplayReport:
     skipped_already: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     dry_run: bool = False
+    planned: list[dict[str, str | None]] = field(default_factory=list)
+    """Dry run only: one :func:`plan_row` per record that would be replayed."""
 
 
 def replay_headers(letter: DeadLetter) -> list[tuple[str, str | bytes | None]]:
@@ -270,6 +287,7 @@ def replay(
     report.matched = len(letters)
     if dry_run or not todo:
         report.replayed = [lt.ref for lt in todo] if dry_run else []
+        report.planned = [plan_row(lt, codec) for lt in todo] if dry_run else []
         return report
     producer = kafka.producer(settings, "dlq-replay")
     start = time.monotonic()

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from vitalstream.stack import proc
-from vitalstream.stack.ports import free_port
+from vitalstream.stack.ports import free_port, port_in_use
 
 
 def _cli(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -87,6 +87,18 @@ def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_pat
         health = _cli(["health"], stack_env)
         assert json.loads(health.stdout)["checks"]["database"] == "ok"
 
+        # An interrupted `up` (or crashed services): Kafka and PostgreSQL still run, the services don't.
+        state = json.loads((stack_dir / "stack.json").read_text())["processes"]
+        for service in ("gateway", "worker", "sink"):
+            assert proc.stop(state[service]["pid"], timeout_s=20)
+        resumed = _cli(["up", "--detach"], stack_env)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "resuming" in resumed.stdout and "vitalstream is up" in resumed.stdout
+        after = json.loads((stack_dir / "stack.json").read_text())["processes"]
+        assert after["kafka"]["pid"] == state["kafka"]["pid"] and after["postgres"]["pid"] == state["postgres"]["pid"]
+        status = _cli(["status"], stack_env)
+        assert status.returncode == 0, status.stdout
+
         twin = _cli(["up", "--detach"], stack_env)
         assert twin.returncode == 1 and "already running" in twin.stdout
         pids = [int(line.split("pid ")[1].split()[0]) for line in status.stdout.splitlines() if " pid " in line]
@@ -113,3 +125,37 @@ def test_port_in_use_is_one_clear_line(stack_env: dict[str, str]) -> None:
     assert "is in use" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     _cli(["down"], stack_env)
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: "), result.stderr
+    return errors[0]
+
+
+def test_gateway_port_taken_fails_before_anything_starts(stack_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        stack_env["VITALSTREAM_GATEWAY_PORT"] = str(busy.getsockname()[1])
+        line = _one_error_line(_cli(["up", "--detach"], stack_env, timeout=60))
+    assert "is in use" in line and "VITALSTREAM_GATEWAY_PORT" in line
+    assert "Kafka" not in _cli(["status"], stack_env).stdout
+
+
+def test_failure_after_kafka_started_is_one_line_and_stops_kafka(stack_env: dict[str, str]) -> None:
+    kafka_port = int(stack_env["VITALSTREAM_LOCAL_KAFKA_PORT"])
+    stack_env["VITALSTREAM_DATABASE_URL"] = f"postgresql://nobody:wrong@127.0.0.1:{free_port()}/none"
+    result = _cli(["up", "--detach"], stack_env)
+    assert "Kafka: starting" in result.stdout
+    line = _one_error_line(result)
+    assert "OperationalError" in line and "stopped what had started" in line
+    deadline = time.monotonic() + 15
+    while port_in_use(kafka_port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not port_in_use(kafka_port), "the broker `up` started is still running"
+    assert _cli(["status"], stack_env).returncode == 1

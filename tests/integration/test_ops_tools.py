@@ -98,6 +98,10 @@ def test_dlq_ls_show_replay_once(settings: Settings) -> None:
 
     dry = _cli(settings, "dlq", "replay", "--provider", "garmin", "--dry-run")
     assert dry.returncode == 0 and "would replay 1" in dry.stdout
+    row = next(line for line in dry.stdout.splitlines() if "ev-1" in line)  # one line per record when piped
+    for column in ("normalize", "SchemaInvalidError", "GARMIN", NOW.strftime("%Y-%m-%d %H:%M:%S")):
+        assert column in row, dry.stdout  # the table: ref, event id, stage, class, first failure, provider
+    assert "ev-2" not in dry.stdout and "Ada" not in dry.stdout
     assert consume_all(settings, "webhooks.raw") == []
 
     first = _cli(settings, "dlq", "replay", "--provider", "GARMIN")

@@ -122,3 +122,11 @@ def test_quality_delta_applies_each_offset_once() -> None:
     rec = quality.to_record(key, other)
     assert (rec.day, rec.count, rec.excellent, rec.fair, rec.poor) == (date(2026, 7, 1), 5, 2, 1, 2)
     assert rec.confidence_sum == pytest.approx(90 + 40 + 60 + 90 + 40)
+
+
+def test_quality_delta_counts_entries_collected_out_of_offset_order() -> None:
+    # A score batch groups by subject and metric: subject A at offsets 10 and 30, subject B at 20.
+    collected = [(10, 90.0, "excellent"), (30, 70.0, "good"), (20, 50.0, "fair")]
+    _, entries = quality.decode_delta(quality.encode_delta(0, collected))
+    state, applied = quality.apply_delta(None, 0, entries)
+    assert applied == 3 and state["n"] == 3 and state["l"] == [1, 1, 1, 0]
