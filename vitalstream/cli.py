@@ -26,7 +26,8 @@ def _settings() -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "VITALSTREAM_" + str(first["loc"][0]).upper() if first["loc"] else "a VITALSTREAM_* variable"
-        raise click.ClickException(f"{field}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise click.ClickException(f"{field}: {message}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
