@@ -157,7 +157,8 @@ def stacktrace(exc: BaseException) -> str:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        parts.append(f"{type(current).__name__}\n" + "".join(traceback.format_list(_frames(current.__traceback__))))
+        frames = "".join(traceback.format_list(_frames(current.__traceback__)))
+        parts.append(f"{type(current).__name__}\nTraceback (most recent call last):\n{frames}")
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     text = "\ncaused by ".join(parts)
     encoded = text.encode("utf-8")

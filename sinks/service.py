@@ -58,7 +58,7 @@ from sinks.store import (
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import configure_logging, get_logger
-from vitalstream.platform.settings import Settings
+from vitalstream.platform.settings import Settings, secret_values
 
 log = get_logger("sinks.service")
 T = TypeVar("T")
@@ -472,7 +472,7 @@ class Sink:
 
 def run(settings: Settings) -> None:
     """Entry point of ``vitalstream sink``: runs until SIGTERM/SIGINT."""
-    configure_logging(settings.log_level, service="sink", secrets=settings.secret_values())
+    configure_logging(settings.log_level, service="sink", secrets=secret_values(settings))
     start_http_server(settings.sink_metrics_port)
     stop = threading.Event()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,7 +26,8 @@ def _settings() -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "VITALSTREAM_" + str(first["loc"][0]).upper() if first["loc"] else "a VITALSTREAM_* variable"
-        raise click.ClickException(f"{field}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise click.ClickException(f"{field}: {message}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,6 +89,49 @@ def sink() -> None:
     from sinks.service import run
 
     run(_settings())
+
+
+@main.command()
+def console() -> None:
+    """Run the ops console (web): overview, dead letters and replay, recompute, quality, accounts, audit."""
+    from vitalstream.console.app import run as run_console
+
+    run_console(_settings())
+
+
+@main.group()
+def accounts() -> None:
+    """Ops console accounts (roles: admin, operator, viewer)."""
+
+
+@accounts.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "operator", "viewer"]))
+@click.option(
+    "--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Else read from stdin."
+)
+def accounts_add(name: str, role: str, password_file: Path | None) -> None:
+    """Create an account, or set an existing one's role and password (its sessions end)."""
+    from vitalstream.console.accounts_cli import add
+
+    add(_settings(), name, role, password_file)
+
+
+@accounts.command("ls")
+def accounts_ls() -> None:
+    """List the console accounts and their roles."""
+    from vitalstream.console.accounts_cli import ls
+
+    ls(_settings())
+
+
+@accounts.command("remove")
+@click.argument("name")
+def accounts_remove(name: str) -> None:
+    """Remove an account (its sessions end at once)."""
+    from vitalstream.console.accounts_cli import remove
+
+    remove(_settings(), name)
 
 
 @main.command()

@@ -31,7 +31,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0005"
+    assert migrate.current(database_url, schema) == migrate.head() == "0006"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -197,3 +197,17 @@ def test_revision_0005_recounts_daily_quality_from_observations_and_keeps_it(dat
         assert row == (2, 20.0, 0, 2, 2)
     migrate.downgrade(database_url, schema, revision="0004")
     assert ("data_quality_daily", "confidence_sum") not in _columns(database_url, schema)
+
+
+def test_console_tables_come_and_go_with_revision_0006(database_url: str, schema: str) -> None:
+    console = {"console_accounts", "console_sessions", "console_audit"}
+
+    def tables() -> set[str]:
+        return {t for t, _c in _columns(database_url, schema)}
+
+    migrate.upgrade(database_url, schema, revision="0005")
+    assert not console & tables()
+    migrate.upgrade(database_url, schema)
+    assert console <= tables()
+    migrate.downgrade(database_url, schema, revision="0005")
+    assert not console & tables()

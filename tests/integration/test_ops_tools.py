@@ -156,19 +156,22 @@ async def test_admin_port_refuses_a_wrong_token(settings: Settings) -> None:
         good = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
         resp = await client.get("/admin/dlq", headers=good)
         assert resp.status == 200
-        assert [g["error_class"] for g in await resp.json()] == ["SchemaInvalidError"]
+        summary = await resp.json()
+        assert [g["error_class"] for g in summary["groups"]] == ["SchemaInvalidError"]
+        assert summary["incomplete"] is False and summary["read"] == summary["total"] == 1
         resp = await client.post("/admin/dlq/replay", json={"dry_run": True}, headers=good)
         assert resp.status == 200 and (await resp.json())["replayed"]
 
 
 def test_empty_admin_token_closes_the_admin_api(settings: Settings) -> None:
-    from vitalstream.admin import authorized
+    from vitalstream.admin import AdminGuard, Verdict
 
     class Req:
         headers: dict[str, str] = {"Authorization": "Bearer "}
+        remote = "127.0.0.1"
 
     closed = settings.model_copy(update={"admin_token": SecretStr("")})
-    assert not authorized(Req(), closed)  # type: ignore[arg-type]
+    assert AdminGuard(closed).judge(Req()) is Verdict.DENIED  # type: ignore[arg-type]
 
 
 def test_health_turns_unhealthy_when_postgres_stops_and_recovers(settings: Settings, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ PROMETHEUS_DIR = DEPLOY / "prometheus"
 GRAFANA_DIR = DEPLOY / "grafana"
 DASHBOARD = GRAFANA_DIR / "dashboards" / "vitalstream.json"
 K8S = DEPLOY / "k8s"
+SECRET_EXAMPLE = K8S / "examples" / "secret.yaml"
 
 SETTINGS_ENV = {"VITALSTREAM_" + name.upper() for name in Settings.model_fields}
 # design §3: the gateway's HTTP interface.
@@ -618,10 +619,10 @@ def test_k8s_documents(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
         if doc["kind"] == "ConfigMap":
             assert all(isinstance(v, str) for v in doc["data"].values()), f"{where}: ConfigMap values must be strings"
     kinds = {k for k, _ in seen}
+    assert "Secret" not in kinds, "the kustomization must never apply a Secret (placeholders would go live)"
     assert {
         "Namespace",
         "ConfigMap",
-        "Secret",
         "Deployment",
         "Service",
         "HorizontalPodAutoscaler",
@@ -632,7 +633,7 @@ def test_k8s_documents(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
 
 def test_k8s_workloads(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
     config_maps = {d["metadata"]["name"] for _, d in k8s_docs if d["kind"] == "ConfigMap"}
-    secrets = {d["metadata"]["name"] for _, d in k8s_docs if d["kind"] == "Secret"}
+    secrets = {d["metadata"]["name"] for d in load_yaml_docs(SECRET_EXAMPLE) if d["kind"] == "Secret"}
     for _path, doc in k8s_docs:
         if doc["kind"] in {"Deployment", "StatefulSet"}:
             selector = doc["spec"]["selector"]["matchLabels"]
@@ -708,7 +709,8 @@ def test_k8s_gateway(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
     config = docs[("ConfigMap", "vitalstream-config")]["data"]
     assert config["VITALSTREAM_GATEWAY_HOST"] == "0.0.0.0"
     assert int(config["VITALSTREAM_REPLICATION_FACTOR"]) == 3 and int(config["VITALSTREAM_MIN_INSYNC_REPLICAS"]) == 2
-    secret = docs[("Secret", "vitalstream-secrets")]
+    (secret,) = load_yaml_docs(SECRET_EXAMPLE)
+    assert secret["metadata"]["name"] == "vitalstream-secrets"
     assert "VITALSTREAM_DATABASE_URL" in secret["stringData"]
     assert not set(secret["stringData"]) & set(config), "a setting in both the ConfigMap and the Secret"
 
@@ -775,3 +777,26 @@ def test_kustomize_builds() -> None:
         if doc["kind"] in {"Deployment", "StatefulSet", "Job"}:
             for container in all_containers(doc["spec"]["template"]):
                 assert container["image"] == f"{image['newName']}:{image['newTag']}"
+
+
+def test_the_example_secret_cannot_go_live() -> None:
+    """Every placeholder of the example Secret is refused when settings are read."""
+    from pydantic import ValidationError
+
+    (secret,) = load_yaml_docs(SECRET_EXAMPLE)
+    for variable in ("VITALSTREAM_TERRA_SECRETS", "VITALSTREAM_WEBHOOK_SECRETS", "VITALSTREAM_ADMIN_TOKEN"):
+        field = variable.removeprefix("VITALSTREAM_").lower()
+        with pytest.raises(ValidationError):
+            Settings(**{field: secret["stringData"][variable]})
+    env_example = dict(
+        line.split("=", 1) for line in (DEPLOY / "compose" / "env.example").read_text().splitlines() if "=" in line
+    )
+    for variable in ("VITALSTREAM_TERRA_SECRETS", "VITALSTREAM_ADMIN_TOKEN"):
+        with pytest.raises(ValidationError):
+            Settings(**{variable.removeprefix("VITALSTREAM_").lower(): env_example[variable]})
+
+
+def test_dotenv_files_are_git_ignored() -> None:
+    for name in (".env", ".env.local", "deploy/compose/.env"):
+        out = subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT, check=False)
+        assert out.returncode == 0, f"{name} is not git-ignored"

@@ -1,12 +1,15 @@
 """Structured JSON logging (structlog) with redaction, and small Prometheus helpers.
 
 Every service calls ``configure_logging()`` once. A redaction processor drops any
-key that looks like a secret or personal field (the contract's list, :mod:`schemas.personal`),
-so a careless ``log.info(..., headers=h)`` cannot leak a signature, an authorization header
-or an e-mail address (design §10.7). Exceptions are rendered as class names and code
-locations only (their text can quote values, :func:`schemas.deadletter.stacktrace`), and
-every secret the process holds is scrubbed from each line, structlog's and the standard
-library's (Faust, aiokafka) alike.
+key that looks like a secret or personal field, so a careless ``log.info(..., headers=h)``
+cannot leak a signature, an authorization header or an e-mail address (design §10.7).
+Text is scrubbed too — exception messages and tracebacks (rendered *before* the redactor),
+and every line of the standard ``logging`` handlers (aiohttp's, librdkafka's): bearer
+tokens, ``whsec_`` keys, signature values, URL passwords and the process's own secret
+values (``configure_logging(secrets=…)``) become ``[redacted]``. Exceptions are rendered
+as class names and code locations only (:func:`schemas.deadletter.stacktrace`): their text
+can quote payload or row values that no pattern knows. Keys are redacted by the contract's
+list of personal fields too (:mod:`schemas.personal`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import faulthandler
 import logging
 import random
+import re
 import signal
 import sys
 from collections.abc import Iterable, MutableMapping
@@ -52,32 +56,48 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
-SCRUBBED = "[secret]"
-_secrets: list[str] = []
-"""The values ``configure_logging`` registered, longest first."""
+_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), r"\1 " + REDACTED),
+    (re.compile(r"whsec_[A-Za-z0-9+/=_-]*"), "whsec_" + REDACTED),
+    (re.compile(r"\bv1[=,][A-Za-z0-9+/=]{16,}"), "v1=" + REDACTED),
+    (re.compile(r"(?i)\b(password|passwd|pwd|secret|token)(\s*[=:]\s*)[^\s\"',;&]+"), r"\1\2" + REDACTED),
+    (re.compile(r"(://[^/\s:@]*:)[^@\s/]+@"), r"\1" + REDACTED + "@"),
+)
+# one cheap search decides whether a string needs the patterns at all (most log values do not)
+_TRIGGER = re.compile(r"(?i)bearer|basic|whsec_|v1[=,]|passw|pwd|secret|token|://")
+_KNOWN: list[re.Pattern[str]] = []
+MIN_KNOWN_SECRET = 6
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Secret values of this process: any occurrence in any logged text becomes ``[redacted]``."""
+    known = sorted({v for v in values if len(v) >= MIN_KNOWN_SECRET}, key=len, reverse=True)
+    _KNOWN[:] = [re.compile("|".join(re.escape(v) for v in known))] if known else []
+
+
+def scrub(text: str) -> str:
+    """``text`` with credentials replaced (the registered secret values, then the patterns above)."""
+    for known in _KNOWN:
+        text = known.sub(REDACTED, text)
+    if _TRIGGER.search(text):
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+    return text
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """For the standard library's handlers: tracebacks value-free, the formatted line scrubbed."""
+
+    def formatException(self, ei: Any) -> str:
+        return stacktrace(ei[1]) if ei and ei[1] is not None else ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
 
 
 def _is_sensitive(key: str) -> bool:
     k = key.lower()
-    return k in SENSITIVE_KEYS or is_personal(k)
-
-
-def scrub(text: str) -> str:
-    """``text`` with every registered secret value replaced."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, SCRUBBED)
-    return text
-
-
-def _scrub_values(value: Any) -> Any:
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, MutableMapping):
-        return {k: _scrub_values(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub_values(v) for v in value]
-    return value
+    return k in SENSITIVE_KEYS or "signature" in k or is_personal(k)
 
 
 def _exception_processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -92,29 +112,16 @@ def _exception_processor(_logger: Any, _method: str, event_dict: MutableMapping[
     return event_dict
 
 
-def _scrub_processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    if _secrets:
-        for key in list(event_dict):
-            event_dict[key] = _scrub_values(event_dict[key])
-    return event_dict
-
-
-class SafeFormatter(logging.Formatter):
-    """Standard-library lines (Faust, aiokafka): value-free tracebacks, secrets scrubbed."""
-
-    def formatException(self, ei: Any) -> str:
-        return stacktrace(ei[1]) if ei and ei[1] is not None else ""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return scrub(super().format(record))
-
-
 def redact(value: Any) -> Any:
-    """Recursively replace sensitive keys in mappings with a marker."""
+    """Recursively replace sensitive keys in mappings with a marker, and scrub text."""
+    if isinstance(value, str):
+        return scrub(value)
     if isinstance(value, MutableMapping):
         return {k: (REDACTED if _is_sensitive(str(k)) else redact(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
+    if isinstance(value, BaseException):  # never its text: it can quote values
+        return type(value).__name__
     return value
 
 
@@ -131,23 +138,23 @@ def _dumps(value: Any, **_kw: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def configure_logging(level: str = "INFO", service: str = "vitalstream", secrets: Iterable[str] = ()) -> None:
+def configure_logging(level: str = "INFO", service: str = "vitalstream", *, secrets: Iterable[str] = ()) -> None:
     """JSON lines on stderr, one per event, with timestamp, level, service and logger name.
 
-    ``secrets`` (``Settings.secret_values()``) are scrubbed from every line, longest first.
+    ``secrets``: this process's secret values, scrubbed from every line wherever they appear.
     """
-    _secrets[:] = sorted({s for s in secrets if s}, key=len, reverse=True)
+    register_secrets(secrets)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(SafeFormatter("%(message)s"))
+    handler.setFormatter(ScrubbingFormatter("%(message)s"))
     logging.basicConfig(handlers=[handler], level=level.upper(), force=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # tracebacks are value-free text first, so the redactor sees (and scrubs) them too
             _exception_processor,
             _redact_processor,
-            _scrub_processor,
             structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

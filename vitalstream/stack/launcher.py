@@ -27,7 +27,12 @@ from vitalstream.stack.kafka import KafkaBroker, new_cluster_id
 from vitalstream.stack.ports import port_in_use, wait_port
 from vitalstream.stack.postgres import PostgresServer
 
-SERVICES: dict[str, str] = {"gateway": "vitalstream.gateway_process", "worker": "streams.main", "sink": "sinks.service"}
+SERVICES: dict[str, str] = {
+    "gateway": "vitalstream.gateway_process",
+    "worker": "streams.main",
+    "sink": "sinks.service",
+    "console": "vitalstream.console.app",
+}
 
 
 def stack_dir() -> Path:
@@ -100,7 +105,7 @@ def service_available(name: str) -> bool:
         return False
 
 
-def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) -> int:
+def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink", "console")) -> int:
     """Start the stack, or the part of it an interrupted ``up`` left stopped.
 
     Processes of an earlier ``up`` that still run (say Kafka and PostgreSQL after the CLI was
@@ -177,6 +182,7 @@ def _bring_up(
         "VITALSTREAM_WEBHOOK_SECRETS": f"acme={keys['webhook']}",
         "VITALSTREAM_ADMIN_TOKEN": keys["admin"],
         "VITALSTREAM_WORKER_DATADIR": str(paths.root / "worker"),
+        **_console_env(paths, keys),
     }
     settings = Settings(**{k.removeprefix("VITALSTREAM_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
     from sinks.migrate import upgrade
@@ -187,6 +193,8 @@ def _bring_up(
     if report.problems:
         raise StackError("topics: " + "; ".join(report.problems))
     print(f"Kafka: {len(report.created)} topics created, {len(report.verified) + len(report.fixed)} verified")
+    if "console" in services:
+        _console_admin(settings, env)
     _save(paths.env, "".join(f"{k}={v}\n" for k, v in env.items()))
     _start_services(paths, state, kept, services, env)
     return env
@@ -227,6 +235,7 @@ def _service_ports(services: tuple[str, ...]) -> dict[str, tuple[str, int]]:
         "gateway admin": (s.gateway_host, s.admin_port),
         "worker": ("127.0.0.1", s.worker_web_port),
         "sink": ("127.0.0.1", s.sink_metrics_port),
+        "console": (s.console_host, s.console_port),
     }
     return {n: hp for n, hp in ports.items() if n.split()[0] in services}
 
@@ -255,6 +264,7 @@ _PORT_VARS = {
     "gateway admin": "VITALSTREAM_ADMIN_PORT",
     "worker": "VITALSTREAM_WORKER_WEB_PORT",
     "sink": "VITALSTREAM_SINK_METRICS_PORT",
+    "console": "VITALSTREAM_CONSOLE_PORT",
 }
 
 
@@ -315,6 +325,25 @@ def _last_line(log: Path) -> str:
     return f"{lines[-1][:200] if lines else 'no output'} (see {log})"
 
 
+def _console_env(paths: StackPaths, keys: dict[str, str]) -> dict[str, str]:
+    """The console's port and its generated ``admin`` password (kept in secrets.json across restarts)."""
+    if "console_admin" not in keys:
+        keys["console_admin"] = secrets.token_urlsafe(18)
+        _save(paths.secrets, json.dumps(keys))
+    return {
+        "VITALSTREAM_CONSOLE_HOST": os.environ.get("VITALSTREAM_CONSOLE_HOST", "127.0.0.1"),
+        "VITALSTREAM_CONSOLE_PORT": os.environ.get("VITALSTREAM_CONSOLE_PORT", "8070"),
+        "VITALSTREAM_CONSOLE_ADMIN_PASSWORD": keys["console_admin"],
+    }
+
+
+def _console_admin(settings: Any, env: dict[str, str]) -> None:
+    from vitalstream.console.accounts_cli import ensure_account
+
+    ensure_account(settings, "admin", "admin", env["VITALSTREAM_CONSOLE_ADMIN_PASSWORD"])
+    print("console: account admin ready (password in stack.env as VITALSTREAM_CONSOLE_ADMIN_PASSWORD)")
+
+
 def _saved_pg_port(paths: StackPaths) -> int | None:
     try:
         return int((paths.root / "pg" / "port").read_text())
@@ -328,6 +357,11 @@ def _print_summary(paths: StackPaths, env: dict[str, str], state: dict[str, Any]
     print(
         f"  gateway     http://{host}:{port}/webhooks/terra   (health: http://{host}:{port}/health, metrics: /metrics)"
     )
+    if "console" in state["processes"]:
+        chost, cport = env["VITALSTREAM_CONSOLE_HOST"], env["VITALSTREAM_CONSOLE_PORT"]
+        print(
+            f"  console     http://{chost}:{cport}/   (log in as admin, password: VITALSTREAM_CONSOLE_ADMIN_PASSWORD)"
+        )
     print(f"  kafka       {env['VITALSTREAM_KAFKA_BOOTSTRAP']}")
     print(f"  postgres    {_mask_password(env['VITALSTREAM_DATABASE_URL'])}")
     worker_port = os.environ.get("VITALSTREAM_WORKER_WEB_PORT", "6066")
@@ -377,7 +411,7 @@ def down(quiet: bool = False) -> int:
     state = load_state(paths)
     processes: dict[str, Any] = state.get("processes", {})
     stopped: list[str] = []
-    for name in ("gateway", "worker", "sink"):
+    for name in ("console", "gateway", "worker", "sink"):
         info = processes.get(name)
         if info and proc.stop(info.get("pid"), timeout_s=20):
             stopped.append(name)
