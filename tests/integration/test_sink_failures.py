@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from schemas.codec import Codec
 from sinks import metrics, sample
 from tests.fix_kafka import make_settings
 from tests.fix_pg import with_search_path
@@ -98,7 +99,7 @@ def test_permanent_failures_are_isolated_dead_lettered_and_their_batch_mates_com
     assert int(h["vs.original.partition"]) >= 0 and int(h["vs.original.offset"]) >= 0
     assert int(h["vs.original.timestamp"]) > 0 and h["vs.attempts"] == b"1" and h["vs.first_failure_at"]
     assert h["trace"] == b"t-1" and nul_msg.key() == b"terra:g3"
-    assert sample.Codec().decode(nul_msg.value()) == nul
+    assert Codec().decode(nul_msg.value()) == nul
     assert headers_of(by_event["backwards"])["vs.error.class"] == b"CheckViolation"
     assert headers_of(by_event["conf"])["vs.error.class"] == b"InvalidRecord"
     assert headers_of(by_event[""])["vs.error.class"] == b"DecodeError"
