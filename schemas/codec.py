@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
@@ -53,39 +54,54 @@ class DecodeError(ValueError):
     """The bytes are not a record this codec knows (wrong magic, unknown schema, corrupt body)."""
 
 
-def schema_text(name: str) -> str:
-    return resources.files("schemas").joinpath("avro", SCHEMA_FILES[name]).read_text(encoding="utf-8")
+def schema_text(name: str, release: str | None = None) -> str:
+    """The ``.avsc`` text of ``name``: the current one, or as ``schemas/avro/released/<release>/`` has it."""
+    folder = resources.files("schemas").joinpath("avro")
+    if release is not None:
+        folder = folder.joinpath("released", release)
+    return folder.joinpath(SCHEMA_FILES[name]).read_text(encoding="utf-8")
+
+
+def releases() -> list[str]:
+    """Every released schema set, oldest first (``v1``, ``v2``, …)."""
+    released = resources.files("schemas").joinpath("avro", "released")
+    return sorted((d.name for d in released.iterdir() if d.is_dir()), key=lambda v: int(v.lstrip("v")))
+
+
+def released_names(release: str) -> list[str]:
+    folder = resources.files("schemas").joinpath("avro", "released", release)
+    return [name for name, file in SCHEMA_FILES.items() if folder.joinpath(file).is_file()]
 
 
 def full_name(name: str) -> str:
     return f"{NAMESPACE}.{name}"
 
 
-def _inline(node: Any, defined: set[str]) -> Any:
+def _inline(node: Any, defined: set[str], release: str | None) -> Any:
     """``node`` with each reference to one of our named types replaced by its full schema at first use."""
     if isinstance(node, str):
         short = node.removeprefix(NAMESPACE + ".")
         if node not in defined and short in SCHEMA_FILES and node == full_name(short):
-            return _inline(json.loads(schema_text(short)), defined)
+            return _inline(json.loads(schema_text(short, release)), defined, release)
         return node
     if isinstance(node, list):
-        return [_inline(item, defined) for item in node]
+        return [_inline(item, defined, release) for item in node]
     if isinstance(node, dict):
         if node.get("type") in ("record", "enum", "fixed") and "name" in node:
             name = node["name"]
             defined.add(name if "." in name else f"{node.get('namespace', NAMESPACE)}.{name}")
-        return {k: _inline(v, defined) for k, v in node.items()}
+        return {k: _inline(v, defined, release) for k, v in node.items()}
     return node
 
 
 @cache
-def _standalone(name: str) -> str:
-    return json.dumps(_inline(json.loads(schema_text(name)), set()))
+def _standalone(name: str, release: str | None) -> str:
+    return json.dumps(_inline(json.loads(schema_text(name, release)), set(), release))
 
 
-def standalone_schema(name: str) -> Any:
+def standalone_schema(name: str, release: str | None = None) -> Any:
     """The schema JSON with every named type it uses written in full (no outside references)."""
-    return json.loads(_standalone(name))
+    return json.loads(_standalone(name, release))
 
 
 @cache
@@ -116,21 +132,43 @@ def single_object_header(name: str) -> bytes:
     return MAGIC_SINGLE_OBJECT + schema_fingerprint(name)
 
 
-def _legacy_fingerprint(name: str) -> bytes:
+def _legacy_fingerprint(name: str, release: str | None = None) -> bytes:
     """What 0.1.x wrote: byte-reversed, over a form that names (not inlines) nested records."""
     named: dict[str, Any] = {}
-    for other in SCHEMA_FILES:
-        parsed = fastavro.parse_schema(json.loads(schema_text(other)), named_schemas=named)
+    for other in released_names(release) if release else SCHEMA_FILES:
+        parsed = fastavro.parse_schema(json.loads(schema_text(other, release)), named_schemas=named)
         if other == name:
             return crc64_avro(str(to_parsing_canonical_form(parsed)))[::-1]
     raise KeyError(name)
 
 
+@dataclass(frozen=True, slots=True)
+class WriterSchema:
+    """A schema some release wrote with: the record it decodes to, and the writer schema when it is not ours."""
+
+    name: str
+    writer: Any = None
+    """None: the current schema; else the parsed older schema to resolve against the current one."""
+
+
 @cache
-def _by_fingerprint() -> dict[bytes, str]:
-    """Spec fingerprints, plus the legacy ones readers accept until release 0.3.0."""
-    known = {_legacy_fingerprint(name): name for name in SCHEMA_FILES}
-    known.update({schema_fingerprint(name): name for name in SCHEMA_FILES})
+def _by_fingerprint() -> dict[bytes, WriterSchema]:
+    """Every fingerprint a writer of any release used → how to read it.
+
+    Records written with an older released schema are resolved against the current one (Avro
+    schema resolution: fields added since take their defaults), so a compacted topic written
+    before a schema change stays readable. The byte-reversed legacy fingerprints of 0.1.x are
+    accepted until release 0.3.0.
+    """
+    known: dict[bytes, WriterSchema] = {}
+    for release in releases():
+        for name in released_names(release):
+            writer = fastavro.parse_schema(standalone_schema(name, release), named_schemas={})
+            older = WriterSchema(name, writer)
+            known[_legacy_fingerprint(name, release)] = older
+            known[crc64_avro(str(to_parsing_canonical_form(writer)))] = older
+    known.update({_legacy_fingerprint(name): WriterSchema(name) for name in SCHEMA_FILES})
+    known.update({schema_fingerprint(name): WriterSchema(name) for name in SCHEMA_FILES})
     return known
 
 
@@ -155,8 +193,8 @@ class Codec:
     def decode(self, data: bytes) -> records._Record:
         if data[:1] == MAGIC_CONFLUENT:
             return self._decode_confluent(data)
-        name = self.schema_name(data)
-        return self._read_body(name, data[SINGLE_OBJECT_HEADER:])
+        found = self._writer_of(data)
+        return self._read_body(found.name, data[SINGLE_OBJECT_HEADER:], found.writer)
 
     def decode_as(self, data: bytes, cls: type[R]) -> R:
         record = self.decode(data)
@@ -165,17 +203,25 @@ class Codec:
         return record
 
     def schema_name(self, data: bytes) -> str:
-        """The record name of a single-object record (spec or legacy fingerprint)."""
+        """The record name of a single-object record (any release's fingerprint, spec or legacy)."""
+        return self._writer_of(data).name
+
+    @staticmethod
+    def _writer_of(data: bytes) -> WriterSchema:
         if data[:2] != MAGIC_SINGLE_OBJECT or len(data) < SINGLE_OBJECT_HEADER:
             raise DecodeError("not an Avro single-object or Confluent-framed record")
-        name = _by_fingerprint().get(bytes(data[2:SINGLE_OBJECT_HEADER]))
-        if name is None:
+        found = _by_fingerprint().get(bytes(data[2:SINGLE_OBJECT_HEADER]))
+        if found is None:
             raise DecodeError("unknown schema fingerprint")
-        return name
+        return found
 
-    def _read_body(self, name: str, body: bytes) -> records._Record:
+    def _read_body(self, name: str, body: bytes, writer: Any = None) -> records._Record:
+        reader = self._schemas[name]
         try:
-            value = fastavro.schemaless_reader(io.BytesIO(body), self._schemas[name], None)
+            if writer is None:
+                value = fastavro.schemaless_reader(io.BytesIO(body), reader, None)
+            else:
+                value = fastavro.schemaless_reader(io.BytesIO(body), writer, reader)
         except Exception as exc:  # fastavro raises assorted errors on corrupt bodies
             raise DecodeError(f"corrupt {name} body: {type(exc).__name__}") from None
         return from_avro(name, value)
