@@ -24,12 +24,10 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
-# Dependencies first (their own layer: rebuilt only when pyproject.toml changes).
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
- && pip install --upgrade pip setuptools wheel \
- && pip install -r /tmp/requirements.txt
+# Dependencies first (their own layer: rebuilt only when the lock changes): every one pinned with
+# its hashes in requirements-runtime.lock (`make lock`); pip refuses anything else.
+COPY requirements-runtime.lock ./
+RUN pip install --require-hashes -r requirements-runtime.lock
 
 # Then the project (non-editable; package data such as Avro schemas and migrations included).
 # README.md* : the glob keeps the build working while the README is being written.

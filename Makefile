@@ -5,13 +5,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up down status test test-unit lint typecheck check bench clean venv sysdeps
+.PHONY: up down status test test-unit lint typecheck check bench clean venv sysdeps lock audit
 
-$(STAMP): pyproject.toml
+# Every dependency of `.[dev]` comes from requirements.lock, pinned with its hashes (pip refuses
+# anything else); then the project itself, editable, built with the locked setuptools and without
+# letting pip resolve anything more (PYTHONWARNINGS: setuptools' banner about editable installs).
+$(STAMP): pyproject.toml requirements.lock
 	@scripts/ensure-system-deps.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	@PYTHONWARNINGS=ignore $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -40,6 +43,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# After changing a dependency in pyproject.toml: re-resolve and re-hash (commit the lock files).
+LOCK := $(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url
+lock: $(STAMP)
+	$(LOCK) --extra dev -o requirements.lock pyproject.toml
+	$(LOCK) -o requirements-runtime.lock pyproject.toml
+
+# Known vulnerabilities of the installed (locked) set (see scripts/audit.sh and README: Supply chain).
+audit: $(STAMP)
+	@BIN=$(BIN) scripts/audit.sh
 
 bench: $(STAMP)
 	@$(BIN)/python -m pip install -q -e '.[dev,bench]'

@@ -15,12 +15,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from gateway import openapi
+from gateway.bodies import read_body
 from gateway.config import GatewayConfig
 from gateway.intake import Answer, Intake, error
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, normalize_path
 from gateway.producer import DurableProducer, RecordProducer, gateway_producer_config
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import get_logger, sampled
 from vitalstream.platform.settings import Settings
 
@@ -76,38 +79,11 @@ _ANSWER = web.RequestKey("vs_answer", Answer)
 # ------------------------------------------------------------------------------ helpers
 
 
-def client_address(request: web.Request, trusted_hops: int) -> str:
-    """The peer address, or the address ``trusted_hops`` proxies back in X-Forwarded-For."""
-    if trusted_hops > 0:
-        forwarded = request.headers.get("X-Forwarded-For")
-        if forwarded:
-            hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-            if hops:
-                return hops[-trusted_hops] if len(hops) >= trusted_hops else hops[0]
-    return request.remote or "unknown"
-
-
 def respond(request: web.Request, answer: Answer) -> web.Response:
     request[_ANSWER] = answer
     return web.Response(
         body=answer.json(), status=answer.status, headers=answer.headers, content_type="application/json"
     )
-
-
-async def read_body(request: web.Request, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it grows past ``limit`` (never buffers more than that)."""
-    content = request.content
-    first = await content.readany()
-    if len(first) > limit:
-        return None
-    if content.at_eof():
-        return first
-    buf = bytearray(first)
-    while chunk := await content.readany():
-        buf += chunk
-        if len(buf) > limit:
-            return None
-    return bytes(buf)
 
 
 def route_of(request: web.Request) -> str:
@@ -120,26 +96,46 @@ def route_of(request: web.Request) -> str:
 # ------------------------------------------------------------------------------ routes
 
 
+def _answered_unread(request: web.Request, answer: Answer) -> web.Response:
+    """An answer given before the body was read: close the connection rather than drain the body."""
+    response = respond(request, answer)
+    if request.body_exists:
+        response.force_close()
+    return response
+
+
+async def _receive(request: web.Request, state: GatewayState) -> bytes | Answer:
+    """The body within the read slots, the deadline and the size cap — or the answer why not."""
+    intake, config = state.intake, state.config
+    large = intake.slots.is_large(request.content_length, "content-encoding" in request.headers)
+    async with intake.slots.slot(large) as held:
+        if not held:
+            return intake.busy()
+        try:
+            async with asyncio.timeout(config.body_timeout_s):
+                body = await read_body(request.content, config.max_body_bytes)
+        except TimeoutError:
+            return intake.read_timeout()
+        except RequestPayloadError:  # bad gzip/deflate data or broken chunked framing
+            return error(400, "malformed_encoding", "The body does not decode as its framing or Content-Encoding say.")
+    return intake.too_large() if body is None else body
+
+
 async def _webhook(request: web.Request, source: str) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     intake = state.intake
-    client = client_address(request, state.config.trusted_proxy_hops)
-    pre = intake.precheck(source, client, request.content_length, request.content_type)
+    client = intake.proxies.client(request.remote, request.headers.get("X-Forwarded-For"))
+    pre = intake.precheck(source, client, request.content_length, request.headers)
     if pre is not None:
-        response = respond(request, pre)
-        if pre.status == 413:
-            response.force_close()  # do not read an oversized body just to discard it
-        return response
-    body = await read_body(request, state.config.max_body_bytes)
-    if body is None:
-        response = respond(request, intake.too_large())
-        response.force_close()
-        return response
+        return _answered_unread(request, pre)
+    body = await _receive(request, state)
+    if isinstance(body, Answer):
+        return _answered_unread(request, body)
     state.metrics.request_bytes.observe(len(body))
     if source == "terra":
-        answer = await intake.terra_webhook(body, request.headers)
+        answer = await intake.terra_webhook(body, request.headers, client)
     else:
-        answer = await intake.standard_webhook(source, body, request.headers)
+        answer = await intake.standard_webhook(source, body, request.headers, client)
     if answer.status == 202:
         state.metrics.accept_latency.labels(source).observe(time.perf_counter() - request[_START])
     return respond(request, answer)
@@ -265,7 +261,7 @@ def create_app(
             ),
             on_delivery_error=metrics_.delivery_error,
         )
-    intake = Intake(config, producer, metrics_)
+    intake = Intake(config, producer, metrics_, codec_for(settings))
     metrics_.track(producer.queue_depth, lambda: len(intake.cache))
     readiness = Readiness(producer, config.raw_topic, config.ready_timeout_s, config.ready_cache_s)
 

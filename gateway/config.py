@@ -1,9 +1,4 @@
-"""The gateway's view of the settings, with defaults for knobs the shared Settings may not have yet.
-
-Knobs read with ``getattr`` (defaults below) are proposed ``Settings`` fields; once they
-exist in ``vitalstream/platform/settings.py`` the environment variables take effect without code
-changes here.
-"""
+"""The gateway's view of the settings: the plain values the intake and the routes need."""
 
 from __future__ import annotations
 
@@ -12,15 +7,6 @@ from dataclasses import dataclass
 from gateway.signatures import split_secrets
 from vitalstream.platform.settings import Settings
 
-# proposed Settings fields (VITALSTREAM_<NAME>) and their defaults
-DEFAULT_TRUSTED_PROXY_HOPS = 0  # gateway_trusted_proxy_hops: honour X-Forwarded-For only when > 0
-DEFAULT_RETRY_AFTER_S = 5  # gateway_retry_after_s: Retry-After of 503 answers
-DEFAULT_READY_TIMEOUT_S = 1.0  # gateway_ready_timeout_s: broker metadata timeout of /readyz
-DEFAULT_READY_CACHE_S = 1.0  # gateway_ready_cache_s: how long a /readyz verdict is reused
-DEFAULT_SHUTDOWN_TIMEOUT_S = 15.0  # gateway_shutdown_timeout_s: wait for in-flight requests on stop
-DEFAULT_FLUSH_TIMEOUT_S = 10.0  # gateway_flush_timeout_s: producer flush on stop
-DEFAULT_ACCESS_LOG_SAMPLE = 1.0  # gateway_access_log_sample: share of successful webhook requests logged
-DEFAULT_PROBE_LOG_SAMPLE = 0.01  # gateway_probe_log_sample: share of health/metrics requests logged
 RATE_WINDOW_S = 60.0
 
 
@@ -35,16 +21,23 @@ class GatewayConfig:
     idempotency_ttl_s: float
     idempotency_max_entries: int
     limit_per_ip: int
+    """Requests per address and minute that fail authentication (verified ones are never counted)."""
     limit_per_source: int
     limit_per_user: int
-    trusted_proxy_hops: int = DEFAULT_TRUSTED_PROXY_HOPS
-    retry_after_s: int = DEFAULT_RETRY_AFTER_S
-    ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
-    ready_cache_s: float = DEFAULT_READY_CACHE_S
-    shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
-    flush_timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S
-    access_log_sample: float = DEFAULT_ACCESS_LOG_SAMPLE
-    probe_log_sample: float = DEFAULT_PROBE_LOG_SAMPLE
+    trusted_proxies: tuple[str, ...] = ()
+    body_timeout_s: float = 10.0
+    max_body_reads: int = 64
+    max_large_body_reads: int = 2
+    large_body_bytes: int = 256 * 1024
+    read_slot_wait_s: float = 1.0
+    accept_content_encoding: bool = False
+    retry_after_s: int = 5
+    ready_timeout_s: float = 1.0
+    ready_cache_s: float = 1.0
+    shutdown_timeout_s: float = 15.0
+    flush_timeout_s: float = 10.0
+    access_log_sample: float = 1.0
+    probe_log_sample: float = 0.01
     rate_window_s: float = RATE_WINDOW_S
 
     @classmethod
@@ -66,12 +59,18 @@ class GatewayConfig:
             limit_per_ip=settings.rate_limit_per_ip_per_min,
             limit_per_source=settings.rate_limit_per_source_per_min,
             limit_per_user=settings.rate_limit_per_user_per_min,
-            trusted_proxy_hops=int(getattr(settings, "gateway_trusted_proxy_hops", DEFAULT_TRUSTED_PROXY_HOPS)),
-            retry_after_s=int(getattr(settings, "gateway_retry_after_s", DEFAULT_RETRY_AFTER_S)),
-            ready_timeout_s=float(getattr(settings, "gateway_ready_timeout_s", DEFAULT_READY_TIMEOUT_S)),
-            ready_cache_s=float(getattr(settings, "gateway_ready_cache_s", DEFAULT_READY_CACHE_S)),
-            shutdown_timeout_s=float(getattr(settings, "gateway_shutdown_timeout_s", DEFAULT_SHUTDOWN_TIMEOUT_S)),
-            flush_timeout_s=float(getattr(settings, "gateway_flush_timeout_s", DEFAULT_FLUSH_TIMEOUT_S)),
-            access_log_sample=float(getattr(settings, "gateway_access_log_sample", DEFAULT_ACCESS_LOG_SAMPLE)),
-            probe_log_sample=float(getattr(settings, "gateway_probe_log_sample", DEFAULT_PROBE_LOG_SAMPLE)),
+            trusted_proxies=tuple(settings.gateway_trusted_proxies),
+            body_timeout_s=settings.gateway_body_timeout_s,
+            max_body_reads=settings.gateway_max_body_reads,
+            max_large_body_reads=settings.gateway_max_large_body_reads,
+            large_body_bytes=settings.gateway_large_body_bytes,
+            read_slot_wait_s=settings.gateway_read_slot_wait_s,
+            accept_content_encoding=settings.gateway_accept_content_encoding,
+            retry_after_s=settings.gateway_retry_after_s,
+            ready_timeout_s=settings.gateway_ready_timeout_s,
+            ready_cache_s=settings.gateway_ready_cache_s,
+            shutdown_timeout_s=settings.gateway_shutdown_timeout_s,
+            flush_timeout_s=settings.gateway_flush_timeout_s,
+            access_log_sample=settings.gateway_access_log_sample,
+            probe_log_sample=settings.gateway_probe_log_sample,
         )

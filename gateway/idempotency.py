@@ -1,9 +1,12 @@
 """Idempotency: deterministic event ids and a bounded TTL cache of accepted deliveries (pure).
 
 The cache remembers, per ``source:key``, the SHA-256 of the body that was accepted, until
-its TTL passes or the cache is full (oldest first). The event id needs no storage: it is
-a UUIDv5 of ``source:key``, identical on every gateway replica, so downstream stages can
-deduplicate what one replica's cache cannot see.
+its TTL passes or the cache is full (oldest first). A second instance remembers which
+idempotency key a signed delivery (signed timestamp + body digest) was first seen with, so
+a captured delivery replayed under a new, unsigned trace id is still the same event.
+
+The event id needs no storage: it is a UUIDv5 of ``source:key``, identical on every gateway
+replica, so downstream stages can deduplicate what one replica's cache cannot see.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ def event_id(source: str, idempotency_key: str) -> str:
 
 def body_digest(body: bytes) -> bytes:
     return hashlib.sha256(body).digest()
+
+
+def signed_identity(source: str, signed_ts: int, digest: bytes) -> str:
+    """What a signature covers: the signed timestamp and the body (Terra signs ``<t>.<body>``)."""
+    return f"{source}:{signed_ts}:{digest.hex()}"
 
 
 class Seen(Enum):
@@ -52,17 +60,24 @@ class IdempotencyCache:
 
     def check(self, key: str, digest: bytes) -> Seen:
         """Has ``key`` been accepted before, and with this very body?"""
-        entry = self._entries.get(key)
-        if entry is None:
-            return Seen.NEW
-        stored, expires = entry
-        if expires <= self._clock():
-            del self._entries[key]
+        stored = self.get(key)
+        if stored is None:
             return Seen.NEW
         return Seen.DUPLICATE if stored == digest else Seen.CONFLICT
 
+    def get(self, key: str) -> bytes | None:
+        """The value stored for ``key``, unless it has expired."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        stored, expires = entry
+        if expires <= self._clock():
+            del self._entries[key]
+            return None
+        return stored
+
     def put(self, key: str, digest: bytes) -> None:
-        """Remember an accepted delivery (call only once it is durable)."""
+        """Remember ``key`` (for deliveries: call only once it is durable)."""
         now = self._clock()
         entries = self._entries
         if key in entries:

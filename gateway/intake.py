@@ -17,10 +17,12 @@ from typing import Any
 
 import orjson
 
+from gateway.bodies import ReadSlots
 from gateway.config import GatewayConfig
-from gateway.idempotency import IdempotencyCache, Seen, body_digest, event_id
+from gateway.idempotency import IdempotencyCache, Seen, body_digest, event_id, signed_identity
 from gateway.metrics import GatewayMetrics
 from gateway.producer import ProducerUnavailable, RecordProducer
+from gateway.proxies import TrustedProxies
 from gateway.ratelimit import Decision, SlidingWindowLimiter
 from gateway.signatures import SignatureError, StandardVerifier, TerraVerifier, Verified
 from schemas.codec import Codec
@@ -41,6 +43,7 @@ KEPT_HEADERS = (
 """Headers copied into the raw record. Never signature, authorization or cookie headers."""
 MAX_HEADER_VALUE = 256
 MAX_KEY_LENGTH = 512
+UNKNOWN_SOURCE = "No webhook source of that name is configured."
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +95,45 @@ def provider_user_id(doc: Any) -> str | None:
     return None
 
 
-def _millis(text: str | None) -> datetime | None:
-    if not text or len(text) > 15 or not text.isascii() or not text.isdigit():
+class OrderingError(ValueError):
+    """An ``X-Terra-Ordering-Timestamp`` that cannot be believed; ``code`` is the 400's error code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+def ordering_time(header: str | None, signed_ts: int, tolerance_s: float) -> datetime | None:
+    """The ordering timestamp (Unix ms, unsigned) bounded by what the signature vouches for.
+
+    The header is not signed, so a value later than the signed time plus the tolerance would
+    let a sender make its event "newer" than every later one (a year-9999 value would make
+    each later deauth look older); such values, and anything that is not plain digits, are refused.
+    """
+    if header is None or not header.strip():
         return None
-    return datetime.fromtimestamp(int(text) / 1000.0, UTC)
+    text = header.strip()
+    if len(text) > 15 or not text.isascii() or not text.isdigit():
+        raise OrderingError("malformed_ordering_timestamp", "X-Terra-Ordering-Timestamp must be Unix milliseconds.")
+    millis = int(text)
+    if millis > (signed_ts + tolerance_s) * 1000:
+        raise OrderingError(
+            "ordering_timestamp_in_future", "X-Terra-Ordering-Timestamp is later than the signed delivery time."
+        )
+    return datetime.fromtimestamp(millis / 1000.0, UTC)
+
+
+def unsupported_encoding(content_encoding: str, accept: bool) -> bool:
+    """Compressed bodies are refused unless enabled; enabled, only gzip and deflate are known."""
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return False
+    return not accept or encoding not in ("gzip", "deflate")
+
+
+def _terra_signature(headers: Mapping[str, str]) -> str | None:
+    return headers.get("terra-signature") or headers.get("x-terra-signature")
 
 
 class Intake:
@@ -114,9 +152,15 @@ class Intake:
         }
         window = config.rate_window_s
         self.by_client = SlidingWindowLimiter(config.limit_per_ip, window)
+        self.proxies = TrustedProxies(config.trusted_proxies)
+        self.slots = ReadSlots(
+            config.max_body_reads, config.max_large_body_reads, config.large_body_bytes, config.read_slot_wait_s
+        )
         self.by_source = SlidingWindowLimiter(config.limit_per_source, window)
         self.by_user = SlidingWindowLimiter(config.limit_per_user, window)
         self.cache = IdempotencyCache(config.idempotency_ttl_s, config.idempotency_max_entries)
+        # a signature is accepted for 2 × tolerance (clock skew both ways): remember signed deliveries as long
+        self.signed = IdempotencyCache(2.0 * config.tolerance_s, config.idempotency_max_entries)
         self.inflight: dict[str, tuple[bytes, asyncio.Future[bool]]] = {}
         self._unavailable = error(
             503,
@@ -127,43 +171,82 @@ class Intake:
 
     # ------------------------------------------------------------ before the body is read
 
-    def precheck(self, source: str, client: str, content_length: int | None, content_type: str) -> Answer | None:
-        """Client rate limit, known source, size from Content-Length, content type — all before buffering."""
-        decision = self.by_client.hit(client)
-        if not decision.allowed:
-            return rate_limited(decision, "client")
+    def precheck(
+        self, source: str, client: str, content_length: int | None, headers: Mapping[str, str]
+    ) -> Answer | None:
+        """Known source, size, content type and encoding, signature headers — all before buffering.
+
+        The per-address limiter counts only failures to authenticate, so junk from an address
+        (a shared proxy, say) exhausts the bucket of junk, never that of the verified senders
+        behind the same address: a request whose signature headers are plausible is always
+        read and verified.
+        """
         if not self.knows(source):
-            return error(404, "unknown_source", "No webhook source of that name is configured.")
+            return self.unauthenticated(client, error(404, "unknown_source", UNKNOWN_SOURCE))
         if content_length is not None and content_length > self.config.max_body_bytes:
             return self.too_large()
-        if not is_json_type(content_type):
+        if not is_json_type(headers.get("content-type", "").partition(";")[0].strip()):
             return error(415, "unsupported_media_type", "Webhook bodies must be sent as application/json.")
+        if unsupported_encoding(headers.get("content-encoding", ""), self.config.accept_content_encoding):
+            return error(415, "unsupported_encoding", "Webhook bodies must be sent without Content-Encoding.")
+        try:
+            self._check_signature_headers(source, headers, time.time())
+        except SignatureError as exc:
+            return self.unauthenticated(client, error(401, exc.code, exc.detail))
         return None
+
+    def _check_signature_headers(self, source: str, headers: Mapping[str, str], now: float) -> None:
+        if source == TERRA:
+            self.terra.check_header(_terra_signature(headers), now)
+        else:
+            self.standard[source].check_headers(
+                headers.get("webhook-id"), headers.get("webhook-timestamp"), headers.get("webhook-signature"), now
+            )
+
+    def unauthenticated(self, client: str, answer: Answer) -> Answer:
+        """Charge a failure to authenticate to the client's bucket; 429 once it is spent."""
+        decision = self.by_client.hit(client)
+        return answer if decision.allowed else rate_limited(decision, "client")
 
     def too_large(self) -> Answer:
         return error(413, "payload_too_large", f"The body exceeds the limit of {self.config.max_body_bytes} bytes.")
+
+    def busy(self) -> Answer:
+        return error(
+            503,
+            "busy",
+            "Too many bodies are being received right now; retry later.",
+            {"Retry-After": str(self.config.retry_after_s)},
+        )
+
+    def read_timeout(self) -> Answer:
+        return error(408, "body_timeout", f"The body did not arrive within {self.config.body_timeout_s:g} s.")
 
     def knows(self, source: str) -> bool:
         return source == TERRA or source in self.standard
 
     # ------------------------------------------------------------ after the body is read
 
-    async def terra_webhook(self, body: bytes, headers: Mapping[str, str]) -> Answer:
-        header = headers.get("terra-signature") or headers.get("x-terra-signature")
+    async def terra_webhook(self, body: bytes, headers: Mapping[str, str], client: str) -> Answer:
         try:
-            self.terra.verify(header, body, time.time())
+            verified = self.terra.verify(_terra_signature(headers), body, time.time())
         except SignatureError as exc:
-            return error(401, exc.code, exc.detail)
+            return self.unauthenticated(client, error(401, exc.code, exc.detail))
+        try:
+            ordering = ordering_time(
+                headers.get("x-terra-ordering-timestamp"), verified.timestamp, self.config.tolerance_s
+            )
+        except OrderingError as exc:
+            return error(400, exc.code, exc.detail)
         trace_id = headers.get("x-terra-trace-id") or None
         if trace_id is not None:
             trace_id = trace_id[:MAX_KEY_LENGTH]
-        ordering = _millis(headers.get("x-terra-ordering-timestamp"))
-        return await self._admit(TERRA, body, headers, trace_id, trace_id, ordering)
+        return await self._admit(TERRA, body, headers, trace_id, trace_id, ordering, verified.timestamp)
 
-    async def standard_webhook(self, source: str, body: bytes, headers: Mapping[str, str]) -> Answer:
+    async def standard_webhook(self, source: str, body: bytes, headers: Mapping[str, str], client: str) -> Answer:
         verifier = self.standard.get(source)
         if verifier is None:
-            return error(404, "unknown_source", "No webhook source of that name is configured.")
+            return self.unauthenticated(client, error(404, "unknown_source", UNKNOWN_SOURCE))
         try:
             verified: Verified = verifier.verify(
                 headers.get("webhook-id"),
@@ -173,10 +256,10 @@ class Intake:
                 time.time(),
             )
         except SignatureError as exc:
-            return error(401, exc.code, exc.detail)
+            return self.unauthenticated(client, error(401, exc.code, exc.detail))
         assert verified.message_id is not None
         ordering = datetime.fromtimestamp(verified.timestamp, UTC)
-        return await self._admit(source, body, headers, verified.message_id, None, ordering)
+        return await self._admit(source, body, headers, verified.message_id, None, ordering, verified.timestamp)
 
     async def _admit(
         self,
@@ -186,6 +269,7 @@ class Intake:
         key: str | None,
         trace_id: str | None,
         ordering: datetime | None,
+        signed_ts: int,
     ) -> Answer:
         decision = self.by_source.hit(source)
         if not decision.allowed:
@@ -203,6 +287,7 @@ class Intake:
         digest = body_digest(body)
         if key is None:
             key = digest.hex()
+        key = self._first_key(signed_identity(source, signed_ts, digest), key)
         eid = event_id(source, key)
         ckey = f"{source}:{key}"
 
@@ -243,6 +328,14 @@ class Intake:
             return self._unavailable
         self.cache.put(ckey, digest)
         return Answer(202, {"event_id": eid}, event_id=eid)
+
+    def _first_key(self, identity: str, key: str) -> str:
+        """The idempotency key this signed delivery was first seen with (a replay keeps the original's)."""
+        first = self.signed.get(identity)
+        if first is not None:
+            return first.decode()
+        self.signed.put(identity, key.encode())
+        return key
 
     async def _produce(self, record: RawWebhook, kafka_key: bytes) -> bool:
         value = self.codec.encode(record)

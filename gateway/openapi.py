@@ -47,18 +47,35 @@ def _webhook_answers(with_unknown_source: bool) -> dict[str, Any]:
             ),
             "content": {JSON: {"schema": _ref("Duplicate")}},
         },
-        "400": _error("The body is not well-formed JSON (decided after the signature check).", "malformed_json"),
+        "400": _error(
+            "Malformed (decided after the signature check): not JSON, not decodable as its Content-Encoding, "
+            "or an X-Terra-Ordering-Timestamp that is not Unix ms or lies after the signed time plus the tolerance.",
+            "malformed_json",
+            "malformed_encoding",
+            "malformed_ordering_timestamp",
+            "ordering_timestamp_in_future",
+        ),
         "401": _error("Missing, malformed, expired or invalid signature.", *_SIGNATURE),
+        "408": _error("The body did not arrive within the read deadline.", "body_timeout"),
         "409": _error("The idempotency key was already used with a different body.", "idempotency_conflict"),
         "413": _error("The body is larger than the configured limit (decided before buffering).", "payload_too_large"),
-        "415": _error("The content type is not JSON.", "unsupported_media_type"),
+        "415": _error(
+            "The content type is not JSON, or the body carries a Content-Encoding (refused unless enabled).",
+            "unsupported_media_type",
+            "unsupported_encoding",
+        ),
         "429": _error(
-            "Rate limited (per client address, per source or per provider user).", "rate_limited", headers=_RATE_HEADERS
+            "Rate limited: per client address (only requests that fail authentication count), per source "
+            "or per provider user.",
+            "rate_limited",
+            headers=_RATE_HEADERS,
         ),
         "500": _error("Unexpected gateway failure; nothing was acknowledged.", "internal_error"),
         "503": _error(
-            "Kafka did not acknowledge in time; nothing was acknowledged, retry later.",
+            "Kafka did not acknowledge in time, or too many bodies are being received at once; "
+            "nothing was acknowledged, retry later.",
             "kafka_unavailable",
+            "busy",
             headers=("Retry-After",),
         ),
     }
@@ -88,7 +105,16 @@ def _header(name: str, description: str, required: bool = False) -> dict[str, An
 HEALTH_PATH: dict[str, Any] = {
     "get": {
         "operationId": "health",
-        "summary": "Health document (design §9), cached 2 s.",
+        "summary": "Health (design §9), cached 2 s: status, timestamp and version; `checks` only with the admin token.",
+        "parameters": [
+            {
+                "name": "Authorization",
+                "in": "header",
+                "required": False,
+                "description": "`Bearer <admin token>`: the whole document, `checks` included.",
+                "schema": {"type": "string"},
+            }
+        ],
         "responses": {
             "200": {"description": "healthy or degraded", "content": {JSON: {"schema": _ref("Health")}}},
             "503": {"description": "unhealthy", "content": {JSON: {"schema": _ref("Health")}}},
@@ -217,7 +243,7 @@ def document(extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
                 "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
                 "Health": {
                     "type": "object",
-                    "required": ["status", "checks"],
+                    "required": ["status", "timestamp", "version"],
                     "properties": {
                         "status": {"enum": ["healthy", "degraded", "unhealthy"]},
                         "timestamp": {"type": "string"},

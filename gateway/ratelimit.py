@@ -70,6 +70,13 @@ class SlidingWindowLimiter:
 
     def hit(self, key: str) -> Decision:
         """Count one request for ``key`` if it is allowed; a refused request is not counted."""
+        return self._decide(key, count=True)
+
+    def peek(self, key: str) -> Decision:
+        """Would a request for ``key`` be allowed now? Counts nothing (for "charge only failures")."""
+        return self._decide(key, count=False)
+
+    def _decide(self, key: str, *, count: bool) -> Decision:
         now = self._clock()
         limit, window = self.limit, self.window_s
         if limit <= 0:
@@ -81,7 +88,8 @@ class SlidingWindowLimiter:
         state = self._state.get(key)
         if state is None:
             state = [index, 0, 0]
-            self._state[key] = state
+            if count:
+                self._state[key] = state
         elif state[0] != index:
             state[2] = state[1] if state[0] == index - 1 else 0
             state[1] = 0
@@ -91,7 +99,8 @@ class SlidingWindowLimiter:
         estimate = previous * weight + current
         reset = window - elapsed
         if estimate + 1 <= limit:
-            state[1] = current + 1
+            if count:
+                state[1] = current + 1
             remaining = max(0, math.floor(limit - estimate - 1))
             return Decision(True, limit, remaining, reset, 0.0)
         return Decision(False, limit, 0, reset, self._wait(current, previous, elapsed))

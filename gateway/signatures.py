@@ -11,15 +11,15 @@ The ``*_sign`` functions are the sender's side (the load generator and tests use
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from vitalstream.platform.secret_rules import decode_whsec
+
 DEFAULT_TOLERANCE_S = 300
-WHSEC_PREFIX = "whsec_"
 # A header longer than this is not a signature header: refuse before doing any work.
 MAX_SIGNATURE_HEADER = 4096
 MAX_SIGNATURES = 16
@@ -137,11 +137,16 @@ class TerraVerifier:
     def configured(self) -> bool:
         return bool(self._macs)
 
-    def verify(self, header: str | None, body: bytes, now: float) -> Verified:
+    def check_header(self, header: str | None, now: float) -> tuple[int, list[bytes]]:
+        """Everything that can be judged without the body: present, well formed, within the window."""
         if not header:
             raise SignatureError(Failure.MISSING)
         ts, sigs = parse_terra_header(header)
         _check_window(ts, now, self.tolerance_s)
+        return ts, sigs
+
+    def verify(self, header: str | None, body: bytes, now: float) -> Verified:
+        ts, sigs = self.check_header(header, now)
         prefix = b"%d." % ts
         matched = False
         for base in self._macs:
@@ -158,18 +163,6 @@ class TerraVerifier:
 
 
 # ---------------------------------------------------------------- Standard Webhooks
-
-
-def decode_whsec(secret: str | bytes) -> bytes:
-    """A ``whsec_<base64>`` secret → the raw key bytes."""
-    text = secret.decode() if isinstance(secret, bytes) else secret
-    text = text.strip()
-    if text.startswith(WHSEC_PREFIX):
-        text = text[len(WHSEC_PREFIX) :]
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("a Standard Webhooks secret is 'whsec_' followed by base64") from None
 
 
 def standard_sign(secret: str | bytes, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -196,9 +189,10 @@ class StandardVerifier:
         self._macs = _prepared(decode_whsec(s) for s in secrets)
         self.tolerance_s = tolerance_s
 
-    def verify(
-        self, msg_id: str | None, timestamp: str | None, signature: str | None, body: bytes, now: float
-    ) -> Verified:
+    def check_headers(
+        self, msg_id: str | None, timestamp: str | None, signature: str | None, now: float
+    ) -> tuple[str, int, list[bytes]]:
+        """Everything that can be judged without the body: present, well formed, within the window."""
         if not msg_id or not timestamp or not signature:
             raise SignatureError(Failure.MISSING)
         if len(signature) > MAX_SIGNATURE_HEADER or len(msg_id) > 256 or not msg_id.isascii():
@@ -212,6 +206,12 @@ class StandardVerifier:
         if not sigs or len(sigs) > MAX_SIGNATURES:
             raise SignatureError(Failure.MALFORMED)
         _check_window(ts, now, self.tolerance_s)
+        return msg_id, ts, sigs
+
+    def verify(
+        self, msg_id: str | None, timestamp: str | None, signature: str | None, body: bytes, now: float
+    ) -> Verified:
+        msg_id, ts, sigs = self.check_headers(msg_id, timestamp, signature, now)
         prefix = f"{msg_id}.{ts}.".encode("ascii")
         matched = False
         for base in self._macs:

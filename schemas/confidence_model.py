@@ -62,38 +62,63 @@ class Weights:
 # fmt: off
 # --- reliability priors --------------------------------------------------------------------
 # Metric groups only shorten the default table below; the model itself is keyed by metric.
-_WEIGHT = ("body_weight", "body_mass_index")
+_WEIGHT = ("body_weight", "body_mass_index", "daily_avg_body_weight", "daily_avg_body_mass_index")
 _BODY_FAT = (  # scale bio-impedance estimates
     "body_fat_percentage", "body_water_percentage", "bone_mass", "muscle_mass", "lean_body_mass",
-    "basal_metabolic_rate",
+    "basal_metabolic_rate", "resting_metabolic_rate", "visceral_fat_level", "body_water_mass", "skinfold_thickness",
+    "daily_avg_body_fat_percentage",
 )
 _HEIGHT = ("body_height",)
 _HR = (
     "heart_rate", "resting_heart_rate", "daily_avg_heart_rate", "daily_max_heart_rate", "sleep_avg_heart_rate",
-    "workout_avg_heart_rate", "workout_max_heart_rate",
+    "workout_avg_heart_rate", "workout_max_heart_rate", "workout_min_heart_rate", "workout_heart_rate",
+    "daily_min_heart_rate", "sleep_min_heart_rate", "sleep_max_heart_rate", "sleep_resting_heart_rate",
 )
-_HRV = ("heart_rate_variability_rmssd", "heart_rate_variability_sdnn")
-_BP = ("blood_pressure_systolic", "blood_pressure_diastolic")
-_SPO2 = ("oxygen_saturation",)
-_GLUCOSE = ("blood_glucose",)
-_TEMP = ("body_temperature", "skin_temperature", "skin_temperature_deviation")
-_RESP = ("respiratory_rate",)
+_HRV = (
+    "heart_rate_variability_rmssd", "heart_rate_variability_sdnn", "daily_avg_heart_rate_variability_rmssd",
+    "daily_avg_heart_rate_variability_sdnn", "sleep_avg_heart_rate_variability_rmssd",
+    "sleep_avg_heart_rate_variability_sdnn", "workout_heart_rate_variability_rmssd",
+    "workout_heart_rate_variability_sdnn",
+)
+_BP = (
+    "blood_pressure_systolic", "blood_pressure_diastolic", "daily_avg_blood_pressure_systolic",
+    "daily_avg_blood_pressure_diastolic",
+)
+_SPO2 = (
+    "oxygen_saturation", "daily_avg_oxygen_saturation", "sleep_avg_oxygen_saturation", "workout_oxygen_saturation",
+    "workout_avg_oxygen_saturation",
+)
+_GLUCOSE = ("blood_glucose", "daily_avg_blood_glucose", "glucose_management_indicator", "glucose_time_in_range")
+_TEMP = (
+    "body_temperature", "skin_temperature", "skin_temperature_deviation", "daily_avg_body_temperature",
+    "daily_avg_skin_temperature",
+)
+_RESP = ("respiratory_rate", "sleep_avg_respiratory_rate", "sleep_min_respiratory_rate", "sleep_max_respiratory_rate")
 _ACTIVITY = (
     "step_count", "distance", "floors_climbed", "energy_burned", "active_energy_burned", "basal_energy_burned",
-    "active_duration",
+    "active_duration", "low_intensity_duration", "moderate_intensity_duration", "vigorous_intensity_duration",
+    "inactive_duration", "standing_duration", "stand_hours", "elevation_gain", "elevation_loss",
 )
 _SLEEP = (
     "sleep_duration", "sleep_deep_duration", "sleep_rem_duration", "sleep_light_duration",
-    "sleep_awake_duration", "sleep_latency", "sleep_efficiency", "time_in_bed",
+    "sleep_awake_duration", "sleep_latency", "sleep_efficiency", "time_in_bed", "sleep_awakenings",
 )
 _WORKOUT = (
     "workout_distance", "workout_energy_burned", "workout_active_energy_burned", "workout_duration", "workout_steps",
+    "workout_moving_duration", "workout_elevation_gain", "workout_elevation_loss", "workout_avg_speed",
+    "workout_max_speed", "workout_speed", "workout_avg_cadence", "workout_max_cadence", "workout_cadence",
+    "workout_swim_laps", "workout_swim_strokes", "workout_floors_climbed",
 )
+_POWER = ("workout_avg_power", "workout_max_power", "workout_power", "workout_work")
+"""Power meters (pedals, cranks, smart trainers, ergometers) measure force directly."""
 _NUTRITION = (
     "dietary_energy", "dietary_protein", "dietary_carbohydrates", "dietary_fat", "dietary_fiber", "dietary_sugar",
-    "dietary_sodium", "dietary_caffeine", "water_intake",
+    "dietary_sodium", "dietary_caffeine", "water_intake", "dietary_saturated_fat", "dietary_trans_fat",
+    "dietary_cholesterol", "dietary_alcohol", "dietary_calcium", "dietary_iron", "dietary_potassium",
+    "dietary_magnesium", "dietary_zinc", "dietary_vitamin_c", "dietary_vitamin_d", "dietary_vitamin_b12",
+    "dietary_folate", "dietary_vitamin_a",
 )
-_VO2 = ("vo2_max",)
+_VO2 = ("vo2_max", "daily_avg_vo2_max", "workout_vo2")
 
 
 def _priors(default: float, *groups: tuple[tuple[str, ...], float]) -> dict[str, float]:
@@ -128,6 +153,9 @@ DEFAULT_RELIABILITY_PRIORS: dict[str, dict[str, float]] = {
     # Continuous glucose monitors: purpose-built, factory calibrated, ~9 % MARD.
     "DEXCOM": _priors(0.50, (_GLUCOSE, 0.95)),
     "FREESTYLELIBRE": _priors(0.50, (_GLUCOSE, 0.93)),
+    # Lab results: accredited analysers (CVs of a few %), but read from a PDF by Terra's
+    # extraction, which can misread a value or a unit; below a CGM's own sensor, above any wearable.
+    "LAB_REPORT": _priors(0.90),
     # Polar: chest straps (H9/H10) are the common HR source; strong workout recording.
     "POLAR": _priors(
         0.78, (_HR, 0.92), (_HRV, 0.85), (_WORKOUT, 0.90), (_VO2, 0.75), (_ACTIVITY, 0.78), (_SLEEP, 0.70),
@@ -136,26 +164,34 @@ DEFAULT_RELIABILITY_PRIORS: dict[str, dict[str, float]] = {
     # Garmin: GPS multisport watches; optical wrist HR (chest straps via device priors).
     "GARMIN": _priors(
         0.78, (_WORKOUT, 0.90), (_ACTIVITY, 0.85), (_HR, 0.82), (_HRV, 0.78), (_SLEEP, 0.72), (_VO2, 0.78),
-        (_SPO2, 0.70), (_RESP, 0.72), (("stress_level",), 0.80),
+        (_SPO2, 0.70), (_RESP, 0.72), (_POWER, 0.88),  # power from paired pedals/cranks
+        (("stress_level", "daily_avg_stress_level", "daily_max_stress_level", "stress_duration", "body_battery"), 0.80),
         (_WEIGHT, 0.65),  # some users own an Index scale
     ),
     "SUUNTO": _priors(0.76, (_WORKOUT, 0.90), (_HR, 0.82), (_ACTIVITY, 0.80), (_WEIGHT, _WRIST_WEIGHT)),
     "COROS": _priors(0.76, (_WORKOUT, 0.90), (_HR, 0.82), (_ACTIVITY, 0.80), (_WEIGHT, _WRIST_WEIGHT)),
-    "WAHOO": _priors(0.75, (_WORKOUT, 0.90), (_HR, 0.90), (_WEIGHT, _WRIST_WEIGHT)),  # TICKR chest straps
+    "WAHOO": _priors(  # TICKR chest straps, KICKR trainers (power measured at the flywheel)
+        0.75, (_WORKOUT, 0.90), (_HR, 0.90), (_POWER, 0.92), (_WEIGHT, _WRIST_WEIGHT),
+    ),
     # Rings and straps built for recovery: best at HRV, sleep, resting HR; weak at steps.
     "OURA": _priors(
-        0.72, (_SLEEP, 0.90), (_HRV, 0.90), (("resting_heart_rate",), 0.88),
+        0.72, (_SLEEP, 0.90), (_HRV, 0.90), (("resting_heart_rate", "sleep_resting_heart_rate"), 0.88),
         (_TEMP, 0.80), (_RESP, 0.80), (_SPO2, 0.70), (_ACTIVITY, 0.65), (_WORKOUT, 0.60),
         (_WEIGHT, _WRIST_WEIGHT),
     ),
     "WHOOP": _priors(
-        0.72, (_HRV, 0.90), (_SLEEP, 0.88), (("resting_heart_rate",), 0.88), (_RESP, 0.82),
+        0.72, (("day_strain", "workout_strain"), 0.88),  # strain is WHOOP's own measure
+        (_HRV, 0.90), (_SLEEP, 0.88), (("resting_heart_rate", "sleep_resting_heart_rate"), 0.88), (_RESP, 0.82),
         (("heart_rate", "workout_avg_heart_rate", "workout_max_heart_rate"), 0.85), (_WORKOUT, 0.75),
         (_ACTIVITY, 0.55),  # step counting arrived late and is estimated
         (_WEIGHT, _WRIST_WEIGHT),
     ),
-    "EIGHT": _priors(0.60, (_SLEEP, 0.85), (("resting_heart_rate",), 0.82), (_HRV, 0.80), (_RESP, 0.80)),
-    "ULTRAHUMAN": _priors(0.70, (_SLEEP, 0.82), (_HRV, 0.82), (("resting_heart_rate",), 0.85), (_TEMP, 0.75)),
+    "EIGHT": _priors(
+        0.60, (_SLEEP, 0.85), (("resting_heart_rate", "sleep_resting_heart_rate"), 0.82), (_HRV, 0.80), (_RESP, 0.80)
+    ),
+    "ULTRAHUMAN": _priors(
+        0.70, (_SLEEP, 0.82), (_HRV, 0.82), (("resting_heart_rate", "sleep_resting_heart_rate"), 0.85), (_TEMP, 0.75)
+    ),
     # Wrist bands / phones: good step counters, average at everything else.
     "FITBIT": _priors(
         0.72, (_ACTIVITY, 0.85), (_SLEEP, 0.78), (_HR, 0.75), (("resting_heart_rate",), 0.80), (_HRV, 0.75),
@@ -171,9 +207,9 @@ DEFAULT_RELIABILITY_PRIORS: dict[str, dict[str, float]] = {
     "HUAWEI": _priors(0.70, (_ACTIVITY, 0.80), (_HR, 0.78), (_SLEEP, 0.70), (_WEIGHT, _WRIST_WEIGHT)),
     "GOOGLE": _priors(0.65, (_ACTIVITY, 0.78)),  # Google Fit: aggregator, provenance often unclear
     # Training platforms and connected equipment: good at their own workouts.
-    "CONCEPT2": _priors(0.65, (_WORKOUT, 0.92)),  # ergometer-measured distance and work
-    "PELOTON": _priors(0.65, (_WORKOUT, 0.85), (_HR, 0.85)),
-    "ZWIFT": _priors(0.65, (_WORKOUT, 0.85)),
+    "CONCEPT2": _priors(0.65, (_WORKOUT, 0.92), (_POWER, 0.92)),  # ergometer-measured distance and work
+    "PELOTON": _priors(0.65, (_WORKOUT, 0.85), (_HR, 0.85), (_POWER, 0.80)),  # bike power is estimated
+    "ZWIFT": _priors(0.65, (_WORKOUT, 0.85), (_POWER, 0.85)),  # relays the rider's trainer or meter
     "TRAININGPEAKS": _priors(0.65, (_WORKOUT, 0.82)),
     "STRAVA": _priors(0.65, (_WORKOUT, 0.82)),
     # Food diaries: the only source of nutrition data, but typed and estimated by the user.

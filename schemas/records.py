@@ -56,6 +56,11 @@ class Observation(_Record):
     completeness: float = 1.0
     user_id: str | None = None
     source: str = "terra"
+    value_operator: str | None = None
+    reference_low: float | None = None
+    reference_high: float | None = None
+    interpretation: str | None = None
+    code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +125,7 @@ class UserEvent(_Record):
     scopes: str | None = None
     sex: str | None = None
     birth_year: int | None = None
+    source: str = "terra"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the machine has what the local stack needs: Python >= 3.11 with venv, Java >= 17,
-# Maven, and the PostgreSQL server binaries. Installs missing pieces with apt-get when we can
+# Maven, the PostgreSQL server binaries, and Chromium (the console's browser tests drive it). Installs missing pieces with apt-get when we can
 # (as root, or with sudo), says so on screen; otherwise names what to install and stops.
 set -euo pipefail
 
@@ -21,6 +21,7 @@ have_pg || missing+=("postgresql")
 python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null || missing+=("python3 (>= 3.11)")
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=("python3-venv")
 command -v runuser >/dev/null 2>&1 || missing+=("util-linux")
+[ -x /usr/bin/chromium ] || missing+=("chromium")
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

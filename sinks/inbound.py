@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from schemas import deadletter as D
 from schemas.codec import Codec
-from schemas.records import EventOutcome, QualityDaily, ScoredObservation, UserEvent
-from sinks.deadletter import header_value
+from schemas.records import EventOutcome, ScoredObservation, UserEvent
 from sinks.fastdecode import ScoredReader
 from sinks.outcomes import OutcomeRow, outcome_row
-from sinks.rows import ObservationRow, QualityRow, observation_row, quality_row, validate_user_event
+from sinks.rows import ObservationRow, observation_row, validate_user_event
 
-SCORED, USERS, QUALITY, LEDGER = "metrics.scored", "users", "metrics.quality_daily", "events.ledger"
-TOPICS: tuple[str, ...] = (SCORED, USERS, QUALITY, LEDGER)
-EXPECTED: dict[str, type] = {SCORED: ScoredObservation, USERS: UserEvent, QUALITY: QualityDaily, LEDGER: EventOutcome}
+SCORED, USERS, LEDGER = "metrics.scored", "users", "events.ledger"
+TOPICS: tuple[str, ...] = (SCORED, USERS, LEDGER)
+EXPECTED: dict[str, type] = {SCORED: ScoredObservation, USERS: UserEvent, LEDGER: EventOutcome}
 
 
 class MessageLike(Protocol):
@@ -31,7 +31,7 @@ class MessageLike(Protocol):
     def timestamp(self) -> tuple[int, int]: ...
 
 
-Row = ObservationRow | UserEvent | QualityRow | OutcomeRow
+Row = ObservationRow | UserEvent | OutcomeRow
 
 
 @dataclass(slots=True)
@@ -46,7 +46,7 @@ class Inbound:
 
     @property
     def replayed(self) -> bool:
-        return header_value(self.msg.headers(), "vs.replay.of") is not None
+        return D.header_value(self.msg.headers(), D.REPLAY_OF) is not None
 
 
 def decode(msg: MessageLike, codec: Codec, prefix: str, reader: ScoredReader | None = None) -> Inbound:
@@ -75,12 +75,10 @@ def decode(msg: MessageLike, codec: Codec, prefix: str, reader: ScoredReader | N
         elif isinstance(record, UserEvent):
             item.event_id = record.event_id
             item.row = validate_user_event(record)
-        elif isinstance(record, EventOutcome):
+        else:
+            assert isinstance(record, EventOutcome)
             item.event_id = record.event_id
             item.row = outcome_row(record, msg.offset() or 0)
-        else:
-            assert isinstance(record, QualityDaily)
-            item.row = quality_row(record)
     except Exception as exc:  # every decode/validation failure is permanent
         item.error = exc
     return item

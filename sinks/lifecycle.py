@@ -5,6 +5,10 @@ newer (ordering_ts, event_id) than the last event applied to that connection, so
 redelivery or a replay of the topic changes nothing. Returned keys are the
 ``(subject, metric)`` pairs that vanished from ``latest_metrics``: the caller publishes a
 tombstone for each to ``metrics.latest``.
+
+User ids arrive in their source's namespace (:mod:`schemas.identity`): an event of source
+``acme`` names ``acme:…`` users only (:func:`sinks.rows.validate_user_event` refuses any
+other), so its purge and re-key reach only that source's rows.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Any
 
 import psycopg
 
+from schemas.deadletter import VettedError
+from schemas.identity import Namespace, namespace
 from schemas.records import UserEvent
 from sinks import sql
-from sinks.rows import TERRA_PREFIX
 
 Key = tuple[str, str]
 CONNECTED = "connected"
@@ -32,7 +37,7 @@ KINDS = frozenset(
 )
 
 
-class UnknownKind(ValueError):
+class UnknownKind(VettedError, ValueError):
     """A ``users`` record of a kind this sink does not know: ledgered as ignored."""
 
 
@@ -81,11 +86,13 @@ def _upsert(conn: psycopg.Connection[Any], ev: UserEvent, user_id: str, **values
     )
 
 
-def purge(conn: psycopg.Connection[Any], user_id: str, reference_id: str | None, provider: str | None) -> list[Key]:
+def purge(
+    conn: psycopg.Connection[Any], ns: Namespace, user_id: str, reference_id: str | None, provider: str | None
+) -> list[Key]:
     """Delete the user's observations and latest rows; refill keys other users still have data for."""
     params = {
         "user_id": user_id,
-        "terra_subject": TERRA_PREFIX + user_id,
+        "user_subject": ns.user_subject(user_id),
         "reference_id": reference_id,
         "provider": provider,
     }
@@ -99,13 +106,13 @@ def purge(conn: psycopg.Connection[Any], user_id: str, reference_id: str | None,
     return [k for k in gone if k not in refilled]
 
 
-def rekey(conn: psycopg.Connection[Any], old_user_id: str, new_user_id: str) -> list[Key]:
+def rekey(conn: psycopg.Connection[Any], ns: Namespace, old_user_id: str, new_user_id: str) -> list[Key]:
     """Move the old user's rows to the new user; on a key clash the rule (or the newer version) wins."""
     params = {
         "old_user_id": old_user_id,
         "new_user_id": new_user_id,
-        "old_subject": TERRA_PREFIX + old_user_id,
-        "new_subject": TERRA_PREFIX + new_user_id,
+        "old_subject": ns.user_subject(old_user_id),
+        "new_subject": ns.user_subject(new_user_id),
     }
     conn.execute(sql.REKEY_OBSERVATIONS_USER, params)
     conn.execute(sql.REKEY_OBSERVATIONS_MOVE, params)
@@ -118,7 +125,7 @@ def rekey(conn: psycopg.Connection[Any], old_user_id: str, new_user_id: str) -> 
 def apply_user_event(conn: psycopg.Connection[Any], ev: UserEvent, purge_on_deauth: bool) -> list[Key]:
     """Apply one lifecycle event; return the latest-metrics keys to tombstone."""
     if ev.kind not in KINDS:
-        raise UnknownKind(f"unknown users event kind {ev.kind!r}")
+        raise UnknownKind("unknown users event kind")
     cur = _load(conn, ev.user_id)
     if not is_newer(ev, cur):
         return []
@@ -143,7 +150,7 @@ def apply_user_event(conn: psycopg.Connection[Any], ev: UserEvent, purge_on_deau
         provider = ev.provider or _get(cur, "provider")
         reference_id = ev.reference_id or _get(cur, "reference_id")
         _upsert(conn, ev, ev.user_id, provider=provider, reference_id=reference_id, status=STATUS_OF_KIND[ev.kind])
-        return purge(conn, ev.user_id, reference_id, provider) if purge_on_deauth else []
+        return purge(conn, namespace(ev.source), ev.user_id, reference_id, provider) if purge_on_deauth else []
     if ev.kind == "permission_change":
         _upsert(conn, ev, ev.user_id, status=cur.status if cur else CONNECTED, scopes=ev.scopes)
         return []
@@ -184,4 +191,4 @@ def _reauth(conn: psycopg.Connection[Any], ev: UserEvent, cur: Connection | None
         "UPDATE provider_connections SET replaced_by = %s, updated_at = now() WHERE replaced_by = %s",
         (ev.user_id, old_id),
     )
-    return rekey(conn, old_id, ev.user_id)
+    return rekey(conn, namespace(ev.source), old_id, ev.user_id)

@@ -65,7 +65,7 @@ def outcome_row(ev: EventOutcome, offset: int) -> OutcomeRow:
     if not ev.event_id or not ev.event_id.strip():
         raise InvalidRecord("event_id is empty")
     if ev.outcome not in OUTCOMES:
-        raise InvalidRecord(f"unknown outcome {ev.outcome!r}")
+        raise InvalidRecord("unknown outcome")
     if not ev.stage or not ev.stage.strip():
         raise InvalidRecord("stage is empty")
     if ev.at.tzinfo is None or ev.at.utcoffset() is None:

@@ -4,8 +4,10 @@
 - ``observations``: one row per (subject, metric, provider, measured_at); among versions
   the later (ordering_ts, event_id, scored_at) wins, the same answer the SQL gives;
 - ``latest_metrics``: per (subject, metric) the winner of the §6 rule (:mod:`sinks.rule`);
-- ``ingested_events``: one ledger row per event id (processed beats ignored);
-- ``data_quality_daily``: the last value per (day, metric, provider), in arrival order.
+- ``ingested_events``: one ledger row per event id (processed beats ignored).
+
+``data_quality_daily`` follows ``observations`` inside PostgreSQL (triggers: the quality_from_observations
+migration).
 
 Observations of users whose connection was purged (deauthorized/revoked under the purge
 policy) are dropped and ledgered ``ignored``; those of a user replaced by a reauth are
@@ -17,12 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from schemas.identity import namespace
 from sinks.rows import (
     OUTCOME_RANK,
-    TERRA_PREFIX,
     LedgerRow,
     ObservationRow,
-    QualityRow,
 )
 from sinks.rule import version, wins
 
@@ -47,8 +48,9 @@ class ObservationPlan:
 def rekey(row: ObservationRow, new_user_id: str) -> ObservationRow:
     """The row as it belongs to ``new_user_id`` (a ``terra:<old>`` subject becomes ``terra:<new>``)."""
     subject = row.subject
-    if row.user_id is not None and subject == TERRA_PREFIX + row.user_id:
-        subject = TERRA_PREFIX + new_user_id
+    ns = namespace(row.source)
+    if row.user_id is not None and subject == ns.user_subject(row.user_id):
+        subject = ns.user_subject(new_user_id)
     return row._replace(subject=subject, user_id=new_user_id)
 
 
@@ -104,13 +106,3 @@ def plan_observations(
     plan.latest = list(latest.values())
     plan.ledger = merge_ledger(ledger)
     return plan
-
-
-def dedupe_quality(rows: Iterable[QualityRow]) -> list[QualityRow]:
-    """The last value per (day, metric, provider), in arrival order, of the newest generation."""
-    last: dict[tuple[object, ...], QualityRow] = {}
-    for row in rows:
-        cur = last.get(row.key)
-        if cur is None or row.generation >= cur.generation:
-            last[row.key] = row
-    return list(last.values())

@@ -11,20 +11,24 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 import orjson
 import psycopg
 
-from schemas.records import QualityDaily, ScoredObservation, UserEvent
+from schemas.deadletter import VettedError
+from schemas.identity import TERRA_SUBJECT_PREFIX, namespace
+from schemas.records import ScoredObservation, UserEvent
 
 LEVELS = frozenset({"excellent", "good", "fair", "poor"})
-TERRA_PREFIX = "terra:"
 
 
-class InvalidRecord(ValueError):
-    """A record the database would reject whatever happens: a permanent failure."""
+class InvalidRecord(VettedError, ValueError):
+    """A record the database would reject whatever happens: a permanent failure.
+
+    Its reason names the field, never its value (it reaches DLQ headers and the ledger).
+    """
 
 
 class ObservationRow(NamedTuple):
@@ -51,6 +55,11 @@ class ObservationRow(NamedTuple):
     completeness: float | None
     scored_at: datetime
     generation: int
+    value_operator: str | None = None
+    reference_low: float | None = None
+    reference_high: float | None = None
+    interpretation: str | None = None
+    code: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, datetime]:
@@ -76,39 +85,6 @@ LATEST_COLUMNS: tuple[str, ...] = (
     "event_id",
     "ordering_ts",
     "user_id",
-    "generation",
-)
-
-
-class QualityRow(NamedTuple):
-    """One ``data_quality_daily`` row (``records`` is the ``count`` column)."""
-
-    day: date
-    metric: str
-    provider: str
-    records: int
-    avg_confidence: float
-    excellent: int
-    good: int
-    fair: int
-    poor: int
-    generation: int
-
-    @property
-    def key(self) -> tuple[date, str, str]:
-        return (self.day, self.metric, self.provider)
-
-
-QUALITY_COLUMNS: tuple[str, ...] = (
-    "day",
-    "metric",
-    "provider",
-    "count",
-    "avg_confidence",
-    "excellent",
-    "good",
-    "fair",
-    "poor",
     "generation",
 )
 
@@ -142,7 +118,7 @@ def _text(name: str, value: str | None) -> str:
 
 def _finite(name: str, value: float) -> float:
     if not math.isfinite(value):
-        raise InvalidRecord(f"{name} is not a finite number: {value!r}")
+        raise InvalidRecord(f"{name} is not a finite number")
     return float(value)
 
 
@@ -156,8 +132,8 @@ def user_id_of(subject: str, user_id: str | None) -> str | None:
     """The provider user id an observation belongs to (``terra:<id>`` subjects carry it too)."""
     if user_id:
         return user_id
-    if subject.startswith(TERRA_PREFIX) and len(subject) > len(TERRA_PREFIX):
-        return subject[len(TERRA_PREFIX) :]
+    if subject.startswith(TERRA_SUBJECT_PREFIX) and len(subject) > len(TERRA_SUBJECT_PREFIX):
+        return subject[len(TERRA_SUBJECT_PREFIX) :]
     return None
 
 
@@ -188,6 +164,11 @@ def make_observation_row(
     completeness: float,
     scored_at: datetime,
     generation: int,
+    value_operator: str | None = None,
+    reference_low: float | None = None,
+    reference_high: float | None = None,
+    interpretation: str | None = None,
+    code: str | None = None,
 ) -> ObservationRow:
     """The one place an observation row is validated and built (both decoding paths use it).
 
@@ -196,9 +177,9 @@ def make_observation_row(
     isfinite = math.isfinite
     if not (isfinite(confidence) and 0.0 <= confidence <= 100.0):
         _finite("confidence", confidence)
-        raise InvalidRecord(f"confidence {confidence} outside 0-100")
+        raise InvalidRecord("confidence outside 0-100")
     if level not in LEVELS:
-        raise InvalidRecord(f"unknown level {level!r}")
+        raise InvalidRecord("unknown level")
     if not (isfinite(value) and isfinite(reliability)):
         _finite("value", value)
         _finite("reliability", reliability)
@@ -214,6 +195,8 @@ def make_observation_row(
         if ts is not None and ts.tzinfo is not UTC:
             _aware(name, ts)
     no_nul(subject, metric, provider, unit, event_id, user_id, device, upload_type, provenance, source)
+    if value_operator is not None or interpretation is not None or code is not None:
+        no_nul(value_operator, interpretation, code)
     if not user_id:
         user_id = user_id_of(subject, None)
     return ObservationRow(
@@ -238,6 +221,11 @@ def make_observation_row(
         completeness if isfinite(completeness) else None,
         scored_at,
         int(generation),
+        value_operator,
+        None if reference_low is None or not isfinite(reference_low) else float(reference_low),
+        None if reference_high is None or not isfinite(reference_high) else float(reference_high),
+        interpretation,
+        code,
     )
 
 
@@ -265,25 +253,11 @@ def observation_row(scored: ScoredObservation) -> ObservationRow:
         obs.completeness,
         scored.scored_at,
         scored.generation,
-    )
-
-
-def quality_row(q: QualityDaily) -> QualityRow:
-    if q.count < 0:
-        raise InvalidRecord(f"negative count {q.count}")
-    avg = _finite("confidence_sum", q.confidence_sum) / q.count if q.count else 0.0
-    no_nul(q.metric, q.provider)
-    return QualityRow(
-        day=q.day,
-        metric=_text("metric", q.metric),
-        provider=_text("provider", q.provider),
-        records=q.count,
-        avg_confidence=avg,
-        excellent=q.excellent,
-        good=q.good,
-        fair=q.fair,
-        poor=q.poor,
-        generation=q.generation,
+        obs.value_operator,
+        obs.reference_low,
+        obs.reference_high,
+        obs.interpretation,
+        obs.code,
     )
 
 
@@ -293,6 +267,9 @@ def validate_user_event(ev: UserEvent) -> UserEvent:
     _aware("ordering_ts", ev.ordering_ts)
     if ev.kind == "reauth" and not ev.old_user_id:
         raise InvalidRecord("reauth without old_user_id")
+    ns = namespace(ev.source)
+    if not ns.owns_user(ev.user_id) or (ev.old_user_id and not ns.owns_user(ev.old_user_id)):
+        raise InvalidRecord("users event names a user outside its source's namespace")
     return ev
 
 

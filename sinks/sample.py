@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 
-from schemas.codec import Codec
-from schemas.records import EventOutcome, Observation, QualityDaily, ScoredObservation, UserEvent, _Record
+from schemas.records import EventOutcome, Observation, ScoredObservation, UserEvent, _Record
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -44,6 +44,7 @@ def scored(
     unit: str = "steps",
     scored_at: datetime | None = None,
     measured_until: datetime | None = None,
+    source: str = "terra",
 ) -> ScoredObservation:
     measured_at = measured_at or EPOCH
     return ScoredObservation(
@@ -59,6 +60,7 @@ def scored(
             device=device,
             user_id=user_id,
             measured_until=measured_until or measured_at + timedelta(days=1),
+            source=source,
         ),
         confidence=confidence,
         level=level_of(confidence) if 0 <= confidence <= 100 else "poor",
@@ -72,20 +74,6 @@ def user_event(kind: str, user_id: str, event_id: str, at: datetime, **kw: Any) 
     return UserEvent(event_id=event_id, kind=kind, user_id=user_id, occurred_at=at, ordering_ts=at, **kw)
 
 
-def quality(day: datetime, metric: str, provider: str, count: int, confidence_sum: float) -> QualityDaily:
-    return QualityDaily(
-        day=day.date(),
-        metric=metric,
-        provider=provider,
-        count=count,
-        confidence_sum=confidence_sum,
-        excellent=count,
-        good=0,
-        fair=0,
-        poor=0,
-    )
-
-
 def outcome(event_id: str, outcome: str, at: datetime, stage: str = "normalize", **kw: Any) -> EventOutcome:
     return EventOutcome(event_id=event_id, outcome=outcome, stage=stage, at=at, **kw)
 
@@ -95,8 +83,6 @@ def key_of(record: _Record) -> bytes:
         return record.observation.subject.encode()
     if isinstance(record, UserEvent):
         return record.user_id.encode()
-    if isinstance(record, QualityDaily):
-        return f"{record.day}|{record.metric}|{record.provider}".encode()
     if isinstance(record, EventOutcome):
         return record.event_id.encode()
     raise TypeError(type(record).__name__)
@@ -110,7 +96,7 @@ def produce(
     headers: list[tuple[str, str | bytes | None]] | None = None,
 ) -> int:
     """Publish records (or raw bytes) to ``short_topic``, keyed as the catalogue says; wait for the acks."""
-    codec = Codec()
+    codec = codec_for(settings)
     topic = settings.topic(short_topic)
     out = (
         kafka.OutRecord(topic, rec, key or b"raw", headers)

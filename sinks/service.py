@@ -1,6 +1,6 @@
-"""``vitalstream sink``: consume ``metrics.scored``, ``users``, ``metrics.quality_daily`` and
-``events.ledger``, keep PostgreSQL current, commit offsets only after the database
-transaction commits.
+"""``vitalstream sink``: consume ``metrics.scored``, ``users`` and ``events.ledger``, keep
+PostgreSQL current (``data_quality_daily`` follows ``observations`` in the same transaction,
+see the quality_from_observations migration), commit offsets only after the database transaction commits.
 
 The loop is thin: :mod:`sinks.inbound` decodes, :mod:`sinks.store` writes one transaction
 per batch, :mod:`sinks.deadletter` builds DLQ records. Transient failures pause the
@@ -36,7 +36,7 @@ from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
-from schemas.codec import Codec
+from schemas.deadletter import describe
 from schemas.records import UserEvent
 from sinks import metrics as m
 from sinks.deadletter import dlq_headers, dlq_reason, error_class
@@ -45,7 +45,7 @@ from sinks.fastdecode import ScoredReader
 from sinks.inbound import TOPICS, Inbound, decode
 from sinks.outcomes import OutcomeRow
 from sinks.plan import STAGE
-from sinks.rows import LedgerRow, ObservationRow, QualityRow
+from sinks.rows import LedgerRow, ObservationRow
 from sinks.store import (
     Batch,
     BatchResult,
@@ -56,8 +56,9 @@ from sinks.store import (
     write_batch,
 )
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import configure_logging, get_logger
-from vitalstream.platform.settings import Settings
+from vitalstream.platform.settings import Settings, secret_values
 
 log = get_logger("sinks.service")
 T = TypeVar("T")
@@ -75,8 +76,6 @@ def build_batch(items: Sequence[Inbound]) -> Batch:
                 batch.replayed_event_ids.add(item.event_id)
         elif isinstance(row, UserEvent):
             batch.user_events.append(row)
-        elif isinstance(row, QualityRow):
-            batch.quality.append(row)
         elif isinstance(row, OutcomeRow):
             batch.outcomes.append(row)
     return batch
@@ -115,7 +114,7 @@ class Sink:
         pipelined: bool = True,
     ) -> None:
         self.settings = settings
-        self.codec = Codec()
+        self.codec = codec_for(settings)
         self.reader = ScoredReader()
         self.pipelined = pipelined
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-db")
@@ -426,7 +425,10 @@ class Sink:
         name = error_class(exc) if exc else "unknown"
         m.TRANSIENT_ERRORS.labels(name).inc()
         log.warning(
-            "transient failure: pausing and retrying", error=name, detail=str(exc)[:300], attempt=state.attempt_number
+            "transient failure: pausing and retrying",
+            error=name,
+            detail=describe(exc).message if exc else None,
+            attempt=state.attempt_number,
         )
         self._pause()
 
@@ -449,7 +451,7 @@ class Sink:
             try:
                 self.consumer.seek(TopicPartition(topic, partition, offset))
             except KafkaException as exc:
-                log.warning("seek after resume failed", topic=topic, partition=partition, error=str(exc))
+                log.warning("seek after resume failed", topic=topic, partition=partition, error=describe(exc).message)
         self._rewind.clear()
         self._paused = False
         m.PAUSED.set(0)
@@ -470,7 +472,7 @@ class Sink:
 
 def run(settings: Settings) -> None:
     """Entry point of ``vitalstream sink``: runs until SIGTERM/SIGINT."""
-    configure_logging(settings.log_level, service="sink")
+    configure_logging(settings.log_level, service="sink", secrets=secret_values(settings))
     start_http_server(settings.sink_metrics_port)
     stop = threading.Event()
 

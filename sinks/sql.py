@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from sinks.outcomes import OUTCOME_COLUMNS
-from sinks.rows import LATEST_COLUMNS, LEDGER_COLUMNS, OBSERVATION_COLUMNS, QUALITY_COLUMNS
+from sinks.rows import LATEST_COLUMNS, LEDGER_COLUMNS, OBSERVATION_COLUMNS
 from sinks.rule import OBSERVATION_VERSION_COLUMNS, sql_order_by, sql_wins
 
 OBS_KEY = ("subject", "metric", "provider", "measured_at")
 LATEST_KEY = ("subject", "metric")
-QUALITY_KEY = ("day", "metric", "provider")
 
 
 def cols(names: tuple[str, ...], alias: str = "") -> str:
@@ -22,7 +21,6 @@ def _sets(names: tuple[str, ...]) -> str:
 
 OBS_VALUE_COLUMNS = tuple(c for c in OBSERVATION_COLUMNS if c not in OBS_KEY)
 LATEST_VALUE_COLUMNS = tuple(c for c in LATEST_COLUMNS if c not in LATEST_KEY)
-QUALITY_VALUE_COLUMNS = tuple(c for c in QUALITY_COLUMNS if c not in QUALITY_KEY)
 
 # Staging tables live per connection and empty themselves at every commit. They are filled
 # by binary COPY (``STAGE_TYPES`` names each column's type for psycopg), so every column's
@@ -34,7 +32,8 @@ CREATE TEMP TABLE IF NOT EXISTS vs_stage_rows (
     value double precision, unit text, confidence double precision, level text, reliability double precision,
     event_id text COLLATE "C", ordering_ts timestamptz, user_id text, components text, device text,
     upload_type text, provenance text, source text, completeness double precision, scored_at timestamptz,
-    generation bigint, is_observation boolean, is_latest boolean
+    generation bigint, value_operator text, reference_low double precision, reference_high double precision,
+    interpretation text, code text, is_observation boolean, is_latest boolean
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS vs_stage_ledger (
     event_id text, outcome text, stage text, reason text
@@ -42,10 +41,6 @@ CREATE TEMP TABLE IF NOT EXISTS vs_stage_ledger (
 CREATE TEMP TABLE IF NOT EXISTS vs_stage_outcomes (
     event_id text, outcome text, stage text, reason text, outcome_at timestamptz, ledger_offset bigint,
     source text, event_type text, observations integer, rejected integer
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS vs_stage_quality (
-    day date, metric text, provider text, count bigint, avg_confidence double precision,
-    excellent bigint, good bigint, fair bigint, poor bigint, generation bigint
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -72,21 +67,24 @@ ROW_TYPES: tuple[str, ...] = (
     _F8,
     _TS,
     "int8",
+    "text",
+    _F8,
+    _F8,
+    "text",
+    "text",
     "bool",
     "bool",
 )
 LEDGER_TYPES: tuple[str, ...] = ("text", "text", "text", "text")
 OUTCOME_TYPES: tuple[str, ...] = ("text", "text", "text", "text", _TS, "int8", "text", "text", "int4", "int4")
-QUALITY_TYPES: tuple[str, ...] = ("date", "text", "text", "int8", _F8, "int8", "int8", "int8", "int8", "int8")
 ROW_FLAGS: tuple[str, ...] = ("is_observation", "is_latest")
 assert len(ROW_TYPES) == len(OBSERVATION_COLUMNS) + len(ROW_FLAGS)
-assert len(OUTCOME_TYPES) == len(OUTCOME_COLUMNS) and len(QUALITY_TYPES) == len(QUALITY_COLUMNS)
+assert len(OUTCOME_TYPES) == len(OUTCOME_COLUMNS)
 
 _BINARY = "FROM STDIN (FORMAT BINARY)"
 COPY_ROWS = f"COPY vs_stage_rows ({cols(OBSERVATION_COLUMNS + ROW_FLAGS)}) {_BINARY}"
 COPY_LEDGER = f"COPY vs_stage_ledger ({cols(LEDGER_COLUMNS)}) {_BINARY}"
 COPY_OUTCOMES = f"COPY vs_stage_outcomes ({cols(OUTCOME_COLUMNS)}) {_BINARY}"
-COPY_QUALITY = f"COPY vs_stage_quality ({cols(QUALITY_COLUMNS)}) {_BINARY}"
 
 _OBS_NEWER = (
     f"({cols(OBSERVATION_VERSION_COLUMNS, 'EXCLUDED')}) >= ({cols(OBSERVATION_VERSION_COLUMNS, 't')})"
@@ -158,19 +156,11 @@ UPDATE ingested_events SET outcome = 'processed', stage = 'sink', reason = NULL,
 WHERE event_id = ANY(%s) AND outcome = 'dead_lettered' AND stage = 'sink'
 """
 
-UPSERT_QUALITY = f"""
-INSERT INTO data_quality_daily AS t ({cols(QUALITY_COLUMNS)}, updated_at)
-SELECT {cols(QUALITY_COLUMNS)}, now() FROM vs_stage_quality
-ON CONFLICT ({cols(QUALITY_KEY)}) DO UPDATE SET {_sets(QUALITY_VALUE_COLUMNS)}, updated_at = now()
-WHERE EXCLUDED.generation >= t.generation
-  AND ({cols(QUALITY_VALUE_COLUMNS, "t")}) IS DISTINCT FROM ({cols(QUALITY_VALUE_COLUMNS, "EXCLUDED")})
-"""
-
 CONNECTION_STATES = "SELECT user_id, status, replaced_by FROM provider_connections WHERE user_id = ANY(%s)"
 
 # --- lifecycle: purge and re-key -------------------------------------------------------------
 PURGE_PREDICATE = (
-    "(user_id = %(user_id)s OR subject = %(terra_subject)s"
+    "(user_id = %(user_id)s OR subject = %(user_subject)s"
     " OR (user_id IS NULL AND subject = %(reference_id)s AND provider = %(provider)s))"
 )
 PURGE_LATEST = f"DELETE FROM latest_metrics WHERE {PURGE_PREDICATE} RETURNING subject, metric"

@@ -23,8 +23,8 @@ from psycopg_pool import ConnectionPool
 from schemas.records import UserEvent
 from sinks import lifecycle, sql
 from sinks.outcomes import OutcomeRow, latest_outcomes
-from sinks.plan import STAGE, ConnectionState, ObservationPlan, dedupe_quality, merge_ledger, plan_observations
-from sinks.rows import LedgerRow, ObservationRow, QualityRow
+from sinks.plan import STAGE, ConnectionState, ObservationPlan, merge_ledger, plan_observations
+from sinks.rows import LedgerRow, ObservationRow
 from vitalstream.platform.settings import Settings
 
 Key = tuple[str, str]
@@ -85,12 +85,11 @@ class Batch:
 
     observations: list[ObservationRow] = field(default_factory=list)
     user_events: list[UserEvent] = field(default_factory=list)
-    quality: list[QualityRow] = field(default_factory=list)
     outcomes: list[OutcomeRow] = field(default_factory=list)
     replayed_event_ids: set[str] = field(default_factory=set)
 
     def __len__(self) -> int:
-        return len(self.observations) + len(self.user_events) + len(self.quality) + len(self.outcomes)
+        return len(self.observations) + len(self.user_events) + len(self.outcomes)
 
 
 @dataclass(slots=True)
@@ -166,17 +165,14 @@ def write_batch(
                 ledger.append(LedgerRow(ev.event_id, "processed", STAGE, None))
             except lifecycle.UnknownKind as exc:
                 result.ignored_user_events.append(ev)
-                ledger.append(LedgerRow(ev.event_id, "ignored", STAGE, str(exc)))
+                ledger.append(LedgerRow(ev.event_id, "ignored", STAGE, exc.reason))
         plan = plan_observations(batch.observations, _states(conn, batch.observations), purge_on_deauth)
         ledger += plan.ledger
-        quality = dedupe_quality(batch.quality)
-
         outcomes = latest_outcomes(batch.outcomes)
 
         _copy(cur, sql.COPY_ROWS, sql.ROW_TYPES, staged_rows(plan))
         _copy(cur, sql.COPY_OUTCOMES, sql.OUTCOME_TYPES, outcomes)
         _copy(cur, sql.COPY_LEDGER, sql.LEDGER_TYPES, merge_ledger(ledger))
-        _copy(cur, sql.COPY_QUALITY, sql.QUALITY_TYPES, quality)
         if plan.observations:
             cur.execute(sql.UPSERT_OBSERVATIONS)
             result.rows["observations"] = max(cur.rowcount, 0)
@@ -194,9 +190,6 @@ def write_batch(
             result.rows["ingested_events"] = events
         if batch.replayed_event_ids:
             cur.execute(sql.LEDGER_REPLAYED, (sorted(batch.replayed_event_ids),))
-        if quality:
-            cur.execute(sql.UPSERT_QUALITY)
-            result.rows["data_quality_daily"] = max(cur.rowcount, 0)
         if batch.user_events:
             result.rows["provider_connections"] = len(batch.user_events) - len(result.ignored_user_events)
         if before_commit is not None:

@@ -21,7 +21,7 @@ import orjson
 from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import EventOutcome, Observation, RawWebhook
-from schemas.vocabulary import VOCABULARY
+from schemas.vocabulary import LAB_PREFIX, spec_for
 from streams import quality
 from streams.agents_io import Out, OutputProducer, bind, send_all
 from streams.confidence import SubjectMetricState, score
@@ -29,7 +29,7 @@ from streams.encoders import RecordEncoder
 from streams.errors import PermanentError, SchemaInvalidError
 from streams.failures import FailedRecord, route
 from streams.metrics import WorkerMetrics
-from streams.normalize import NormalizeResult, normalize, parse_body
+from streams.normalize import NormalizeResult, normalizer_for, parse_body
 from streams.s3 import PayloadFetcher
 from streams.tables import TableWriter
 from vitalstream.platform.settings import Settings
@@ -93,7 +93,7 @@ class Stage:
                     at=self.clock(),
                     source=dead_outcome.source if dead_outcome else None,
                     event_type=dead_outcome.event_type if dead_outcome else None,
-                    reason=f"{routed.error_class}: {routed.message}"[:500],
+                    reason=routed.reason,
                 )
                 outs.append(Out(self.topic("events.ledger"), routed.event_id.encode(), self.codec.encode(outcome)))
         else:
@@ -129,6 +129,7 @@ class NormalizeStage(Stage):
                     self.metrics.duplicates.labels("normalize").inc()
                     continue
                 payload = parse_body(raw.body)
+                normalize = normalizer_for(raw.source, self.settings.source_formats)
                 result = normalize(raw, payload)
                 if result.s3_url is not None:
                     result = normalize(raw, await self.fetcher.fetch(result.s3_url))
@@ -185,7 +186,9 @@ class NormalizeStage(Stage):
         encode_observation = self.encoder.observation
         for obs in result.observations:
             outs.append(Out(t_norm, obs.subject.encode(), encode_observation(obs)))
-            obs_counts[(obs.metric, obs.provider)] += 1
+            # a bounded label: lab metrics (one per biomarker and unit) count as "lab"
+            metric_label = "lab" if obs.metric.startswith(LAB_PREFIX) else obs.metric
+            obs_counts[(metric_label, obs.provider)] += 1
         for ue in result.user_events:
             outs.append(Out(t_users, ue.user_id.encode(), encode(ue)))
         for oe in result.ops_events:
@@ -263,8 +266,8 @@ class ScoreStage(Stage):
             obs: Observation | None = None
             try:
                 obs = decode_as(event.message.value, Observation)
-                if obs.metric not in VOCABULARY:
-                    raise UnknownMetricError(f"metric {obs.metric[:64]!r} is not in the vocabulary")
+                if spec_for(obs.metric) is None:
+                    raise UnknownMetricError("the observation's metric is not in the vocabulary")
             except Exception as exc:
                 self.failure(event, exc, "score", obs.event_id if obs else None, outs)
                 continue
@@ -284,7 +287,8 @@ class ScoreStage(Stage):
             stored = self.table_writer.get(tkey)
             state = SubjectMetricState.from_dict(orjson.loads(stored)) if stored is not None else None
             before = stored
-            spec = VOCABULARY[items[0][1].metric]
+            spec = spec_for(items[0][1].metric)
+            assert spec is not None  # checked when the group was formed
             for event, obs in items:
                 try:
                     now = scoring_clock(obs) if scoring_clock is not None else clock()

@@ -7,17 +7,11 @@ dead-letter topic with ``reason`` and ``error_class`` in its headers); a
 
 from __future__ import annotations
 
+from schemas.deadletter import VettedError
 
-class StageError(Exception):
-    """A failure with a ``reason`` safe to put in DLQ headers and logs (no payload, no secrets)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-    @property
-    def error_class(self) -> str:
-        return type(self).__name__
+class StageError(VettedError):
+    """A failure whose ``reason`` is fixed text of ours: safe in DLQ headers and logs (no payload, no secrets)."""
 
 
 class PermanentError(StageError):

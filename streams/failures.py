@@ -8,33 +8,25 @@ the exception per record and asks :func:`route` where the record goes:
 - :class:`~streams.errors.PermanentError`, :class:`~schemas.codec.DecodeError` and any
   unexpected exception (a bug: it will fail again) → ``dlq`` at once.
 
-The routed record keeps the original key, value and headers; the failure headers of a
-previous attempt are replaced, ``vs.first_failure_at`` is kept from the first attempt.
-Error messages come only from our own error classes (they carry no personal data); for
-anything else only the class name is recorded, and the stacktrace holds code locations,
-never the exception's message.
+Headers, error naming, limits and the value-free message are the one DLQ contract of
+:mod:`schemas.deadletter`, shared with the sink.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from schemas import headers as H
-from schemas.codec import DecodeError
+from schemas import deadletter as D
+from schemas.deadletter import attempts_of, header_value
 from schemas.topics import RETRY_TIERS
-from streams.errors import PermanentError, TransientError
+from streams.errors import TransientError
 
 __all__ = [
     "DLQ",
-    "MAX_MESSAGE",
-    "MAX_STACKTRACE",
     "FailedRecord",
     "Routed",
     "attempts_of",
-    "describe",
     "header_value",
     "is_transient",
     "route",
@@ -42,9 +34,6 @@ __all__ = [
 ]
 
 DLQ = "dlq"
-MAX_MESSAGE = 500
-MAX_STACKTRACE = 4096
-_REPLACED = frozenset(H.ALL_FAILURE_HEADERS) - {H.FIRST_FAILURE_AT}
 Headers = list[tuple[str, bytes]]
 
 
@@ -78,23 +67,10 @@ class Routed:
     def dead(self) -> bool:
         return self.topic == DLQ
 
-
-def header_value(headers: Iterable[tuple[str, bytes | None]], name: str) -> str | None:
-    """The last value of header ``name`` as text (None if absent)."""
-    found: str | None = None
-    for k, v in headers:
-        if k == name and v is not None:
-            found = bytes(v).decode("utf-8", "replace")
-    return found
-
-
-def attempts_of(headers: Iterable[tuple[str, bytes | None]]) -> int:
-    """Failed attempts so far (``vs.attempts``; 0 when absent or not a number)."""
-    raw = header_value(headers, H.ATTEMPTS)
-    try:
-        return max(0, int(raw)) if raw is not None else 0
-    except ValueError:
-        return 0
+    @property
+    def reason(self) -> str:
+        """The ledger's analyst-readable reason (value-free, see :mod:`schemas.deadletter`)."""
+        return D.Failure(self.error_class, self.message).reason
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -106,43 +82,6 @@ def tier_for_attempt(attempts: int, tiers: Sequence[str] = RETRY_TIERS) -> str:
     if 1 <= attempts <= len(tiers):
         return tiers[attempts - 1]
     return DLQ
-
-
-def _truncate(text: str, limit: int) -> str:
-    encoded = text.encode("utf-8")
-    if len(encoded) <= limit:
-        return text
-    return encoded[: limit - 3].decode("utf-8", "ignore") + "..."
-
-
-def describe(exc: BaseException) -> tuple[str, str]:
-    """(error class, safe message) of an exception."""
-    if isinstance(exc, (PermanentError, TransientError)):
-        return exc.error_class, _truncate(exc.reason, MAX_MESSAGE)
-    if isinstance(exc, DecodeError):
-        return type(exc).__name__, _truncate(str(exc), MAX_MESSAGE)
-    name = type(exc).__name__
-    return name, f"unexpected {name} (a bug: see the stacktrace)"
-
-
-def stacktrace(exc: BaseException) -> str:
-    """Code locations of the exception (and its causes), without any exception message."""
-    parts: list[str] = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts.append(f"{type(current).__name__}\n" + "".join(traceback.format_tb(current.__traceback__)))
-        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
-    text = "\ncaused by ".join(parts)
-    if len(text.encode("utf-8")) > MAX_STACKTRACE:  # keep the innermost frames: the end is where it broke
-        tail = text.encode("utf-8")[-(MAX_STACKTRACE - 4) :].decode("utf-8", "ignore")
-        text = "...\n" + tail
-    return text
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000.0, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def route(
@@ -157,32 +96,19 @@ def route(
     """Decide where ``record`` goes after ``exc`` in ``stage`` and build its headers."""
     attempts = attempts_of(record.headers) + 1
     target = tier_for_attempt(attempts, tiers) if is_transient(exc) else DLQ
-    error_class, message = describe(exc)
-    original = [(k, bytes(v)) for k, v in record.headers if k not in _REPLACED and v is not None]
-    if event_id is None:
-        event_id = header_value(record.headers, H.EVENT_ID)
-    if header_value(original, H.FIRST_FAILURE_AT) is None:
-        original.append((H.FIRST_FAILURE_AT, _iso(now_ms).encode()))
-    added: Headers = [
-        (H.ERROR_STAGE, stage.encode()),
-        (H.ERROR_CLASS, error_class.encode()),
-        (H.ERROR_MESSAGE, message.encode()),
-        (H.ERROR_STACKTRACE, stacktrace(exc).encode()),
-        (H.ORIGINAL_TOPIC, record.topic.encode()),
-        (H.ORIGINAL_PARTITION, str(record.partition).encode()),
-        (H.ORIGINAL_OFFSET, str(record.offset).encode()),
-        (H.ORIGINAL_TIMESTAMP, str(record.timestamp_ms).encode()),
-        (H.ATTEMPTS, str(attempts).encode()),
-        (H.EVENT_ID, (event_id or "").encode()),
-    ]
+    origin = D.Origin(record.topic, record.partition, record.offset, record.timestamp_ms)
+    headers, failure, attempts = D.failure_headers(
+        record.headers, exc, stage=stage, origin=origin, now_ms=now_ms, event_id=event_id
+    )
+    event_id = event_id or header_value(record.headers, D.EVENT_ID)
     return Routed(
         topic=target,
         key=record.key,
         value=record.value,
-        headers=original + added,
+        headers=headers,
         attempts=attempts,
-        error_class=error_class,
-        message=message,
+        error_class=failure.error_class,
+        message=failure.message,
         event_id=event_id or None,
     )
 

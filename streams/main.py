@@ -27,7 +27,7 @@ from streams.generation import ControlWatch, carry_offsets, datadir_for, prune_o
 from streams.restore import prerestore, table_logs
 from vitalstream.platform.control import read_active
 from vitalstream.platform.observability import configure_logging, get_logger
-from vitalstream.platform.settings import Settings
+from vitalstream.platform.settings import Settings, secret_values
 
 STARTUP_WAIT_S = 300.0
 """How long a starting worker waits for Kafka to tell it the live generation."""
@@ -75,7 +75,7 @@ def _prerestore(settings: Settings, app: faust.App) -> None:
 
 
 def run(settings: Settings) -> None:
-    configure_logging(settings.log_level, service="worker")
+    configure_logging(settings.log_level, service="worker", secrets=secret_values(settings))
     log = get_logger("streams.main")
     watch, active = _startup(settings)
     generation = 0 if active is None else active.generation

@@ -32,8 +32,14 @@ def quality_key(measured_at: datetime, metric: str, provider: str) -> str:
 
 
 def encode_delta(source_partition: int, entries: Sequence[tuple[int, float, str]]) -> bytes:
-    """entries: (source offset, confidence, level) in offset order."""
-    return orjson.dumps({"p": source_partition, "e": [[o, c, _LEVEL_INDEX.get(lv, 3)] for o, c, lv in entries]})
+    """entries: (source offset, confidence, level), in any order: they are written in offset order.
+
+    A score batch collects entries per subject and metric, so one key's entries come out of
+    offset order whenever a subject appears twice in a batch; :func:`apply_delta` skips every
+    entry at or below the highest offset seen, so an unsorted delta would drop observations.
+    """
+    ordered = sorted(entries, key=lambda entry: entry[0])
+    return orjson.dumps({"p": source_partition, "e": [[o, c, _LEVEL_INDEX.get(lv, 3)] for o, c, lv in ordered]})
 
 
 def decode_delta(data: bytes) -> tuple[int, list[tuple[int, float, int]]]:

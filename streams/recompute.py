@@ -39,16 +39,16 @@ import faust
 import orjson
 from confluent_kafka import TopicPartition
 
-from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import ScoringGeneration
-from schemas.vocabulary import VOCABULARY
+from schemas.vocabulary import spec_for
 from streams import quality
 from streams.app import create_app
 from streams.confidence import SubjectMetricState, winner_record
 from streams.generation import commit, committed
 from streams.topics import quality_deltas_topic
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.control import app_id_for, publish, read_active
 from vitalstream.platform.settings import Settings
 
@@ -110,12 +110,12 @@ def _free_port() -> int:
 def _latest_records(
     settings: Settings, app_id: str, generation: int, model: ConfidenceModel
 ) -> Iterator[kafka.OutRecord]:
-    codec = Codec()
+    codec = codec_for(settings)
     now = datetime.now(UTC)
     topic = settings.topic("metrics.latest")
     for key, raw in kafka.read_compacted(settings, f"{app_id}-confidence-changelog", "recompute").items():
         subject, _, metric = key.decode().partition("|")
-        spec = VOCABULARY.get(metric)
+        spec = spec_for(metric)
         if spec is None:
             continue
         state = SubjectMetricState.from_dict(orjson.loads(raw))
@@ -125,7 +125,7 @@ def _latest_records(
 
 
 def _window_records(settings: Settings, app_id: str, generation: int) -> Iterator[kafka.OutRecord]:
-    codec = Codec()
+    codec = codec_for(settings)
     topic = settings.topic("metrics.quality_daily")
     for key, raw in kafka.read_compacted(settings, f"{app_id}-quality-daily-changelog", "recompute").items():
         yield kafka.OutRecord(topic, codec.encode(quality.to_record(key.decode(), orjson.loads(raw), generation)), key)
@@ -160,9 +160,18 @@ def _wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
 
 
 def rebuild(
-    settings: Settings, app_id: str, generation: int, *, max_lag: int, progress: Progress | None, web_port: int | None
+    settings: Settings,
+    app_id: str,
+    generation: int,
+    *,
+    max_lag: int,
+    progress: Progress | None,
+    web_port: int | None,
+    logfile: str | None = None,
 ) -> None:
-    """Run the rebuild app in this process until it is within ``max_lag`` of the live head; blocks."""
+    """Run the rebuild app in this process until it is within ``max_lag`` of the live head; blocks.
+
+    The app's log (Faust's and ours) goes to ``logfile`` when given, else to stderr."""
     normalized = settings.topic("metrics.normalized")
     deltas = quality_deltas_topic(app_id)
     starts = {p: off for tp, off in committed(settings, app_id, [normalized]).items() for p in [tp.partition]}
@@ -193,7 +202,9 @@ def rebuild(
         if await asyncio.get_running_loop().run_in_executor(None, caught_up):
             os.kill(os.getpid(), signal.SIGTERM)  # the worker's own graceful shutdown: commits, flushes
 
-    worker: Any = faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    worker: Any = faust.Worker(
+        app, loglevel=settings.log_level.lower(), logfile=logfile, quiet=True, redirect_stdouts=False
+    )
     worker.spinner = None  # see streams.main
     try:
         worker.execute_from_commandline()
@@ -212,6 +223,7 @@ def recompute(
     switch_wait_s: float = 120.0,
     progress: Progress | None = None,
     web_port: int | None = None,
+    logfile: str | None = None,
 ) -> RecomputeReport:
     """Rebuild, publish the complete state, switch the live workers over; blocks until done."""
     started = time.monotonic()
@@ -222,7 +234,7 @@ def recompute(
     normalized = settings.topic("metrics.normalized")
     starts = start_offsets(settings, since)
     commit(settings, app_id, {TopicPartition(normalized, p): off for p, off in starts.items()})
-    rebuild(settings, app_id, generation, max_lag=max_lag, progress=progress, web_port=web_port)
+    rebuild(settings, app_id, generation, max_lag=max_lag, progress=progress, web_port=web_port, logfile=logfile)
     done = committed(settings, app_id, [normalized])
     records = sum(max(0, off - starts.get(tp.partition, 0)) for tp, off in done.items())
     latest_n, quality_n = publish_state(settings, app_id, generation, settings.scoring_model())

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.topics import RETRY_TIERS
 from streams.agents import Stage
 from streams.agents_io import Out
@@ -44,7 +44,7 @@ class RetryStage(Stage):
             headers = list(msg.headers or ())
             target = header_value(headers, H.ORIGINAL_TOPIC)
             if target not in self.allowed:
-                exc = UnknownOriginError(f"vs.original.topic {str(target)[:120]!r} is not a retriable topic")
+                exc = UnknownOriginError("vs.original.topic is missing or not a retriable topic")
                 self.failure(event, exc, f"retry:{self.tier}", None, outs)
             else:
                 ts_ms = int((msg.timestamp or time.time()) * 1000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,7 +26,8 @@ def _settings() -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "VITALSTREAM_" + str(first["loc"][0]).upper() if first["loc"] else "a VITALSTREAM_* variable"
-        raise click.ClickException(f"{field}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise click.ClickException(f"{field}: {message}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,6 +92,49 @@ def sink() -> None:
     from sinks.service import run
 
     run(_settings())
+
+
+@main.command()
+def console() -> None:
+    """Run the ops console (web): overview, dead letters and replay, recompute, quality, accounts, audit."""
+    from vitalstream.console.app import run as run_console
+
+    run_console(_settings())
+
+
+@main.group()
+def accounts() -> None:
+    """Ops console accounts (roles: admin, operator, viewer)."""
+
+
+@accounts.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "operator", "viewer"]))
+@click.option(
+    "--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Else read from stdin."
+)
+def accounts_add(name: str, role: str, password_file: Path | None) -> None:
+    """Create an account, or set an existing one's role and password (its sessions end)."""
+    from vitalstream.console.accounts_cli import add
+
+    add(_settings(), name, role, password_file)
+
+
+@accounts.command("ls")
+def accounts_ls() -> None:
+    """List the console accounts and their roles."""
+    from vitalstream.console.accounts_cli import ls
+
+    ls(_settings())
+
+
+@accounts.command("remove")
+@click.argument("name")
+def accounts_remove(name: str) -> None:
+    """Remove an account (its sessions end at once)."""
+    from vitalstream.console.accounts_cli import remove
+
+    remove(_settings(), name)
 
 
 @main.command()
@@ -318,18 +363,29 @@ def dlq_replay(
 @click.option("--max", "max_records", type=int, default=None, help="Stop after N records.")
 @click.option("--filter", "filters", multiple=True, help="field=value (e.g. subject=abc); repeatable.")
 @click.option("--timeout", type=float, default=None, help="Stop after this many idle seconds.")
+@click.option("--unmasked", is_flag=True, help="Show personal fields (admins: needs VITALSTREAM_ADMIN_TOKEN).")
 def tail(
-    topic: str, from_beginning: bool, max_records: int | None, filters: tuple[str, ...], timeout: float | None
+    topic: str,
+    from_beginning: bool,
+    max_records: int | None,
+    filters: tuple[str, ...],
+    timeout: float | None,
+    unmasked: bool,
 ) -> None:
-    """Print decoded records of a catalogue topic as JSON lines."""
+    """Print decoded records of a catalogue topic as JSON lines (personal fields masked)."""
     from vitalstream.tail import tail_topic
 
     try:
         parsed = dict(f.split("=", 1) for f in filters)
     except ValueError:
         raise click.ClickException("--filter takes field=value") from None
+    settings = _settings()
+    if unmasked:
+        if settings.admin_token is None or not settings.admin_token.get_secret_value():
+            raise click.ClickException("--unmasked is for admins: set VITALSTREAM_ADMIN_TOKEN (or drop --unmasked)")
+        click.echo("tail --unmasked: personal fields are shown as received", err=True)
     try:
-        tail_topic(_settings(), topic, from_beginning, max_records, parsed, timeout)
+        tail_topic(settings, topic, from_beginning, max_records, parsed, timeout, unmasked=unmasked)
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from None
 

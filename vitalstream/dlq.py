@@ -9,7 +9,6 @@ record already replayed is refused unless forced.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,19 +17,13 @@ from typing import Any
 
 import orjson
 
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.codec import Codec, DecodeError
 from schemas.records import DlqReplay, Observation, RawWebhook, ScoredObservation
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
-
-# Personal fields, and credentials a payload may carry (Terra's ping-mode download URL is presigned).
-PERSONAL_KEYS = re.compile(
-    r"(^|_)(name|email|e_mail|date_of_birth|dob|phone|address|city|first_name|last_name"
-    r"|url|token|secret|password|signature|authorization)$",
-    re.I,
-)
-MASK = "***"
+from vitalstream.record_view import record_view
 
 
 @dataclass(frozen=True)
@@ -53,7 +46,8 @@ class DeadLetter:
 
     @property
     def error_class(self) -> str:
-        return self.headers.get(H.ERROR_CLASS, "unknown")
+        """The contract's bare class name (dotted names of older sinks folded into it)."""
+        return H.canonical_class(self.headers.get(H.ERROR_CLASS, "unknown"))
 
     @property
     def event_id(self) -> str | None:
@@ -154,16 +148,8 @@ def summarize(letters: Iterable[DeadLetter], replayed: set[str]) -> list[Group]:
     return sorted(groups.values(), key=lambda g: (-g.pending, g.stage, g.error_class))
 
 
-def mask_personal(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: (MASK if PERSONAL_KEYS.search(str(k)) else mask_personal(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_personal(v) for v in value]
-    return value
-
-
 def describe(letter: DeadLetter, codec: Codec) -> dict[str, Any]:
-    """One dead letter for people: headers decoded, payload decoded and masked."""
+    """One dead letter for people: headers decoded, payload decoded with every personal field masked."""
     out: dict[str, Any] = {
         "ref": letter.ref,
         "key": letter.key.decode("utf-8", "replace") if letter.key else None,
@@ -176,21 +162,10 @@ def describe(letter: DeadLetter, codec: Codec) -> dict[str, Any]:
     try:
         record = codec.decode(letter.value)
     except DecodeError as exc:
-        out["value"] = {
-            "undecodable": str(exc),
-            "bytes": len(letter.value),
-            "preview": letter.value[:64].decode("utf-8", "replace"),
-        }
+        out["value"] = {"undecodable": H.describe(exc).message, "bytes": len(letter.value)}
         return out
-    data = record.to_avro()
-    if isinstance(record, RawWebhook):
-        try:
-            data["body"] = mask_personal(orjson.loads(record.body))
-        except orjson.JSONDecodeError:
-            data["body"] = {"unparseable_json": len(record.body)}
-        data["headers"] = {k: v for k, v in record.headers.items() if "signature" not in k.lower()}
     out["schema"] = record.SCHEMA
-    out["value"] = data
+    out["value"] = record_view(record)
     return out
 
 
@@ -219,6 +194,21 @@ def read_replayed(settings: Settings) -> set[str]:
     return {key.decode() for key in kafka.read_compacted(settings, settings.topic("dlq.replays"), "dlq-cli")}
 
 
+PLAN_COLUMNS = ("ref", "event_id", "stage", "error_class", "first_failure", "provider")
+
+
+def plan_row(letter: DeadLetter, codec: Codec) -> dict[str, str | None]:
+    """What a dry run shows of one dead letter it would replay (no record values: nothing personal)."""
+    return {
+        "ref": letter.ref,
+        "event_id": letter.event_id,
+        "stage": letter.stage,
+        "error_class": letter.error_class,
+        "first_failure": letter.failed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "provider": provider_of(letter, codec),
+    }
+
+
 @dataclass
 class ReplayReport:
     matched: int = 0
@@ -226,21 +216,13 @@ class ReplayReport:
     skipped_already: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     dry_run: bool = False
+    planned: list[dict[str, str | None]] = field(default_factory=list)
+    """Dry run only: one :func:`plan_row` per record that would be replayed."""
 
 
 def replay_headers(letter: DeadLetter) -> list[tuple[str, str | bytes | None]]:
     """Original headers minus the failure details, attempts reset, replay origin recorded."""
-    drop = {
-        H.ERROR_STAGE,
-        H.ERROR_CLASS,
-        H.ERROR_MESSAGE,
-        H.ERROR_STACKTRACE,
-        H.ATTEMPTS,
-        H.FIRST_FAILURE_AT,
-        H.REPLAY_OF,
-    }
-    kept: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in letter.raw_headers if k not in drop]
-    return [*kept, (H.REPLAY_OF, f"dlq:{letter.ref}".encode()), (H.ATTEMPTS, b"0")]
+    return list(H.replay_headers(letter.raw_headers, letter.ref))
 
 
 def replay(
@@ -254,7 +236,7 @@ def replay(
     actor: str = "cli",
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
-    codec = Codec()
+    codec = codec_for(settings)
     letters = [lt for lt in read_dead_letters(settings) if filters.matches(lt, codec)]
     replayed = read_replayed(settings)
     report = ReplayReport(dry_run=dry_run)
@@ -269,6 +251,7 @@ def replay(
     report.matched = len(letters)
     if dry_run or not todo:
         report.replayed = [lt.ref for lt in todo] if dry_run else []
+        report.planned = [plan_row(lt, codec) for lt in todo] if dry_run else []
         return report
     producer = kafka.producer(settings, "dlq-replay")
     start = time.monotonic()

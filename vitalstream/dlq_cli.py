@@ -15,8 +15,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from schemas.codec import Codec
 from vitalstream import dlq as dlq_mod
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 from vitalstream.progress import progress_bar
 
@@ -51,7 +51,7 @@ def print_groups(groups: list[dlq_mod.Group], as_json: bool) -> None:
 
 
 def show(settings: Settings, ref: str | None, event_id: str | None) -> None:
-    codec = Codec()
+    codec = codec_for(settings)
     letters = [
         lt
         for lt in dlq_mod.read_dead_letters(settings)
@@ -63,14 +63,24 @@ def show(settings: Settings, ref: str | None, event_id: str | None) -> None:
         sys.stdout.write(json.dumps(dlq_mod.describe(letter, codec), indent=2, default=str) + "\n")
 
 
+def print_plan(rows: list[dict[str, str | None]]) -> None:
+    """The dry run's table: which records would go back, and why each was dead-lettered."""
+    table = Table(title="would replay")
+    for col in dlq_mod.PLAN_COLUMNS:
+        table.add_column("first failure (UTC)" if col == "first_failure" else col.replace("_", " "), overflow="fold")
+    for row in rows:
+        table.add_row(*(row.get(col) or "-" for col in dlq_mod.PLAN_COLUMNS))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # piped: one line per record
+
+
 def _print_report(report: dlq_mod.ReplayReport) -> None:
     verb = "would replay" if report.dry_run else "replayed"
     click.echo(
         f"matched {report.matched}; {verb} {len(report.replayed)}; "
         f"already replayed (use --force) {len(report.skipped_already)}; failed {len(report.failed)}"
     )
-    for ref in report.replayed if report.dry_run else []:
-        click.echo(f"  {ref}")
+    if report.planned:
+        print_plan(report.planned)
     for line in report.failed:
         click.echo(f"  FAILED {line}", err=True)
     if report.failed:

@@ -1,4 +1,9 @@
-"""``vitalstream gateway``: the gateway app plus ``/health`` and the admin port."""
+"""``vitalstream gateway``: the gateway app plus ``/health`` and the admin listener.
+
+The public ``/health`` answers status, timestamp and version to anyone, the whole document
+(``checks`` included) to a caller presenting the admin token; the admin listener serves the
+whole document too.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,10 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from gateway.app import STATE_KEY, create_app
 from gateway.config import GatewayConfig
-from vitalstream.admin import admin_server_ctx
+from vitalstream.admin import GUARD_KEY, AdminGuard, Verdict, admin_server_ctx
 from vitalstream.health import HealthCache, http_status
 from vitalstream.platform.observability import configure_logging
-from vitalstream.platform.settings import Settings
+from vitalstream.platform.settings import Settings, secret_values
 
 HEALTH_KEY = web.AppKey("vitalstream_health", HealthCache)
 HEALTH_EXPORT_PERIOD_S = 15.0
@@ -84,21 +89,33 @@ def webhook_stats(app: web.Application) -> tuple[int, int]:
     return ok, answered
 
 
+PUBLIC_HEALTH_FIELDS = ("status", "timestamp", "version")
+
+
 async def health(request: web.Request) -> web.Response:
+    """Status, timestamp and version for anyone; the whole document for the admin token only."""
+    guard = request.app[GUARD_KEY]
+    verdict = guard.judge(request)
+    if verdict in (Verdict.DENIED, Verdict.THROTTLED):
+        return guard.refusal(request, verdict)
     doc = await request.app[HEALTH_KEY].get()
+    if verdict is not Verdict.OK:
+        doc = {k: doc[k] for k in PUBLIC_HEALTH_FIELDS}
     return web.json_response(doc, status=http_status(doc))
 
 
 def build_app(settings: Settings) -> web.Application:
     app = create_app(settings, extra_routes=[web.get("/health", health)])
     app[HEALTH_KEY] = HealthCache(settings, lambda: webhook_stats(app))
-    app.cleanup_ctx.append(admin_server_ctx(settings))
+    guard = AdminGuard(settings)
+    app[GUARD_KEY] = guard
+    app.cleanup_ctx.append(admin_server_ctx(settings, guard, app[HEALTH_KEY].get))
     app.cleanup_ctx.append(health_exporter(HealthGauges(app[STATE_KEY].metrics.registry)))
     return app
 
 
 def run(settings: Settings) -> None:
-    configure_logging(settings.log_level, service="gateway")
+    configure_logging(settings.log_level, service="gateway", secrets=secret_values(settings))
     app: Any = build_app(settings)
     web.run_app(
         app,

@@ -8,15 +8,21 @@ import click
 
 from vitalstream.platform.settings import Settings
 from vitalstream.progress import progress_bar
+from vitalstream.stack.launcher import stack_dir
 
 
 def run_recompute(settings: Settings, since: datetime | None, max_lag: int, wait_s: float) -> None:
     from streams.recompute import recompute
 
     start = "earliest retained offset" if since is None else f"first record at or after {since.isoformat()}"
+    logfile = stack_dir() / "logs" / "recompute.log"  # the rebuild's Faust log: not for the terminal
+    logfile.parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"rebuilding scoring state from {settings.topic('metrics.normalized')} ({start}) …", err=True)
+    click.echo(f"rebuild log: {logfile}", err=True)
     with progress_bar("rebuilding", "records") as progress:
-        report = recompute(settings, since=since, max_lag=max_lag, switch_wait_s=wait_s, progress=progress)
+        report = recompute(
+            settings, since=since, max_lag=max_lag, switch_wait_s=wait_s, progress=progress, logfile=str(logfile)
+        )
     click.echo(
         f"generation {report.generation}: rebuilt {report.records:,} records in {report.seconds:.1f}s; "
         f"published {report.latest:,} current values and {report.quality_windows:,} daily windows"

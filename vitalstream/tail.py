@@ -1,4 +1,4 @@
-"""``vitalstream tail``: decoded records of any catalogue topic as JSON lines."""
+"""``vitalstream tail``: decoded records of any catalogue topic as JSON lines, personal fields masked."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from confluent_kafka import KafkaException
 from schemas.codec import Codec, DecodeError
 from schemas.topics import spec
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
+from vitalstream.record_view import record_view
 
 
 def _default(value: Any) -> Any:
@@ -25,8 +27,10 @@ def _default(value: Any) -> Any:
     raise TypeError
 
 
-def record_json(codec: Codec, value: bytes | None, key: bytes | None, headers: Any) -> dict[str, Any]:
-    """One record as a JSON-able dict: key, decoded value (or None for a tombstone), vs.* headers."""
+def record_json(
+    codec: Codec, value: bytes | None, key: bytes | None, headers: Any, *, unmasked: bool = False
+) -> dict[str, Any]:
+    """One record as a JSON-able dict: key, decoded value (None for a tombstone; masked), vs.* headers."""
     out: dict[str, Any] = {"key": key.decode("utf-8", "replace") if key else None}
     if value is None:
         out["value"] = None
@@ -34,7 +38,7 @@ def record_json(codec: Codec, value: bytes | None, key: bytes | None, headers: A
         try:
             record = codec.decode(value)
             out["schema"] = record.SCHEMA
-            out["value"] = _plain(record.to_avro())
+            out["value"] = _plain(record_view(record, unmasked=unmasked))
         except DecodeError as exc:
             out["value"] = None
             out["decode_error"] = str(exc)
@@ -58,10 +62,12 @@ def tail_topic(
     max_records: int | None,
     filters: dict[str, str],
     idle_timeout_s: float | None,
+    *,
+    unmasked: bool = False,
 ) -> None:
     short = spec(topic).name
     consumer = kafka.consumer(settings, "tail", **{"auto.offset.reset": "earliest" if from_beginning else "latest"})
-    codec = Codec()
+    codec = codec_for(settings)
     consumer.subscribe([settings.topic(short)])
     shown = 0
     last = time.monotonic()
@@ -79,7 +85,7 @@ def tail_topic(
                     raise SystemExit(f"error: Kafka refused {who} reading {short}: {err.str()}")
                 continue
             last = time.monotonic()
-            row = record_json(codec, msg.value(), msg.key(), msg.headers())
+            row = record_json(codec, msg.value(), msg.key(), msg.headers(), unmasked=unmasked)
             row.update(topic=msg.topic(), partition=msg.partition(), offset=msg.offset())
             if filters and not _matches(row, filters):
                 continue

@@ -2,12 +2,15 @@
 
 Nothing personal leaves this module: a profile keeps only sex (as male/female/other)
 and birth year; ops details drop anything that looks like a name, address or e-mail.
+Every user id and reference id is put in the namespace of the source that sent it
+(:mod:`schemas.identity`), so an event can only ever name that source's own users.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from schemas.identity import Namespace, namespace
 from schemas.records import OpsEvent, RawWebhook, UserEvent
 from streams.errors import SchemaInvalidError
 
@@ -35,15 +38,18 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def user_ids(payload: JsonObject, type_: str, key: str = "user") -> tuple[str, str | None, str | None]:
-    """(user_id, provider, reference_id) of ``payload[key]``; a missing id is schema-invalid."""
+def user_ids(payload: JsonObject, type_: str, ns: Namespace, key: str = "user") -> tuple[str, str | None, str | None]:
+    """(user_id, provider, reference_id) of ``payload[key]`` in ``ns``; a missing id is schema-invalid.
+
+    ``type_`` is one of our own event type names (the caller matched it), never payload text.
+    """
     user = obj(payload, key)
     if user is None:
         raise SchemaInvalidError(f"{type_} event without {key}")
     user_id = text(user.get("user_id"))
     if user_id is None:
         raise SchemaInvalidError(f"{type_} event without {key}.user_id")
-    return user_id, text(user.get("provider"), 64), text(user.get("reference_id"), 1000)
+    return ns.user_id(user_id), text(user.get("provider"), 64), ns.reference_id(text(user.get("reference_id"), 1000))
 
 
 def _scopes(payload: JsonObject, key: str = "user") -> str | None:
@@ -52,32 +58,35 @@ def _scopes(payload: JsonObject, key: str = "user") -> str | None:
 
 
 def user_event(raw: RawWebhook, payload: JsonObject, type_: str) -> UserEvent:
+    ns = namespace(raw.source)
     received = _aware(raw.received_at)
     ordering = received if raw.ordering_ts is None else _aware(raw.ordering_ts)
     status = text(payload.get("status"), 64)
     message = text(payload.get("message"), 500)
     old_user_id: str | None = None
     if type_ == "user_reauth":
-        user_id, provider, reference_id = user_ids(payload, type_, "new_user")
+        user_id, provider, reference_id = user_ids(payload, type_, ns, "new_user")
         kind, scopes = "reauth", _scopes(payload, "new_user")
         old_user = obj(payload, "old_user")
-        old_user_id = None if old_user is None else text(old_user.get("user_id"))
+        old_raw = None if old_user is None else text(old_user.get("user_id"))
+        old_user_id = None if old_raw is None else ns.user_id(old_raw)
     elif type_ == "auth_cancelled" or (type_ == "auth" and status == "error"):
         # A failed or cancelled flow may have no Terra user yet: keep the event (with an
         # empty user id) so the developer's reference id still learns of the failure.
         kind = "auth_cancelled" if type_ == "auth_cancelled" else "auth_error"
         user = obj(payload, "user")
         if user is not None and text(user.get("user_id")) is not None:
-            user_id, provider, reference_id = user_ids(payload, type_)
+            user_id, provider, reference_id = user_ids(payload, type_, ns)
         else:
-            user_id, provider, reference_id = "", None, text(payload.get("reference_id"))
+            user_id, provider, reference_id = "", None, ns.reference_id(text(payload.get("reference_id")))
         scopes = _scopes(payload)
         message = message or text(payload.get("reason"), 500)
     else:
-        user_id, provider, reference_id = user_ids(payload, type_)
+        user_id, provider, reference_id = user_ids(payload, type_, ns)
         kind, scopes = _KINDS.get(type_, "auth"), _scopes(payload)
     return UserEvent(
         event_id=raw.event_id,
+        source=ns.source,
         kind=kind,
         user_id=user_id,
         occurred_at=received,
@@ -96,12 +105,14 @@ _SEXES = {"male": "male", "m": "male", "man": "male", "female": "female", "f": "
 
 def profile_event(raw: RawWebhook, payload: JsonObject, athlete: JsonObject) -> UserEvent:
     """``athlete``: sex and birth year only; every other athlete field is dropped here."""
-    user_id, provider, reference_id = user_ids(payload, "athlete")
+    ns = namespace(raw.source)
+    user_id, provider, reference_id = user_ids(payload, "athlete", ns)
     received = _aware(raw.received_at)
     sex_text = text(athlete.get("sex"), 32)
     sex = None if sex_text is None else _SEXES.get(sex_text.lower(), "other")
     return UserEvent(
         event_id=raw.event_id,
+        source=ns.source,
         kind="profile",
         user_id=user_id,
         occurred_at=received,
@@ -121,6 +132,7 @@ def _number_text(value: object, as_number: float) -> str:
 
 def ops_event(raw: RawWebhook, payload: JsonObject, type_: str) -> OpsEvent:
     user = obj(payload, "user")
+    user_id = None if user is None else text(user.get("user_id"))
     details: dict[str, str] = {}
     for key, value in payload.items():
         if len(details) >= _MAX_DETAILS:
@@ -142,6 +154,6 @@ def ops_event(raw: RawWebhook, payload: JsonObject, type_: str) -> OpsEvent:
         status=text(payload.get("status"), 64),
         message=text(payload.get("message"), 500),
         provider=None if user is None else text(user.get("provider"), 64),
-        user_id=None if user is None else text(user.get("user_id")),
+        user_id=None if user_id is None else namespace(raw.source).user_id(user_id),
         details=details,
     )

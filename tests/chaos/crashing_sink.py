@@ -18,7 +18,7 @@ from prometheus_client import start_http_server
 
 from sinks.service import Sink
 from vitalstream.platform.observability import configure_logging, get_logger
-from vitalstream.platform.settings import Settings
+from vitalstream.platform.settings import Settings, secret_values
 
 EXIT_CODE = 137
 
@@ -26,7 +26,7 @@ EXIT_CODE = 137
 def main() -> None:
     settings = Settings()
     trigger = Path(os.environ["CHAOS_SINK_EXIT_FILE"])
-    configure_logging(settings.log_level, service="sink")
+    configure_logging(settings.log_level, service="sink", secrets=secret_values(settings))
     log = get_logger("tests.chaos.crashing_sink")
     start_http_server(settings.sink_metrics_port)
     commits = 0

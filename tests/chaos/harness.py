@@ -27,13 +27,14 @@ from confluent_kafka import KafkaException, TopicPartition  # type: ignore[impor
 from pydantic import SecretStr
 
 from gateway.idempotency import event_id as gateway_event_id
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.codec import Codec
 from schemas.records import RawWebhook, ScoredObservation
 from sinks.inbound import TOPICS as SINK_TOPICS
 from streams.topics import quality_deltas_topic
 from tests.fix_kafka import make_settings
 from tests.fix_pipeline import Pipeline, pipeline_env
+from tests.fix_sink import quality_drift
 from tests.kafka_helpers import consume_all
 from tests.model import Candidate, candidate_of, expected_latest
 from vitalstream.platform import kafka
@@ -462,11 +463,10 @@ def verdict(rig: Rig, load: Load, recover_s: float) -> Verdict:
             "SELECT count(*), count(DISTINCT event_id) FROM ingested_events"
         ).fetchone()
         quality_total = int(conn.execute("SELECT coalesce(sum(count), 0) FROM data_quality_daily").fetchone()[0])
-        quality_bad = conn.execute(
-            "SELECT count(*) FROM data_quality_daily WHERE excellent + good + fair + poor <> count"
-        ).fetchone()[0]
-    duplicated = (obs_rows - obs_distinct) + (ledger_rows - ledger_distinct)
-    duplicated += max(0, quality_total - len(observation_ids))
+        drift = quality_drift(conn)
+    quality_missing = sum(max(0, recounted - stored) for *_, stored, recounted in drift)
+    quality_extra = sum(max(0, stored - recounted) for *_, stored, recounted in drift)
+    duplicated = (obs_rows - obs_distinct) + (ledger_rows - ledger_distinct) + quality_extra
     if obs_rows != obs_distinct or ledger_rows != ledger_distinct:
         violations.append(
             f"duplicate rows: observations {obs_rows} vs {obs_distinct} distinct, "
@@ -477,15 +477,12 @@ def verdict(rig: Rig, load: Load, recover_s: float) -> Verdict:
             f"observations differ from metrics.scored: {len(observation_keys - obs_keys)} missing, "
             f"{len(obs_keys - observation_keys)} extra"
         )
-    # The exact set the quality aggregate counts is not modelled here (even without a fault it counts
-    # a few dozen fewer than the distinct scored observations): only an over-count (a duplicate) fails.
-    if quality_total > len(observation_ids):
+    # data_quality_daily is exactly a recount of observations: any difference, either way, fails
+    if drift:
         violations.append(
-            f"data_quality_daily counts {quality_total} observations, metrics.scored has only "
-            f"{len(observation_ids)} distinct ({scored_records} records)"
+            f"data_quality_daily differs from a recount of observations on {len(drift)} (day, metric, provider):"
+            f" {quality_missing} observations missing, {quality_extra} extra (stored, recounted: {drift[:3]})"
         )
-    if quality_bad:
-        violations.append(f"{quality_bad} data_quality_daily rows whose level counts don't add up")
     latest_wrong = []
     if set(latest) != set(model):
         latest_wrong.append(f"keys: {len(set(model) - set(latest))} missing, {len(set(latest) - set(model))} extra")
@@ -531,6 +528,8 @@ def verdict(rig: Rig, load: Load, recover_s: float) -> Verdict:
         "scored_records": scored_records,
         "latest_mismatches": len(latest_wrong),
         "quality_count": quality_total,
+        "quality_missing": quality_missing,
+        "quality_extra": quality_extra,
         "scored_distinct": len(observation_ids),
         "recover_lag_s": round(recover_s, 1),
         "unexpected_crashes": len(rig.crashes),

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from vitalstream.stack import proc
-from vitalstream.stack.ports import free_port
+from vitalstream.stack.ports import free_port, port_in_use, wait_port
 
 
 def _cli(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -37,6 +41,7 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
         VITALSTREAM_ADMIN_PORT=str(free_port()),
         VITALSTREAM_WORKER_WEB_PORT=str(free_port()),
         VITALSTREAM_SINK_METRICS_PORT=str(free_port()),
+        VITALSTREAM_CONSOLE_PORT=str(free_port()),
     )
     return env
 
@@ -44,6 +49,19 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
 def _env_file(stack_dir: Path) -> dict[str, str]:
     lines = (stack_dir / "stack.env").read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def _console_login(base: str, account: str, password: str) -> str:
+    """Log in to the console the way a browser's form does; returns the account name the overview shows."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(base + "login", timeout=10).read().decode()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    body = urllib.parse.urlencode({"csrf": csrf.group(1), "username": account, "password": password}).encode()
+    overview = opener.open(base + "login", data=body, timeout=30).read().decode()
+    shown = re.search(r'<span class="account">([^<]+)</span>', overview)
+    return shown.group(1) if shown else ""
 
 
 def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_path: Path) -> None:
@@ -61,8 +79,15 @@ def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_pat
             "VITALSTREAM_TERRA_SECRETS",
             "VITALSTREAM_WEBHOOK_SECRETS",
             "VITALSTREAM_ADMIN_TOKEN",
+            "VITALSTREAM_CONSOLE_PORT",
+            "VITALSTREAM_CONSOLE_ADMIN_PASSWORD",
         ):
             assert values.get(key), key
+        console_url = f"http://127.0.0.1:{values['VITALSTREAM_CONSOLE_PORT']}/"
+        assert console_url in up.stdout
+        assert values["VITALSTREAM_CONSOLE_ADMIN_PASSWORD"] not in up.stdout
+        assert wait_port(int(values["VITALSTREAM_CONSOLE_PORT"]), timeout_s=30)
+        assert _console_login(console_url, "admin", values["VITALSTREAM_CONSOLE_ADMIN_PASSWORD"]) == "admin"
         # The database has the migrations applied.
         with psycopg.connect(values["VITALSTREAM_DATABASE_URL"]) as conn:
             tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
@@ -70,7 +95,7 @@ def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_pat
 
         status = _cli(["status"], stack_env)
         assert status.returncode == 0, status.stdout
-        for service in ("gateway", "worker", "sink", "kafka", "postgres"):
+        for service in ("gateway", "worker", "sink", "console", "kafka", "postgres"):
             assert service in status.stdout
 
         # The whole pipeline runs: simulated webhooks become rows (the CLI reads stack.env itself).
@@ -86,6 +111,18 @@ def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_pat
         assert rows > 0, "simulated webhooks never reached latest_metrics"
         health = _cli(["health"], stack_env)
         assert json.loads(health.stdout)["checks"]["database"] == "ok"
+
+        # An interrupted `up` (or crashed services): Kafka and PostgreSQL still run, the services don't.
+        state = json.loads((stack_dir / "stack.json").read_text())["processes"]
+        for service in ("gateway", "worker", "sink"):
+            assert proc.stop(state[service]["pid"], timeout_s=20)
+        resumed = _cli(["up", "--detach"], stack_env)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "resuming" in resumed.stdout and "vitalstream is up" in resumed.stdout
+        after = json.loads((stack_dir / "stack.json").read_text())["processes"]
+        assert after["kafka"]["pid"] == state["kafka"]["pid"] and after["postgres"]["pid"] == state["postgres"]["pid"]
+        status = _cli(["status"], stack_env)
+        assert status.returncode == 0, status.stdout
 
         twin = _cli(["up", "--detach"], stack_env)
         assert twin.returncode == 1 and "already running" in twin.stdout
@@ -113,3 +150,37 @@ def test_port_in_use_is_one_clear_line(stack_env: dict[str, str]) -> None:
     assert "is in use" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     _cli(["down"], stack_env)
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: "), result.stderr
+    return errors[0]
+
+
+def test_gateway_port_taken_fails_before_anything_starts(stack_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        stack_env["VITALSTREAM_GATEWAY_PORT"] = str(busy.getsockname()[1])
+        line = _one_error_line(_cli(["up", "--detach"], stack_env, timeout=60))
+    assert "is in use" in line and "VITALSTREAM_GATEWAY_PORT" in line
+    assert "Kafka" not in _cli(["status"], stack_env).stdout
+
+
+def test_failure_after_kafka_started_is_one_line_and_stops_kafka(stack_env: dict[str, str]) -> None:
+    kafka_port = int(stack_env["VITALSTREAM_LOCAL_KAFKA_PORT"])
+    stack_env["VITALSTREAM_DATABASE_URL"] = f"postgresql://nobody:wrong@127.0.0.1:{free_port()}/none"
+    result = _cli(["up", "--detach"], stack_env)
+    assert "Kafka: starting" in result.stdout
+    line = _one_error_line(result)
+    assert "OperationalError" in line and "stopped what had started" in line
+    deadline = time.monotonic() + 15
+    while port_in_use(kafka_port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not port_in_use(kafka_port), "the broker `up` started is still running"
+    assert _cli(["status"], stack_env).returncode == 1

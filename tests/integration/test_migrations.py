@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import psycopg
 import pytest
 
 from sinks import migrate
 from sinks.retention import partitions
+from tests.fix_pg import with_search_path
+from tests.fix_sink import quality_drift
 
 LEDGER_COLUMNS = ("outcome_at", "ledger_offset", "source", "event_type", "observations", "rejected")
 TABLES = {"observations", "latest_metrics", "provider_connections", "ingested_events", "data_quality_daily"}
@@ -163,11 +165,69 @@ def test_service_roles_come_and_go_with_revision_0007(database_url: str, schema:
                 return False
             return True
 
-    migrate.upgrade(database_url, schema, revision="0003")
-    assert analyst_reads_connections()  # what 0001 granted
+    migrate.upgrade(database_url, schema, revision="0006")
+    assert analyst_reads_connections()  # what 0001 granted, until 0006
     migrate.upgrade(database_url, schema)
     assert not analyst_reads_connections()
-    migrate.downgrade(database_url, schema, revision="0003")
+    migrate.downgrade(database_url, schema, revision="0006")
     assert analyst_reads_connections()
     migrate.upgrade(database_url, schema)
     assert not analyst_reads_connections()
+
+
+LAB_COLUMNS = {"value_operator", "reference_low", "reference_high", "interpretation", "code"}
+
+
+def test_lab_columns_come_and_go_with_revision_0004(database_url: str, schema: str) -> None:
+    def columns() -> set[str]:
+        return {c for t, c in _columns(database_url, schema) if t == "observations"}
+
+    migrate.upgrade(database_url, schema, revision="0003")
+    assert not LAB_COLUMNS & columns()
+    migrate.upgrade(database_url, schema)
+    assert columns() >= LAB_COLUMNS
+    migrate.downgrade(database_url, schema, revision="0003")
+    assert migrate.current(database_url, schema) == "0003" and not LAB_COLUMNS & columns()
+
+
+def test_revision_0005_recounts_daily_quality_from_observations_and_keeps_it(database_url: str, schema: str) -> None:
+    migrate.upgrade(database_url, schema, revision="0004")
+    with psycopg.connect(with_search_path(database_url, schema), autocommit=True) as conn:
+        conn.execute("SELECT ensure_observation_partitions('2026-05-01Z', 1)")
+        for i, level in enumerate(("excellent", "good", "poor")):
+            conn.execute(
+                "INSERT INTO observations (subject, metric, provider, measured_at, value, unit, confidence, level, "
+                "reliability, event_id, ordering_ts, scored_at) "
+                "VALUES (%s, 'm', 'P', '2026-05-03T10:00Z', 1, 'u', %s, %s, 0.5, 'e', now(), now())",
+                (f"s{i}", 90.0 - 30 * i, level),
+            )
+        # what the worker's aggregate had said: one observation short
+        conn.execute(
+            "INSERT INTO data_quality_daily (day, metric, provider, count, avg_confidence, excellent, good) "
+            "VALUES ('2026-05-03', 'm', 'P', 2, 75, 1, 1), ('2026-04-01', 'm', 'P', 7, 50, 7, 0)"
+        )
+        migrate.upgrade(database_url, schema)
+        assert quality_drift(conn) == [(date(2026, 4, 1), "m", "P", 7, 0)]  # a day with no observations stays
+        conn.execute("UPDATE observations SET confidence = 10, level = 'poor', generation = 2 WHERE subject = 's0'")
+        conn.execute("DELETE FROM observations WHERE subject = 's1'")
+        assert quality_drift(conn) == [(date(2026, 4, 1), "m", "P", 7, 0)]
+        row = conn.execute(
+            "SELECT count, avg_confidence, excellent, poor, generation FROM data_quality_daily WHERE day = '2026-05-03'"
+        ).fetchone()
+        assert row == (2, 20.0, 0, 2, 2)
+    migrate.downgrade(database_url, schema, revision="0004")
+    assert ("data_quality_daily", "confidence_sum") not in _columns(database_url, schema)
+
+
+def test_console_tables_come_and_go_with_revision_0006(database_url: str, schema: str) -> None:
+    console = {"console_accounts", "console_sessions", "console_audit"}
+
+    def tables() -> set[str]:
+        return {t for t, _c in _columns(database_url, schema)}
+
+    migrate.upgrade(database_url, schema, revision="0005")
+    assert not console & tables()
+    migrate.upgrade(database_url, schema)
+    assert console <= tables()
+    migrate.downgrade(database_url, schema, revision="0005")
+    assert not console & tables()

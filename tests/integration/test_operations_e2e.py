@@ -170,10 +170,17 @@ def test_recompute_rebuilds_beside_live_traffic_and_switches_over(pipeline: Pipe
     during: set[str] = set()
     sender = threading.Thread(target=lambda: during.update(_send(p, live, rate=15)))
     sender.start()
-    done = _cli(p, "recompute", "--max-lag", "0", "--wait", "120", timeout=300)
+    stack = tmp_path / "stack"
+    done = _cli(
+        p, "recompute", "--max-lag", "0", "--wait", "120", env={"VITALSTREAM_STACK_DIR": str(stack)}, timeout=300
+    )
     sender.join()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "switched" in done.stdout, done.stdout + done.stderr
+    # the terminal shows our lines and the progress bar; Faust's and librdkafka's logs are not for it
+    terminal = done.stdout + done.stderr
+    assert "[INFO]" not in terminal and "BGQUEUE" not in terminal and "%4|" not in terminal, terminal
+    assert "[INFO]" in (stack / "logs" / "recompute.log").read_text()
 
     active = read_active(p.settings)
     assert active is not None and active.generation > 0

@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.codec import Codec
 from schemas.records import RawWebhook
 from schemas.topics import CATALOGUE
@@ -98,6 +98,10 @@ def test_dlq_ls_show_replay_once(settings: Settings) -> None:
 
     dry = _cli(settings, "dlq", "replay", "--provider", "garmin", "--dry-run")
     assert dry.returncode == 0 and "would replay 1" in dry.stdout
+    row = next(line for line in dry.stdout.splitlines() if "ev-1" in line)  # one line per record when piped
+    for column in ("normalize", "SchemaInvalidError", "GARMIN", NOW.strftime("%Y-%m-%d %H:%M:%S")):
+        assert column in row, dry.stdout  # the table: ref, event id, stage, class, first failure, provider
+    assert "ev-2" not in dry.stdout and "Ada" not in dry.stdout
     assert consume_all(settings, "webhooks.raw") == []
 
     first = _cli(settings, "dlq", "replay", "--provider", "GARMIN")
@@ -152,19 +156,22 @@ async def test_admin_port_refuses_a_wrong_token(settings: Settings) -> None:
         good = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
         resp = await client.get("/admin/dlq", headers=good)
         assert resp.status == 200
-        assert [g["error_class"] for g in await resp.json()] == ["SchemaInvalidError"]
+        summary = await resp.json()
+        assert [g["error_class"] for g in summary["groups"]] == ["SchemaInvalidError"]
+        assert summary["incomplete"] is False and summary["read"] == summary["total"] == 1
         resp = await client.post("/admin/dlq/replay", json={"dry_run": True}, headers=good)
         assert resp.status == 200 and (await resp.json())["replayed"]
 
 
 def test_empty_admin_token_closes_the_admin_api(settings: Settings) -> None:
-    from vitalstream.admin import authorized
+    from vitalstream.admin import AdminGuard, Verdict
 
     class Req:
         headers: dict[str, str] = {"Authorization": "Bearer "}
+        remote = "127.0.0.1"
 
     closed = settings.model_copy(update={"admin_token": SecretStr("")})
-    assert not authorized(Req(), closed)  # type: ignore[arg-type]
+    assert AdminGuard(closed).judge(Req()) is Verdict.DENIED  # type: ignore[arg-type]
 
 
 def test_health_turns_unhealthy_when_postgres_stops_and_recovers(settings: Settings, tmp_path: Path) -> None:

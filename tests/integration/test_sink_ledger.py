@@ -157,7 +157,7 @@ def test_a_bad_ledger_record_is_dead_lettered_and_its_batch_mates_commit(
     make_sink().drain(idle_s=0.5)
     (dead,) = consume_all(db_settings, "dlq", expected=1)
     headers: Any = dead.headers()
-    assert dict(headers)["vs.error.class"] == b"sinks.rows.InvalidRecord"
+    assert dict(headers)["vs.error.class"] == b"InvalidRecord"
     with connect(db_settings) as conn:
         assert {k: v[:2] for k, v in ledger(conn).items()} == {
             "ok": ("processed", "normalize"),

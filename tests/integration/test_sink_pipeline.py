@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from schemas.records import ScoredObservation
 from schemas.resolution import resolve
 from sinks import sample
 from sinks.rows import observation_row
-from tests.fix_sink import MakeSink, connect
+from tests.fix_sink import MakeSink, connect, quality_drift
 from tests.kafka_helpers import consume_all
 from vitalstream.platform.settings import Settings
 
@@ -33,8 +34,7 @@ def test_records_land_in_observations_latest_ledger_and_quality(db_settings: Set
         for i in range(40)
     ]
     sample.produce(db_settings, "metrics.scored", recs)
-    sample.produce(db_settings, "metrics.quality_daily", [sample.quality(T0, "step_count", "GARMIN", 3, 240.0)])
-    assert make_sink().drain(idle_s=1.0) == 41
+    assert make_sink().drain(idle_s=1.0) == 40
     with connect(db_settings) as conn:
         assert conn.execute("SELECT count(*) FROM observations").fetchone() == (12,)  # 3 users x 4 days
         latest = conn.execute(
@@ -45,14 +45,15 @@ def test_records_land_in_observations_latest_ledger_and_quality(db_settings: Set
         assert conn.execute("SELECT outcome, count(*) FROM ingested_events GROUP BY 1").fetchall() == [
             ("processed", 40)
         ]
-        assert conn.execute("SELECT count, avg_confidence FROM data_quality_daily").fetchall() == [(3, 80.0)]
+        assert conn.execute("SELECT count, avg_confidence FROM data_quality_daily").fetchall() == [(3, 80.0)] * 4
+        assert quality_drift(conn) == []
         stats = conn.execute("SELECT latest_metrics, events_processed, high_confidence_rate FROM pipeline_stats")
         assert stats.fetchone() == (3, 40, 100.0)
         assert conn.execute("SELECT count(*) FROM observations_default").fetchone() == (0,)
     assert consume_all(db_settings, "dlq") == []
 
 
-def everything(prefix: str) -> tuple[list[ScoredObservation], list[Any], list[Any]]:
+def everything(prefix: str) -> tuple[list[ScoredObservation], list[Any]]:
     scored = [
         sample.scored(
             f"{prefix}{i % 4}",
@@ -70,20 +71,14 @@ def everything(prefix: str) -> tuple[list[ScoredObservation], list[Any], list[An
     ]
     users = [sample.user_event("auth", f"u{i}", f"auth-{i}", T0, provider="GARMIN") for i in range(3)]
     users.append(sample.user_event("profile", "u1", "prof-1", T0 + timedelta(hours=1), sex="F", birth_year=1990))
-    quality = [
-        sample.quality(T0 + timedelta(days=d), "step_count", p, 5 + d, 300.0 + d)
-        for d in range(3)
-        for p in ("GARMIN", "OURA")
-    ]
-    return scored, users, quality
+    return scored, users
 
 
 def test_redelivery_and_replay_from_earliest_change_no_table(db_settings: Settings, make_sink: MakeSink) -> None:
-    scored, users, quality = everything("terra:r")
+    scored, users = everything("terra:r")
     for _ in range(2):  # the producer sent everything twice already
         sample.produce(db_settings, "metrics.scored", scored)
         sample.produce(db_settings, "users", users)
-        sample.produce(db_settings, "metrics.quality_daily", quality)
     make_sink(sink_batch_size=37).drain(idle_s=1.0)
     with connect(db_settings) as conn:
         before = sample.digest(conn)
@@ -92,11 +87,10 @@ def test_redelivery_and_replay_from_earliest_change_no_table(db_settings: Settin
     # redelivery of every event, in reverse order, to the same group
     sample.produce(db_settings, "metrics.scored", list(reversed(scored)))
     sample.produce(db_settings, "users", list(reversed(users)))
-    sample.produce(db_settings, "metrics.quality_daily", quality)
-    assert make_sink(sink_batch_size=500).drain(idle_s=1.0) == len(scored) + len(users) + len(quality)
+    assert make_sink(sink_batch_size=500).drain(idle_s=1.0) == len(scored) + len(users)
     # and a replay of every topic from the earliest offset by a new consumer group
     fresh = make_sink(group_prefix=f"replay{uuid.uuid4().hex[:6]}.", sink_batch_size=11)
-    assert fresh.drain(idle_s=1.0) == 3 * (len(scored) + len(users) + len(quality))
+    assert fresh.drain(idle_s=1.0) == 3 * (len(scored) + len(users))
     with connect(db_settings) as conn:
         assert sample.digest(conn) == before
     assert consume_all(db_settings, "dlq") == []
@@ -183,3 +177,30 @@ def test_two_providers_for_the_same_day(db_settings: Settings, make_sink: MakeSi
         assert conn.execute("SELECT value, event_id FROM observations WHERE provider = 'GARMIN'").fetchall() == [
             (9100.0, "g2")
         ]
+
+
+def test_lab_result_lands_with_its_range_flag_operator_and_code(db_settings: Settings, make_sink: MakeSink) -> None:
+    crp = sample.scored("subject-7", "lab.crp[mg/L]", 0.5, unit="mg/L", provider="LAB_REPORT", event_id="lab-1")
+    lab = replace(
+        crp,
+        observation=replace(
+            crp.observation,
+            value_operator="<",
+            reference_low=0.0,
+            reference_high=5.0,
+            interpretation="normal",
+            code="1988-5",
+        ),
+    )
+    plain = sample.scored("subject-7", "step_count", 900.0, event_id="steps-1")
+    sample.produce(db_settings, "metrics.scored", [lab, plain])
+    assert make_sink().drain(idle_s=1.0) == 2
+    with connect(db_settings) as conn:
+        rows = conn.execute(
+            "SELECT metric, value, value_operator, reference_low, reference_high, interpretation, code "
+            "FROM observations ORDER BY metric"
+        ).fetchall()
+    assert rows == [
+        ("lab.crp[mg/L]", 0.5, "<", 0.0, 5.0, "normal", "1988-5"),
+        ("step_count", 900.0, None, None, None, None, None),
+    ]

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 from confluent_kafka.admin import ConfigResource, ResourceType  # type: ignore[attr-defined]
 
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.codec import Codec
 from schemas.records import EventOutcome, LatestMetric, QualityDaily, RawWebhook, ScoredObservation
 from streams.generation import seen_events_changelog
@@ -289,7 +289,7 @@ def test_poison_records_dead_letter_once_and_partition_flows(settings: Settings,
     assert set(by_event) == {bad_event, empty.event_id}
     for m in dlq:
         h = headers_of(m)
-        assert set(H.ALL_FAILURE_HEADERS) <= set(h), set(H.ALL_FAILURE_HEADERS) - set(h)
+        assert set(H.FAILURE_HEADERS) <= set(h), set(H.FAILURE_HEADERS) - set(h)
         assert h[H.ERROR_STAGE] == "normalize" and h[H.ATTEMPTS] == "1"
         assert h[H.ORIGINAL_TOPIC] == settings.topic("webhooks.raw")
         assert m.key() == key

@@ -33,9 +33,10 @@ PROMETHEUS_DIR = DEPLOY / "prometheus"
 GRAFANA_DIR = DEPLOY / "grafana"
 DASHBOARD = GRAFANA_DIR / "dashboards" / "vitalstream.json"
 K8S = DEPLOY / "k8s"
+SECRET_EXAMPLE = K8S / "examples" / "secret.yaml"
 
 MOUNTED_SECRETS = ("vitalstream-kafka-", "vitalstream-db-")
-"""Secrets mounted as files or read by ``secretKeyRef`` (kafka-principals.yaml), not ``envFrom``."""
+"""Secrets mounted as files or read by ``secretKeyRef`` (examples/kafka-principals.yaml), not ``envFrom``."""
 SETTINGS_ENV = {"VITALSTREAM_" + name.upper() for name in Settings.model_fields}
 # design §3: the gateway's HTTP interface.
 GATEWAY_HTTP_PATHS = {"/healthz", "/readyz", "/health", "/metrics", "/openapi.json"}
@@ -621,10 +622,10 @@ def test_k8s_documents(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
         if doc["kind"] == "ConfigMap":
             assert all(isinstance(v, str) for v in doc["data"].values()), f"{where}: ConfigMap values must be strings"
     kinds = {k for k, _ in seen}
+    assert "Secret" not in kinds, "the kustomization must never apply a Secret (placeholders would go live)"
     assert {
         "Namespace",
         "ConfigMap",
-        "Secret",
         "Deployment",
         "Service",
         "HorizontalPodAutoscaler",
@@ -635,7 +636,7 @@ def test_k8s_documents(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
 
 def test_k8s_workloads(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
     config_maps = {d["metadata"]["name"] for _, d in k8s_docs if d["kind"] == "ConfigMap"}
-    secrets = {d["metadata"]["name"] for _, d in k8s_docs if d["kind"] == "Secret"}
+    secrets = {d["metadata"]["name"] for d in load_yaml_docs(SECRET_EXAMPLE) if d["kind"] == "Secret"}
     for _path, doc in k8s_docs:
         if doc["kind"] in {"Deployment", "StatefulSet"}:
             selector = doc["spec"]["selector"]["matchLabels"]
@@ -711,7 +712,8 @@ def test_k8s_gateway(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
     config = docs[("ConfigMap", "vitalstream-config")]["data"]
     assert config["VITALSTREAM_GATEWAY_HOST"] == "0.0.0.0"
     assert int(config["VITALSTREAM_REPLICATION_FACTOR"]) == 3 and int(config["VITALSTREAM_MIN_INSYNC_REPLICAS"]) == 2
-    secret = docs[("Secret", "vitalstream-secrets")]
+    (secret,) = load_yaml_docs(SECRET_EXAMPLE)
+    assert secret["metadata"]["name"] == "vitalstream-secrets"
     assert "VITALSTREAM_DATABASE_URL" in secret["stringData"]
     assert not set(secret["stringData"]) & set(config), "a setting in both the ConfigMap and the Secret"
 
@@ -780,6 +782,29 @@ def test_kustomize_builds() -> None:
                 assert container["image"] == f"{image['newName']}:{image['newTag']}"
 
 
+def test_the_example_secret_cannot_go_live() -> None:
+    """Every placeholder of the example Secret is refused when settings are read."""
+    from pydantic import ValidationError
+
+    (secret,) = load_yaml_docs(SECRET_EXAMPLE)
+    for variable in ("VITALSTREAM_TERRA_SECRETS", "VITALSTREAM_WEBHOOK_SECRETS", "VITALSTREAM_ADMIN_TOKEN"):
+        field = variable.removeprefix("VITALSTREAM_").lower()
+        with pytest.raises(ValidationError):
+            Settings(**{field: secret["stringData"][variable]})
+    env_example = dict(
+        line.split("=", 1) for line in (DEPLOY / "compose" / "env.example").read_text().splitlines() if "=" in line
+    )
+    for variable in ("VITALSTREAM_TERRA_SECRETS", "VITALSTREAM_ADMIN_TOKEN"):
+        with pytest.raises(ValidationError):
+            Settings(**{variable.removeprefix("VITALSTREAM_").lower(): env_example[variable]})
+
+
+def test_dotenv_files_are_git_ignored() -> None:
+    for name in (".env", ".env.local", "deploy/compose/.env"):
+        out = subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT, check=False)
+        assert out.returncode == 0, f"{name} is not git-ignored"
+
+
 def test_k8s_every_workload_is_its_own_kafka_principal(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
     """Issue 14: SASL_SSL for everyone; each workload its own username, password file and the CA."""
     from vitalstream.stack.secure import PRINCIPALS
@@ -788,7 +813,7 @@ def test_k8s_every_workload_is_its_own_kafka_principal(k8s_docs: list[tuple[Path
     assert config["VITALSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     password_dir = str(Path(config["VITALSTREAM_KAFKA_PASSWORD_FILE"]).parent)
     assert str(Path(config["VITALSTREAM_KAFKA_CA_FILE"]).parent) == password_dir
-    secrets = {d["metadata"]["name"] for _, d in k8s_docs if d["kind"] == "Secret"}
+    secrets = {d["metadata"]["name"] for d in load_yaml_docs(K8S / "examples" / "kafka-principals.yaml")}
     seen: set[str] = set()
     for _where, template in pod_templates(k8s_docs):
         volumes = {v["name"]: v for v in template["spec"].get("volumes", [])}

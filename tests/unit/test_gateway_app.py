@@ -24,7 +24,7 @@ from schemas.codec import Codec
 from schemas.records import RawWebhook
 from vitalstream.platform.settings import Settings
 
-TERRA_SECRET = "terra-test-secret"
+TERRA_SECRET = "terra-test-secret-of-32-characters"
 WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef01234567").decode()
 
 
@@ -239,17 +239,27 @@ async def test_standard_webhooks_route(make_client: MakeClient) -> None:
 
 async def test_rate_limits(make_client: MakeClient) -> None:
     client, _ = await make_client(rate_limit_per_ip_per_min=3, rate_limit_per_user_per_min=2)
-    answers = []
-    for i in range(4):
-        body = orjson.dumps({"user": {"user_id": f"u{i}"}})
-        answers.append(await client.post("/webhooks/terra", data=body, headers=terra(body, trace=f"t{i}")))
-    assert [a.status for a in answers] == [202, 202, 202, 429]
-    limited = answers[-1]
+    unsigned = {"Content-Type": "application/json"}
+    statuses = [(await client.post("/webhooks/terra", data=b"{}", headers=unsigned)).status for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]  # failures to authenticate fill the address's bucket
+    limited = await client.post("/webhooks/terra", data=b"{}", headers=unsigned)
     assert (await limited.json())["error"] == "rate_limited"
     assert int(limited.headers["Retry-After"]) >= 1
     assert limited.headers["RateLimit-Limit"] == "3"
     assert limited.headers["RateLimit-Remaining"] == "0"
     assert int(limited.headers["RateLimit-Reset"]) >= 1
+    signed = []
+    for i in range(5):  # the same address, verified: never counted, never 429 by address
+        body = orjson.dumps({"user": {"user_id": f"u{i}"}})
+        signed.append((await client.post("/webhooks/terra", data=body, headers=terra(body, trace=f"t{i}"))).status)
+    assert signed == [202] * 5
+    forged = await client.post(
+        "/webhooks/terra",
+        data=b"{}",
+        headers=terra(b"{}", trace="f", ts=None)
+        | {"terra-signature": terra_header("a-different-secret-of-24-chars", int(time.time()), b"{}")},
+    )
+    assert forged.status == 429  # a well-formed but wrong signature is a failure like any other
 
     client, _ = await make_client(rate_limit_per_user_per_min=2)
     statuses = []
@@ -259,14 +269,20 @@ async def test_rate_limits(make_client: MakeClient) -> None:
     assert statuses == [202, 202, 429]
 
 
-async def test_forwarded_for_is_ignored_without_trusted_proxies(make_client: MakeClient) -> None:
+async def test_forwarded_for_counts_only_behind_trusted_proxies(make_client: MakeClient) -> None:
+    unsigned = {"Content-Type": "application/json"}
     client, _ = await make_client(rate_limit_per_ip_per_min=1)
-    for i in range(2):
-        body = orjson.dumps({"n": i})
-        r = await client.post(
-            "/webhooks/terra", data=body, headers=terra(body, trace=f"f{i}", **{"X-Forwarded-For": f"10.0.0.{i}"})
-        )
-    assert r.status == 429
+    statuses = [
+        (await client.post("/webhooks/terra", data=b"{}", headers={**unsigned, "X-Forwarded-For": f"1.0.0.{i}"})).status
+        for i in range(2)
+    ]
+    assert statuses == [401, 429]  # the header is the client's word: one address, one bucket
+    client, _ = await make_client(rate_limit_per_ip_per_min=1, gateway_trusted_proxies=["127.0.0.0/8"])
+    statuses = [
+        (await client.post("/webhooks/terra", data=b"{}", headers={**unsigned, "X-Forwarded-For": f"1.0.0.{i}"})).status
+        for i in range(2)
+    ]
+    assert statuses == [401, 401]  # the peer is our proxy: each forwarded client has its own bucket
 
 
 async def test_request_id_probes_metrics_openapi(make_client: MakeClient) -> None:

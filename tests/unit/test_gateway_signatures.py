@@ -13,7 +13,6 @@ from gateway.signatures import (
     SignatureError,
     StandardVerifier,
     TerraVerifier,
-    decode_whsec,
     parse_terra_header,
     split_secrets,
     standard_headers,
@@ -21,6 +20,7 @@ from gateway.signatures import (
     terra_header,
     terra_sign,
 )
+from vitalstream.platform.secret_rules import decode_whsec
 
 TERRA_VECTOR = "ad2da523c6d08e6ba4d8c36d86d5ca1f31f26992aabde11659556ced1d96509b"
 SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

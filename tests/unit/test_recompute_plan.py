@@ -8,9 +8,6 @@ from pathlib import Path
 from schemas.confidence_model import DEFAULT_MODEL
 from schemas.records import Observation, ScoringGeneration
 from schemas.vocabulary import VOCABULARY
-from sinks.plan import dedupe_quality
-from sinks.rows import quality_row
-from sinks.sample import quality
 from streams.confidence import SubjectMetricState, score, winner_record
 from streams.generation import datadir_for, prune_other_generations, seen_events_changelog
 from streams.recompute import lag, next_generation
@@ -55,15 +52,6 @@ def test_winner_record_is_the_state_winner_stamped_with_the_generation() -> None
     record = winner_record("s1", "body_weight", state, "kg", DEFAULT_MODEL, 5, T0)
     assert record == out.latest
     assert winner_record("s1", "body_weight", SubjectMetricState(), "kg", DEFAULT_MODEL, 5, T0) is None
-
-
-def test_quality_window_of_a_newer_generation_wins_in_a_batch() -> None:
-    from dataclasses import replace
-
-    old = quality_row(quality(T0, "step_count", "GARMIN", 9, 720.0))
-    new = quality_row(replace(quality(T0, "step_count", "GARMIN", 3, 150.0), generation=2))
-    assert dedupe_quality([new, old]) == [new]  # a late old-generation window does not undo the rebuild
-    assert dedupe_quality([old, new]) == [new]
 
 
 def test_prune_keeps_only_the_live_generation(tmp_path: Path) -> None:

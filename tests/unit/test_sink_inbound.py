@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from schemas.codec import Codec, DecodeError
 from sinks.inbound import decode
-from sinks.rows import ObservationRow, QualityRow, observation_row
-from sinks.sample import quality, scored, user_event
+from sinks.rows import ObservationRow, observation_row
+from sinks.sample import scored, user_event
 from sinks.service import build_batch, next_offsets
 
 CODEC = Codec()
@@ -51,8 +51,6 @@ def test_each_topic_decodes_to_its_row() -> None:
     assert item.error is None and item.row == observation_row(rec) and item.event_id == "ev-1"
     ev = user_event("auth", "u1", "e-auth", T0)
     assert decode(Msg("p.users", CODEC.encode(ev)), CODEC, "p.").row == ev
-    q = decode(Msg("p.metrics.quality_daily", CODEC.encode(quality(T0, "m", "GARMIN", 1, 50.0))), CODEC, "p.")
-    assert isinstance(q.row, QualityRow)
 
 
 def test_garbage_wrong_type_and_invalid_are_errors_tombstones_nothing() -> None:

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.resolution import resolve
-from sinks.plan import ConnectionState, dedupe_quality, merge_ledger, plan_observations, rekey, route
-from sinks.rows import LedgerRow, ObservationRow, observation_row, quality_row
+from sinks.plan import ConnectionState, merge_ledger, plan_observations, rekey, route
+from sinks.rows import LedgerRow, ObservationRow, observation_row
 from sinks.rule import sql_order_by, sql_wins
-from sinks.sample import quality, scored
+from sinks.sample import scored
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -90,13 +90,6 @@ def test_ledger_keeps_strongest_outcome() -> None:
         LedgerRow("e", "processed", "sink", None),
         LedgerRow("f", "dead_lettered", "sink", "bad"),
     ]
-
-
-def test_quality_last_value_per_key_wins() -> None:
-    a = quality_row(quality(T0, "step_count", "GARMIN", 1, 80.0))
-    b = quality_row(quality(T0, "step_count", "GARMIN", 2, 170.0))
-    c = quality_row(quality(T0, "step_count", "OURA", 1, 60.0))
-    assert dedupe_quality([a, c, b]) == [b, c]
 
 
 def test_sql_rule_uses_the_same_terms_in_the_same_order() -> None:

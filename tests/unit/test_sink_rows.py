@@ -14,11 +14,10 @@ from sinks.rows import (
     InvalidRecord,
     latest_tuple,
     observation_row,
-    quality_row,
     user_id_of,
     validate_user_event,
 )
-from sinks.sample import quality, scored, user_event
+from sinks.sample import scored, user_event
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -44,7 +43,6 @@ def test_rows_carry_the_scoring_generation() -> None:
 
     row = observation_row(replace(scored("s", "body_weight", 70.0), generation=3))
     assert row.generation == 3 and latest_tuple(row)[LATEST_COLUMNS.index("generation")] == 3
-    assert quality_row(replace(quality(T0, "step_count", "garmin", 2, 150.0), generation=2)).generation == 2
 
 
 def test_user_id_from_record_or_terra_subject() -> None:
@@ -77,12 +75,6 @@ def test_unknown_level_is_invalid() -> None:
     bad = type(rec)(observation=rec.observation, confidence=50.0, level="meh", scored_at=rec.scored_at)
     with pytest.raises(InvalidRecord, match="level"):
         observation_row(bad)
-
-
-def test_quality_row_average() -> None:
-    row = quality_row(quality(T0, "step_count", "GARMIN", 4, 300.0))
-    assert row.records == 4 and row.avg_confidence == 75.0 and row.excellent == 4
-    assert quality_row(quality(T0, "step_count", "GARMIN", 0, 0.0)).avg_confidence == 0.0
 
 
 def test_reauth_needs_old_user() -> None:

@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from schemas import headers as H
+from schemas import deadletter as H
 from schemas.codec import DecodeError
+from schemas.deadletter import MAX_STACKTRACE
 from streams import quality
 from streams.errors import SchemaInvalidError, TransientError
 from streams.failures import (
-    MAX_STACKTRACE,
     FailedRecord,
     attempts_of,
     header_value,
@@ -48,10 +48,10 @@ def test_permanent_error_goes_to_dlq_with_every_header() -> None:
     )
     assert routed.topic == "dlq" and routed.dead and routed.attempts == 1
     h = dict(routed.headers)
-    assert set(H.ALL_FAILURE_HEADERS) <= set(h)
+    assert set(H.FAILURE_HEADERS) <= set(h)
     assert h[H.ERROR_STAGE] == b"normalize"
     assert h[H.ERROR_CLASS] == b"SchemaInvalidError"
-    assert h[H.ERROR_MESSAGE] == b"payload is a JSON array, not an object"
+    assert h[H.ERROR_MESSAGE].startswith(b"payload is a JSON array, not an object at tests.unit.test_streams_failures:")
     assert h[H.ORIGINAL_TOPIC] == b"vitalstream.webhooks.raw"
     assert (h[H.ORIGINAL_PARTITION], h[H.ORIGINAL_OFFSET]) == (b"3", b"42")
     assert h[H.ORIGINAL_TIMESTAMP] == str(NOW_MS - 5000).encode()
@@ -122,3 +122,11 @@ def test_quality_delta_applies_each_offset_once() -> None:
     rec = quality.to_record(key, other)
     assert (rec.day, rec.count, rec.excellent, rec.fair, rec.poor) == (date(2026, 7, 1), 5, 2, 1, 2)
     assert rec.confidence_sum == pytest.approx(90 + 40 + 60 + 90 + 40)
+
+
+def test_quality_delta_counts_entries_collected_out_of_offset_order() -> None:
+    # A score batch groups by subject and metric: subject A at offsets 10 and 30, subject B at 20.
+    collected = [(10, 90.0, "excellent"), (30, 70.0, "good"), (20, 50.0, "fair")]
+    _, entries = quality.decode_delta(quality.encode_delta(0, collected))
+    state, applied = quality.apply_delta(None, 0, entries)
+    assert applied == 3 and state["n"] == 3 and state["l"] == [1, 1, 1, 0]

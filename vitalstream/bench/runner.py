@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -24,6 +26,8 @@ BENCH_DIR = REPO / "tests" / "bench"
 RESULTS = BENCH_DIR / "results.json"
 MARKDOWN = REPO / "BENCHMARKS.md"
 ORDER = ("sink", "stream", "restart", "gateway", "e2e", "scenarios")
+PLOTTING = ("matplotlib",)
+"""What the plots need (the ``bench`` extra): checked before a run starts, not after it."""
 console = Console()
 
 
@@ -128,8 +132,25 @@ def _scenarios(stack: BenchStack, quick: bool) -> list[dict[str, Any]]:
             stack.stop(f"scenarios/{service}")
 
 
+def missing_plotting() -> list[str]:
+    missing = []
+    for name in PLOTTING:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
 def run(what: str, quick: bool, command: str) -> dict[str, Any]:
     from vitalstream.bench.gateway_bench import bench_gateway
+
+    missing = missing_plotting()
+    if missing:
+        raise click.ClickException(
+            f"the bench plots need {', '.join(missing)}, which is not installed: "
+            "pip install -e '.[bench]' and run again (nothing was started)"
+        )
 
     chosen = ORDER if what == "all" else (what,)
     started = time.monotonic()
@@ -187,8 +208,12 @@ def _write(details: dict[str, Any], quick: bool, command: str, took_s: float) ->
         "details": merged,
     }
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    images = [str(p.relative_to(REPO)) for p in report.make_plots(merged, BENCH_DIR)]
-    report.write_results(RESULTS, doc)
+    report.write_results(RESULTS, doc)  # the figures first: a plotting failure must not cost the run
+    try:
+        images = [str(p.relative_to(REPO)) for p in report.make_plots(merged, BENCH_DIR)]
+    except Exception as exc:
+        console.print(f"[red]plots not made ({type(exc).__name__}: {exc}); the figures are in {RESULTS.name}")
+        images = []
     MARKDOWN.write_text(report.markdown(doc, images))
     table = Table(title=f"vitalstream bench ({took_s:.0f} s)", title_justify="left")
     table.add_column("figure")

@@ -6,14 +6,18 @@ leaf module; nothing here imports a service.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.confidence_model import ConfidenceModel, load_model
+from schemas.identity import check_source_name, source_formats
+from vitalstream.platform.secret_rules import check_opaque, check_whsec
 
 
 def _csv(text: str) -> list[str]:
@@ -25,9 +29,8 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VITALSTREAM_", extra="ignore", frozen=True, hide_input_in_errors=True
-    )  # an error names the variable, never echoes its (maybe secret) value
+    # hide_input_in_errors: a refused secret never appears in the validation error's text
+    model_config = SettingsConfigDict(env_prefix="VITALSTREAM_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     # --- infrastructure ---
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -52,6 +55,8 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     admin_port: int = 8081
+    admin_host: str = Field("127.0.0.1", description="Interface of the admin listener (never the public one).")
+    admin_failures_per_min: int = Field(5, ge=1, description="Wrong admin tokens per address per minute, then 429.")
     terra_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     webhook_secrets: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
     admin_token: SecretStr | None = None
@@ -66,7 +71,18 @@ class Settings(BaseSettings):
     producer_linger_ms: int = Field(
         2, description="librdkafka linger: batches records; adds up to this to accept latency."
     )
-    gateway_trusted_proxy_hops: int = Field(0, ge=0, description="X-Forwarded-For hops to trust (0: ignore it).")
+    gateway_trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="CIDR ranges of proxies whose X-Forwarded-For entries are believed."
+    )
+    gateway_trusted_proxy_hops: int | None = Field(None, description="Replaced by gateway_trusted_proxies: refused.")
+    gateway_body_timeout_s: float = Field(10.0, gt=0, description="Deadline for reading a body (then 408).")
+    gateway_max_body_reads: int = Field(64, ge=1, description="Bodies read at once (beyond: wait, then 503).")
+    gateway_max_large_body_reads: int = Field(2, ge=1, description="Of which larger than gateway_large_body_bytes.")
+    gateway_large_body_bytes: int = Field(256 * 1024, ge=1, description="Above this (or unannounced) a body is large.")
+    gateway_read_slot_wait_s: float = Field(1.0, ge=0, description="How long a small body waits for a read slot.")
+    gateway_accept_content_encoding: bool = Field(
+        False, description="Inflate gzip/deflate webhook bodies (the size cap applies to inflated bytes)."
+    )
     gateway_retry_after_s: int = 5
     gateway_ready_timeout_s: float = 1.0
     gateway_ready_cache_s: float = 1.0
@@ -83,6 +99,9 @@ class Settings(BaseSettings):
     retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
     s3_fetch_timeout_s: float = 10.0
     s3_max_bytes: int = 50 * 1024 * 1024
+    source_formats: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="source=format pairs; a source not named speaks Terra's format."
+    )
     dedup_window_s: int = Field(
         7 * 24 * 3600, ge=60, description="How long normalize remembers a finished event id (as long as webhooks.raw)."
     )
@@ -105,6 +124,17 @@ class Settings(BaseSettings):
     health_dlq_degraded: int = 1
     health_webhook_success_degraded: float = 95.0
 
+    # --- ops console ---
+    console_host: str = "127.0.0.1"
+    console_port: int = 8070
+    console_tls_cert_file: str | None = Field(None, description="Serve the console over TLS (cookies get Secure).")
+    console_tls_key_file: str | None = None
+    console_session_ttl_s: int = Field(8 * 3600, ge=60)
+    console_login_window_s: int = Field(900, ge=10, description="Failed logins are counted over this window.")
+    console_login_max_failures_per_account: int = Field(5, ge=1)
+    console_login_max_failures_per_address: int = Field(20, ge=1)
+    console_live_interval_s: float = Field(2.0, gt=0, description="How often live pages' data is recomputed.")
+
     log_level: str = "INFO"
     confidence_model: str | None = None
     """JSON file overriding the built-in confidence model (``schemas.confidence_model``)."""
@@ -113,6 +143,46 @@ class Settings(BaseSettings):
     @classmethod
     def _terra(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("terra_secrets")
+    @classmethod
+    def _terra_strong(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            check_opaque(secret.get_secret_value(), "a Terra signing secret")
+        return value
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _admin_empty(cls, value: object) -> object:
+        """An empty token means "no admin API" (closed), like an unset one."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_opaque(value.get_secret_value(), "the admin token")
+        return value
+
+    @field_validator("gateway_trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        ranges = _split_csv(value)
+        if isinstance(ranges, list):
+            for text in ranges:
+                try:
+                    ipaddress.ip_network(str(text), strict=False)
+                except ValueError:
+                    raise ValueError(f"{text!r} is not an IP address or CIDR range (e.g. 10.0.0.0/8)") from None
+        return ranges
+
+    @field_validator("gateway_trusted_proxy_hops")
+    @classmethod
+    def _hops_replaced(cls, value: int | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "replaced by VITALSTREAM_GATEWAY_TRUSTED_PROXIES (the CIDR ranges of your proxies); unset it"
+            )
 
     @field_validator("retry_delays_s", mode="before")
     @classmethod
@@ -154,6 +224,43 @@ class Settings(BaseSettings):
             raise ValueError("VITALSTREAM_KAFKA_CERT_FILE and VITALSTREAM_KAFKA_KEY_FILE go together (mutual TLS)")
         return self
 
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _webhook_strong(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for source, secret in value.items():
+            for part in secret.get_secret_value().replace(",", " ").split():
+                check_whsec(part, f"the secret of webhook source {source!r}")
+        return value
+
+    @field_validator("webhook_secrets", mode="after")
+    @classmethod
+    def _webhook_sources(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        """Each source names a namespace (``<source>:…``, design §4): ``terra`` and ``:`` are not allowed."""
+        for source in value:
+            check_source_name(source)
+            if source == "terra":
+                raise ValueError("VITALSTREAM_WEBHOOK_SECRETS: 'terra' is Terra's own source; name the sender")
+        return value
+
+    @field_validator("source_formats", mode="before")
+    @classmethod
+    def _formats(cls, value: object) -> object:
+        """``source=format`` pairs, comma separated (``acme=terra``)."""
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for pair in _csv(value):
+            source, sep, fmt = pair.partition("=")
+            if not sep or not source.strip() or not fmt.strip():
+                raise ValueError("VITALSTREAM_SOURCE_FORMATS must be comma-separated source=format pairs (acme=terra)")
+            pairs[source.strip()] = fmt.strip()
+        return pairs
+
+    @field_validator("source_formats", mode="after")
+    @classmethod
+    def _known_formats(cls, value: dict[str, str]) -> dict[str, str]:
+        return source_formats(value)
+
     def topic(self, name: str) -> str:
         """Full topic name for a catalogue short name (``dlq`` → ``vitalstream.dlq``)."""
         return self.topic_prefix + name
@@ -169,6 +276,23 @@ class Settings(BaseSettings):
                 "or export a postgresql:// URL"
             )
         return self.database_url.get_secret_value()
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret value of these settings (for the log scrubber), URL passwords included."""
+    values: list[str] = []
+    for name in type(settings).model_fields:
+        field = getattr(settings, name)
+        items = field.values() if isinstance(field, dict) else field if isinstance(field, list) else [field]
+        for item in items:
+            if isinstance(item, SecretStr):
+                text = item.get_secret_value()
+                parts = text.replace(",", " ").split()
+                values += [text, *parts, *(p.removeprefix("whsec_") for p in parts if p.startswith("whsec_"))]
+                password = urlsplit(text).password if "://" in text else None
+                if password:
+                    values += [password, unquote(password)]
+    return [v for v in values if v]
 
 
 @lru_cache(maxsize=1)

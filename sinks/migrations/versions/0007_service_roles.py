@@ -16,7 +16,7 @@ member (README "Least privilege"). Grants are per schema. Created with ``IF NOT 
 another revision creating the same role first (the read API's) does no harm.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -93,7 +93,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0003's grants: the analyst reads every table again; the service roles stay (cluster-wide)."""
+    """Back to 0006's grants: the analyst reads every table again; the service roles stay (cluster-wide)."""
     op.execute("DROP VIEW IF EXISTS analyst_connections")
     op.execute("ALTER FUNCTION ensure_observation_partitions(timestamptz, integer) SECURITY INVOKER")
     op.execute("GRANT EXECUTE ON FUNCTION ensure_observation_partitions(timestamptz, integer) TO PUBLIC")
