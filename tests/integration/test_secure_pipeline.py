@@ -62,7 +62,8 @@ def test_webhooks_reach_latest_metrics_with_every_service_on_its_own_principal(s
     url = f"{p.gateway_url}/webhooks/terra"
     items = list(deliveries(WEBHOOKS, users=5, seed=14))
     stats = asyncio.run(send_all(url, p.terra_secret, items, rate=100))
-    assert stats.errors == 0 and stats.by_status.get(202, 0) == WEBHOOKS, stats.by_status
+    assert stats.errors == 0, stats.by_status
+    assert stats.by_status.get(202, 0) + stats.by_status.get(200, 0) == WEBHOOKS, stats.by_status  # 200: a repeat
     auth = (EXAMPLES / "auth__authSuccess.json").read_bytes()
     assert asyncio.run(_post_terra(url, p.terra_secret, auth)) == 202  # the sink's connection upsert, on its role
     p.wait_for(lambda: _count(p, "SELECT count(*) FROM latest_metrics") > 0, 120, "rows in latest_metrics")
