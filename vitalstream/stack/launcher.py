@@ -27,7 +27,12 @@ from vitalstream.stack.kafka import KafkaBroker, new_cluster_id
 from vitalstream.stack.ports import port_in_use, wait_port
 from vitalstream.stack.postgres import PostgresServer
 
-SERVICES: dict[str, str] = {"gateway": "gateway.main", "worker": "streams.main", "sink": "sinks.service"}
+SERVICES: dict[str, str] = {
+    "gateway": "gateway.main",
+    "worker": "streams.main",
+    "sink": "sinks.service",
+    "api": "vitalstream.api.app",
+}
 
 
 def stack_dir() -> Path:
@@ -100,7 +105,7 @@ def service_available(name: str) -> bool:
         return False
 
 
-def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) -> int:
+def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink", "api")) -> int:
     from vitalstream.platform.settings import Settings
     from vitalstream.platform.topics import ensure_topics
 
@@ -154,12 +159,14 @@ def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) 
             "VITALSTREAM_WEBHOOK_SECRETS": f"acme={keys['webhook']}",
             "VITALSTREAM_ADMIN_TOKEN": keys["admin"],
             "VITALSTREAM_WORKER_DATADIR": str(paths.root / "worker"),
+            "VITALSTREAM_API_PORT": os.environ.get("VITALSTREAM_API_PORT", "8090"),
         }
         settings = Settings(**{k.removeprefix("VITALSTREAM_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
         from sinks.migrate import upgrade
 
         upgrade(db_url)
         print("PostgreSQL: migrations applied")
+        _api_login(env, keys["pg_password"])
         report = ensure_topics(settings)
         if report.problems:
             raise StackError("topics: " + "; ".join(report.problems))
@@ -193,6 +200,17 @@ def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink")) 
     return _foreground(paths)
 
 
+def _api_login(env: dict[str, str], stack_secret: str) -> None:
+    """The read API's own least-privilege login (else it falls back to the owner's URL)."""
+    from vitalstream.stack.reader import reader_url
+
+    url = reader_url(env["VITALSTREAM_DATABASE_URL"], stack_secret)
+    if url is None:
+        print("PostgreSQL: could not give vitalstream_reader a login; the api uses VITALSTREAM_DATABASE_URL")
+    else:
+        env["VITALSTREAM_API_DATABASE_URL"] = url
+
+
 def _saved_pg_port(paths: StackPaths) -> int | None:
     try:
         return int((paths.root / "pg" / "port").read_text())
@@ -205,6 +223,9 @@ def _print_summary(paths: StackPaths, env: dict[str, str], state: dict[str, Any]
     print(f"\nvitalstream is up ({took:.1f}s)")
     print(
         f"  gateway     http://{host}:{port}/webhooks/terra   (health: http://{host}:{port}/health, metrics: /metrics)"
+    )
+    print(
+        f"  api         http://{host}:{env['VITALSTREAM_API_PORT']}/v1/subjects/{{subject}}/metrics   (keys: api-keys)"
     )
     print(f"  kafka       {env['VITALSTREAM_KAFKA_BOOTSTRAP']}")
     print(f"  postgres    {_mask_password(env['VITALSTREAM_DATABASE_URL'])}")
@@ -255,7 +276,7 @@ def down(quiet: bool = False) -> int:
     state = load_state(paths)
     processes: dict[str, Any] = state.get("processes", {})
     stopped: list[str] = []
-    for name in ("gateway", "worker", "sink"):
+    for name in ("gateway", "worker", "sink", "api"):
         info = processes.get(name)
         if info and proc.stop(info.get("pid"), timeout_s=20):
             stopped.append(name)
