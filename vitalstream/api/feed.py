@@ -27,6 +27,8 @@ from vitalstream.platform.settings import Settings
 log = get_logger("api.feed")
 BATCH = 2000
 JSON_OPTIONS = orjson.OPT_UTC_Z
+FETCH_WAIT_MS = 50
+"""How long the broker may hold a fetch with nothing new: bounds the stream's added latency."""
 
 
 def metric_json(record: LatestMetric) -> bytes:
@@ -93,7 +95,7 @@ class Feed:
             self._loop.call_soon_threadsafe(fn, *args)
 
     def _run(self) -> None:
-        client = kafka.consumer(self._settings, "api-stream")
+        client = kafka.consumer(self._settings, "api-stream", **{"fetch.wait.max.ms": FETCH_WAIT_MS})
         try:
             starts = self._catch_up(client)
             if starts is None:
