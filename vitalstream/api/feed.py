@@ -95,7 +95,8 @@ class Feed:
             self._loop.call_soon_threadsafe(fn, *args)
 
     def _run(self) -> None:
-        client = kafka.consumer(self._settings, "api-stream", **{"fetch.wait.max.ms": FETCH_WAIT_MS})
+        overrides: dict[str, Any] = {"fetch.wait.max.ms": FETCH_WAIT_MS}
+        client = kafka.consumer(self._settings, "api-stream", None, **overrides)
         try:
             starts = self._catch_up(client)
             if starts is None:
