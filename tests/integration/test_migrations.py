@@ -29,7 +29,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0003"
+    assert migrate.current(database_url, schema) == migrate.head() == "0004"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -116,7 +116,7 @@ def test_downgrade_removes_objects_and_upgrade_restores(database_url: str, schem
         left = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert left <= {"alembic_version"}
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == "0003"
+    assert migrate.current(database_url, schema) == "0004"
 
 
 def _columns(database_url: str, schema: str) -> set[tuple[str, str]]:
@@ -151,3 +151,31 @@ def test_generation_columns_come_and_go_with_revision_0003(database_url: str, sc
     assert scored <= tables_with_generation()
     migrate.downgrade(database_url, schema, revision="0002")
     assert not scored & tables_with_generation()
+
+
+def test_api_keys_and_the_reader_role_come_and_go_with_revision_0004(database_url: str, schema: str) -> None:
+    def reader_grants() -> set[tuple[str, str]]:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT table_name, privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = 'vitalstream_reader' AND table_schema = %s",
+                (schema,),
+            )
+            return {(r[0], r[1]) for r in rows}
+
+    migrate.upgrade(database_url, schema, revision="0003")
+    assert not {t for t, _ in _columns(database_url, schema)} & {"api_keys"}
+    migrate.upgrade(database_url, schema)
+    assert reader_grants() == {
+        (t, "SELECT") for t in ("latest_metrics", "observations", "data_quality_daily", "api_keys")
+    }
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "INSERT INTO api_keys (name, prefix, key_hash, subjects, scopes) "
+                "VALUES ('k', 'vsk_', '\\x00'::bytea, ARRAY['*'], ARRAY['write'])"
+            )
+    migrate.downgrade(database_url, schema, revision="0003")
+    assert migrate.current(database_url, schema) == "0003"
+    assert "api_keys" not in {t for t, _ in _columns(database_url, schema)} and reader_grants() == set()
