@@ -1,7 +1,7 @@
 """aiohttp wiring: routes, the request middleware (request id, metrics, logs), app state, lifecycle.
 
 ``create_app(settings)`` builds the application; ``extra_routes`` lets the operations code
-mount more routes (e.g. ``GET /health``, DESIGN §9) that read the state below through
+mount more routes (e.g. ``GET /health``, design §9) that read the state below through
 ``request.app[STATE_KEY]``.
 """
 
@@ -20,7 +20,7 @@ from gateway import openapi
 from gateway.config import GatewayConfig
 from gateway.intake import Answer, Intake, error
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, normalize_path
-from gateway.producer import DurableProducer, RecordProducer, producer_config
+from gateway.producer import DurableProducer, RecordProducer, gateway_producer_config
 from vitalstream.platform.observability import get_logger, sampled
 from vitalstream.platform.settings import Settings
 
@@ -260,8 +260,8 @@ def create_app(
     owns = producer is None
     if producer is None:
         producer = DurableProducer(
-            producer_config(
-                settings.kafka_bootstrap, linger_ms=settings.producer_linger_ms, timeout_s=config.produce_timeout_s
+            gateway_producer_config(
+                settings, linger_ms=settings.producer_linger_ms, timeout_s=config.produce_timeout_s
             ),
             on_delivery_error=metrics_.delivery_error,
         )

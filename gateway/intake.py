@@ -1,7 +1,7 @@
 """What happens to one webhook between "bytes read" and "answer": verify, limit, dedup, produce.
 
 No HTTP framework here: the routes in ``gateway.app`` read the body (size-checked) and
-turn the returned ``Answer`` into a response. Answers follow DESIGN §3: 2xx only after the
+turn the returned ``Answer`` into a response. Answers follow design §3: 2xx only after the
 Kafka delivery report, small JSON error bodies that never echo parser internals.
 """
 

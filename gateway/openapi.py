@@ -88,7 +88,7 @@ def _header(name: str, description: str, required: bool = False) -> dict[str, An
 HEALTH_PATH: dict[str, Any] = {
     "get": {
         "operationId": "health",
-        "summary": "Health document (DESIGN §9), cached 2 s.",
+        "summary": "Health document (design §9), cached 2 s.",
         "responses": {
             "200": {"description": "healthy or degraded", "content": {JSON: {"schema": _ref("Health")}}},
             "503": {"description": "unhealthy", "content": {JSON: {"schema": _ref("Health")}}},

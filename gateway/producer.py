@@ -23,7 +23,9 @@ from typing import Any, Protocol
 
 import confluent_kafka
 
+from vitalstream.platform import kafka
 from vitalstream.platform.observability import get_logger
+from vitalstream.platform.settings import Settings
 
 log = get_logger("gateway.producer")
 
@@ -73,27 +75,18 @@ class ProducerUnavailable(Exception):
     """The record could not even be queued (local queue full, producer closed)."""
 
 
-def producer_config(
-    bootstrap: str, *, linger_ms: int, timeout_s: float, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    cfg: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "client.id": "vitalstream-gateway",
-        "acks": "all",
-        "enable.idempotence": True,
-        "linger.ms": linger_ms,
-        "compression.type": "lz4",
-        "message.timeout.ms": max(1000, int(timeout_s * 1000)),
-        "queue.buffering.max.messages": 200_000,
-        "queue.buffering.max.kbytes": 512 * 1024,
-        "message.max.bytes": 16 * 1024 * 1024,
-        "socket.keepalive.enable": True,
-        "reconnect.backoff.max.ms": 1000,
-        "topic.metadata.refresh.interval.ms": 30_000,
-    }
-    if extra:
-        cfg.update(extra)
-    return cfg
+def gateway_producer_config(settings: Settings, *, linger_ms: int, timeout_s: float) -> dict[str, Any]:
+    """The toolkit's durable producer, tuned for answering a request: librdkafka gives up at the timeout."""
+    return kafka.producer_config(
+        settings,
+        "gateway",
+        **{
+            "linger.ms": linger_ms,
+            "message.timeout.ms": max(1000, int(timeout_s * 1000)),
+            "queue.buffering.max.messages": 200_000,
+            "topic.metadata.refresh.interval.ms": 30_000,
+        },
+    )
 
 
 class _LibrdkafkaLog:
@@ -123,7 +116,7 @@ class DurableProducer:
 
     def __init__(self, config: dict[str, Any], *, on_delivery_error: Callable[[str], None] | None = None) -> None:
         self._producer: Any = confluent_kafka.Producer(
-            {"logger": _LibrdkafkaLog(), **config}, error_cb=self._on_client_error
+            {**config, "logger": _LibrdkafkaLog()}, error_cb=self._on_client_error
         )
         self._backstop_s = int(config.get("message.timeout.ms", 300_000)) / 1000.0 + 1.0
         self._loop: asyncio.AbstractEventLoop | None = None

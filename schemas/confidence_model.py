@@ -1,4 +1,4 @@
-"""The confidence model of DESIGN §6 as data: weights, levels, thresholds, reliability priors.
+"""The confidence model of design §6 as data: weights, levels, thresholds, reliability priors.
 
 ``confidence = 100 × P × (w_R·R + w_C·C + w_F·F + w_M·M + w_A·A)``; this module holds every
 number in that formula (and the few that shape its terms) with the reason for each, so
@@ -17,10 +17,11 @@ This module imports nothing of ours and does no I/O except reading the file it i
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Annotated, Any, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -61,38 +62,63 @@ class Weights:
 # fmt: off
 # --- reliability priors --------------------------------------------------------------------
 # Metric groups only shorten the default table below; the model itself is keyed by metric.
-_WEIGHT = ("body_weight", "body_mass_index")
+_WEIGHT = ("body_weight", "body_mass_index", "daily_avg_body_weight", "daily_avg_body_mass_index")
 _BODY_FAT = (  # scale bio-impedance estimates
     "body_fat_percentage", "body_water_percentage", "bone_mass", "muscle_mass", "lean_body_mass",
-    "basal_metabolic_rate",
+    "basal_metabolic_rate", "resting_metabolic_rate", "visceral_fat_level", "body_water_mass", "skinfold_thickness",
+    "daily_avg_body_fat_percentage",
 )
 _HEIGHT = ("body_height",)
 _HR = (
     "heart_rate", "resting_heart_rate", "daily_avg_heart_rate", "daily_max_heart_rate", "sleep_avg_heart_rate",
-    "workout_avg_heart_rate", "workout_max_heart_rate",
+    "workout_avg_heart_rate", "workout_max_heart_rate", "workout_min_heart_rate", "workout_heart_rate",
+    "daily_min_heart_rate", "sleep_min_heart_rate", "sleep_max_heart_rate", "sleep_resting_heart_rate",
 )
-_HRV = ("heart_rate_variability_rmssd", "heart_rate_variability_sdnn")
-_BP = ("blood_pressure_systolic", "blood_pressure_diastolic")
-_SPO2 = ("oxygen_saturation",)
-_GLUCOSE = ("blood_glucose",)
-_TEMP = ("body_temperature", "skin_temperature", "skin_temperature_deviation")
-_RESP = ("respiratory_rate",)
+_HRV = (
+    "heart_rate_variability_rmssd", "heart_rate_variability_sdnn", "daily_avg_heart_rate_variability_rmssd",
+    "daily_avg_heart_rate_variability_sdnn", "sleep_avg_heart_rate_variability_rmssd",
+    "sleep_avg_heart_rate_variability_sdnn", "workout_heart_rate_variability_rmssd",
+    "workout_heart_rate_variability_sdnn",
+)
+_BP = (
+    "blood_pressure_systolic", "blood_pressure_diastolic", "daily_avg_blood_pressure_systolic",
+    "daily_avg_blood_pressure_diastolic",
+)
+_SPO2 = (
+    "oxygen_saturation", "daily_avg_oxygen_saturation", "sleep_avg_oxygen_saturation", "workout_oxygen_saturation",
+    "workout_avg_oxygen_saturation",
+)
+_GLUCOSE = ("blood_glucose", "daily_avg_blood_glucose", "glucose_management_indicator", "glucose_time_in_range")
+_TEMP = (
+    "body_temperature", "skin_temperature", "skin_temperature_deviation", "daily_avg_body_temperature",
+    "daily_avg_skin_temperature",
+)
+_RESP = ("respiratory_rate", "sleep_avg_respiratory_rate", "sleep_min_respiratory_rate", "sleep_max_respiratory_rate")
 _ACTIVITY = (
     "step_count", "distance", "floors_climbed", "energy_burned", "active_energy_burned", "basal_energy_burned",
-    "active_duration",
+    "active_duration", "low_intensity_duration", "moderate_intensity_duration", "vigorous_intensity_duration",
+    "inactive_duration", "standing_duration", "stand_hours", "elevation_gain", "elevation_loss",
 )
 _SLEEP = (
     "sleep_duration", "sleep_deep_duration", "sleep_rem_duration", "sleep_light_duration",
-    "sleep_awake_duration", "sleep_latency", "sleep_efficiency", "time_in_bed",
+    "sleep_awake_duration", "sleep_latency", "sleep_efficiency", "time_in_bed", "sleep_awakenings",
 )
 _WORKOUT = (
     "workout_distance", "workout_energy_burned", "workout_active_energy_burned", "workout_duration", "workout_steps",
+    "workout_moving_duration", "workout_elevation_gain", "workout_elevation_loss", "workout_avg_speed",
+    "workout_max_speed", "workout_speed", "workout_avg_cadence", "workout_max_cadence", "workout_cadence",
+    "workout_swim_laps", "workout_swim_strokes", "workout_floors_climbed",
 )
+_POWER = ("workout_avg_power", "workout_max_power", "workout_power", "workout_work")
+"""Power meters (pedals, cranks, smart trainers, ergometers) measure force directly."""
 _NUTRITION = (
     "dietary_energy", "dietary_protein", "dietary_carbohydrates", "dietary_fat", "dietary_fiber", "dietary_sugar",
-    "dietary_sodium", "dietary_caffeine", "water_intake",
+    "dietary_sodium", "dietary_caffeine", "water_intake", "dietary_saturated_fat", "dietary_trans_fat",
+    "dietary_cholesterol", "dietary_alcohol", "dietary_calcium", "dietary_iron", "dietary_potassium",
+    "dietary_magnesium", "dietary_zinc", "dietary_vitamin_c", "dietary_vitamin_d", "dietary_vitamin_b12",
+    "dietary_folate", "dietary_vitamin_a",
 )
-_VO2 = ("vo2_max",)
+_VO2 = ("vo2_max", "daily_avg_vo2_max", "workout_vo2")
 
 
 def _priors(default: float, *groups: tuple[tuple[str, ...], float]) -> dict[str, float]:
@@ -127,6 +153,9 @@ DEFAULT_RELIABILITY_PRIORS: dict[str, dict[str, float]] = {
     # Continuous glucose monitors: purpose-built, factory calibrated, ~9 % MARD.
     "DEXCOM": _priors(0.50, (_GLUCOSE, 0.95)),
     "FREESTYLELIBRE": _priors(0.50, (_GLUCOSE, 0.93)),
+    # Lab results: accredited analysers (CVs of a few %), but read from a PDF by Terra's
+    # extraction, which can misread a value or a unit; below a CGM's own sensor, above any wearable.
+    "LAB_REPORT": _priors(0.90),
     # Polar: chest straps (H9/H10) are the common HR source; strong workout recording.
     "POLAR": _priors(
         0.78, (_HR, 0.92), (_HRV, 0.85), (_WORKOUT, 0.90), (_VO2, 0.75), (_ACTIVITY, 0.78), (_SLEEP, 0.70),
@@ -135,26 +164,34 @@ DEFAULT_RELIABILITY_PRIORS: dict[str, dict[str, float]] = {
     # Garmin: GPS multisport watches; optical wrist HR (chest straps via device priors).
     "GARMIN": _priors(
         0.78, (_WORKOUT, 0.90), (_ACTIVITY, 0.85), (_HR, 0.82), (_HRV, 0.78), (_SLEEP, 0.72), (_VO2, 0.78),
-        (_SPO2, 0.70), (_RESP, 0.72), (("stress_level",), 0.80),
+        (_SPO2, 0.70), (_RESP, 0.72), (_POWER, 0.88),  # power from paired pedals/cranks
+        (("stress_level", "daily_avg_stress_level", "daily_max_stress_level", "stress_duration", "body_battery"), 0.80),
         (_WEIGHT, 0.65),  # some users own an Index scale
     ),
     "SUUNTO": _priors(0.76, (_WORKOUT, 0.90), (_HR, 0.82), (_ACTIVITY, 0.80), (_WEIGHT, _WRIST_WEIGHT)),
     "COROS": _priors(0.76, (_WORKOUT, 0.90), (_HR, 0.82), (_ACTIVITY, 0.80), (_WEIGHT, _WRIST_WEIGHT)),
-    "WAHOO": _priors(0.75, (_WORKOUT, 0.90), (_HR, 0.90), (_WEIGHT, _WRIST_WEIGHT)),  # TICKR chest straps
+    "WAHOO": _priors(  # TICKR chest straps, KICKR trainers (power measured at the flywheel)
+        0.75, (_WORKOUT, 0.90), (_HR, 0.90), (_POWER, 0.92), (_WEIGHT, _WRIST_WEIGHT),
+    ),
     # Rings and straps built for recovery: best at HRV, sleep, resting HR; weak at steps.
     "OURA": _priors(
-        0.72, (_SLEEP, 0.90), (_HRV, 0.90), (("resting_heart_rate",), 0.88),
+        0.72, (_SLEEP, 0.90), (_HRV, 0.90), (("resting_heart_rate", "sleep_resting_heart_rate"), 0.88),
         (_TEMP, 0.80), (_RESP, 0.80), (_SPO2, 0.70), (_ACTIVITY, 0.65), (_WORKOUT, 0.60),
         (_WEIGHT, _WRIST_WEIGHT),
     ),
     "WHOOP": _priors(
-        0.72, (_HRV, 0.90), (_SLEEP, 0.88), (("resting_heart_rate",), 0.88), (_RESP, 0.82),
+        0.72, (("day_strain", "workout_strain"), 0.88),  # strain is WHOOP's own measure
+        (_HRV, 0.90), (_SLEEP, 0.88), (("resting_heart_rate", "sleep_resting_heart_rate"), 0.88), (_RESP, 0.82),
         (("heart_rate", "workout_avg_heart_rate", "workout_max_heart_rate"), 0.85), (_WORKOUT, 0.75),
         (_ACTIVITY, 0.55),  # step counting arrived late and is estimated
         (_WEIGHT, _WRIST_WEIGHT),
     ),
-    "EIGHT": _priors(0.60, (_SLEEP, 0.85), (("resting_heart_rate",), 0.82), (_HRV, 0.80), (_RESP, 0.80)),
-    "ULTRAHUMAN": _priors(0.70, (_SLEEP, 0.82), (_HRV, 0.82), (("resting_heart_rate",), 0.85), (_TEMP, 0.75)),
+    "EIGHT": _priors(
+        0.60, (_SLEEP, 0.85), (("resting_heart_rate", "sleep_resting_heart_rate"), 0.82), (_HRV, 0.80), (_RESP, 0.80)
+    ),
+    "ULTRAHUMAN": _priors(
+        0.70, (_SLEEP, 0.82), (_HRV, 0.82), (("resting_heart_rate", "sleep_resting_heart_rate"), 0.85), (_TEMP, 0.75)
+    ),
     # Wrist bands / phones: good step counters, average at everything else.
     "FITBIT": _priors(
         0.72, (_ACTIVITY, 0.85), (_SLEEP, 0.78), (_HR, 0.75), (("resting_heart_rate",), 0.80), (_HRV, 0.75),
@@ -170,9 +207,9 @@ DEFAULT_RELIABILITY_PRIORS: dict[str, dict[str, float]] = {
     "HUAWEI": _priors(0.70, (_ACTIVITY, 0.80), (_HR, 0.78), (_SLEEP, 0.70), (_WEIGHT, _WRIST_WEIGHT)),
     "GOOGLE": _priors(0.65, (_ACTIVITY, 0.78)),  # Google Fit: aggregator, provenance often unclear
     # Training platforms and connected equipment: good at their own workouts.
-    "CONCEPT2": _priors(0.65, (_WORKOUT, 0.92)),  # ergometer-measured distance and work
-    "PELOTON": _priors(0.65, (_WORKOUT, 0.85), (_HR, 0.85)),
-    "ZWIFT": _priors(0.65, (_WORKOUT, 0.85)),
+    "CONCEPT2": _priors(0.65, (_WORKOUT, 0.92), (_POWER, 0.92)),  # ergometer-measured distance and work
+    "PELOTON": _priors(0.65, (_WORKOUT, 0.85), (_HR, 0.85), (_POWER, 0.80)),  # bike power is estimated
+    "ZWIFT": _priors(0.65, (_WORKOUT, 0.85), (_POWER, 0.85)),  # relays the rider's trainer or meter
     "TRAININGPEAKS": _priors(0.65, (_WORKOUT, 0.82)),
     "STRAVA": _priors(0.65, (_WORKOUT, 0.82)),
     # Food diaries: the only source of nutrition data, but typed and estimated by the user.
@@ -323,38 +360,55 @@ DEFAULT_MODEL = ConfidenceModel()
 
 
 # --- (de)serialisation and validation --------------------------------------------------------
-_SCALARS_01 = ("neutral_consistency", "default_reliability")
-_SCALARS_POS = (
-    "consistency_z_scale",
-    "winsor_k",
-    "min_spread_fraction",
-    "agreement_tolerance",
-    "agreement_floor_fraction",
-    "sample_slot_window_s",
-)
+# Finite JSON numbers (not booleans, not strings) within bounds.
+Unit: TypeAlias = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]
+Positive: TypeAlias = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0)]
+Percent: TypeAlias = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=100.0)]
+Alpha: TypeAlias = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0.0, le=1.0)]
 
 
-def _number(name: str, value: Any, lo: float | None = None, hi: float | None = None, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"confidence model field {name!r}: expected a finite number, got {value!r}")
-    v = float(value)
-    if positive and v <= 0:
-        raise ValueError(f"confidence model field {name!r}: must be > 0, got {v!r}")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"confidence model field {name!r}: must be within [{lo}, {hi}], got {v!r}")
-    return v
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _mapping(name: str, value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"confidence model field {name!r}: expected a JSON object, got {type(value).__name__}")
-    return value
+class _WeightOverrides(_Strict):
+    reliability: Unit | None = None
+    consistency: Unit | None = None
+    freshness: Unit | None = None
+    completeness: Unit | None = None
+    agreement: Unit | None = None
 
 
-def _float_map(
-    name: str, value: Any, lo: float | None = 0.0, hi: float | None = 1.0, positive: bool = False
-) -> dict[str, float]:
-    return {str(k): _number(f"{name}.{k}", v, lo, hi, positive) for k, v in _mapping(name, value).items()}
+class _ModelOverrides(_Strict):
+    """The JSON a ``VITALSTREAM_CONFIDENCE_MODEL`` file may hold: every field optional, each bounded."""
+
+    weights: _WeightOverrides | None = None
+    levels: dict[str, Percent] | None = None
+    high_confidence_threshold: Percent | None = None
+    neutral_consistency: Unit | None = None
+    min_history: Annotated[int, Field(strict=True, ge=1)] | None = None
+    consistency_z_scale: Positive | None = None
+    winsor_k: Positive | None = None
+    history_alpha_min: Alpha | None = None
+    min_spread_fraction: Positive | None = None
+    agreement_tolerance: Positive | None = None
+    agreement_floor_fraction: Positive | None = None
+    sample_slot_window_s: Positive | None = None
+    default_reliability: Unit | None = None
+    reliability_priors: dict[str, dict[str, Unit]] | None = None
+    device_priors: dict[str, dict[str, Unit]] | None = None
+    provenance_factors: dict[str, Unit] | None = None
+    upload_type_factors: dict[str, Unit] | None = None
+    half_life_overrides_s: dict[str, Positive] | None = None
+
+
+def _validated(overrides: Mapping[str, Any]) -> _ModelOverrides:
+    try:
+        return _ModelOverrides.model_validate(dict(overrides))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"confidence model field {where!r}: {first['msg'].lower()}") from None
 
 
 def model_to_dict(model: ConfidenceModel) -> dict[str, Any]:
@@ -385,62 +439,40 @@ def model_to_dict(model: ConfidenceModel) -> dict[str, Any]:
 def model_from_dict(overrides: Mapping[str, Any], base: ConfidenceModel = DEFAULT_MODEL) -> ConfidenceModel:
     """``base`` with ``overrides`` applied (scalars replaced, mappings merged one level deep).
 
-    Raises ``ValueError`` naming the field for an unknown field, a wrong type or a value out
-    of range (weights must also sum to 1, so confidence stays within 0–100).
+    Validation is pydantic's (:class:`_ModelOverrides`); raises ``ValueError`` naming the field for
+    an unknown field, a wrong type or a value out of range. Weights must also still sum to 1 (so
+    confidence stays within 0–100) and one level must start at 0.
     """
-    known = set(model_to_dict(base))
-    for key in overrides:
-        if key not in known:
-            raise ValueError(f"confidence model field {key!r}: unknown field (known: {', '.join(sorted(known))})")
+    given = _validated(overrides)
     changes: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if key == "weights":
-            names = {f.name for f in fields(Weights)}
-            w = _mapping("weights", value)
-            for k in w:
-                if k not in names:
-                    raise ValueError(f"confidence model field 'weights.{k}': unknown weight (known: {sorted(names)})")
-            merged = {n: getattr(base.weights, n) for n in names}
-            merged.update({k: _number(f"weights.{k}", v, 0.0, 1.0) for k, v in w.items()})
-            weights = Weights(**merged)
-            if abs(weights.total() - 1.0) > 1e-6:
-                raise ValueError(f"confidence model field 'weights': must sum to 1, got {weights.total():.6g}")
-            changes["weights"] = weights
-        elif key == "levels":
-            levels = {**base.levels, **_float_map("levels", value, 0.0, 100.0)}
-            if not any(t == 0.0 for t in levels.values()):
-                raise ValueError("confidence model field 'levels': one level must have threshold 0 (the lowest)")
-            changes["levels"] = levels
-        elif key == "high_confidence_threshold":
-            changes[key] = _number(key, value, 0.0, 100.0)
-        elif key == "min_history":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"confidence model field 'min_history': expected an integer >= 1, got {value!r}")
-            changes[key] = value
-        elif key == "history_alpha_min":
-            changes[key] = _number(key, value, 0.0, 1.0, positive=True)
-        elif key in _SCALARS_01:
-            changes[key] = _number(key, value, 0.0, 1.0)
-        elif key in _SCALARS_POS:
-            changes[key] = _number(key, value, positive=True)
-        elif key == "reliability_priors":
-            merged_p = {p: dict(m) for p, m in base.reliability_priors.items()}
-            for provider, priors in _mapping(key, value).items():
-                name = f"{key}.{provider}"
-                merged_p.setdefault(provider.upper(), {}).update(_float_map(name, priors))
-            changes[key] = merged_p
-        elif key == "device_priors":
-            merged_d = {m: dict(k) for m, k in base.device_priors.items()}
-            for metric, keywords in _mapping(key, value).items():
-                kw = _float_map(f"{key}.{metric}", keywords)
-                merged_d.setdefault(metric, {}).update({k.lower(): v for k, v in kw.items()})
-            changes[key] = merged_d
-        elif key in ("provenance_factors", "upload_type_factors"):
-            current = getattr(base, key)
-            changes[key] = {**current, **{k.lower(): v for k, v in _float_map(key, value).items()}}
-        elif key == "half_life_overrides_s":
-            changes[key] = {**base.half_life_overrides_s, **_float_map(key, value, None, None, positive=True)}
-    return replace(base, _cache={}, **changes)
+    if given.weights is not None:
+        weights = replace(base.weights, **given.weights.model_dump(exclude_none=True))
+        if abs(weights.total() - 1.0) > 1e-6:
+            raise ValueError(f"confidence model field 'weights': must sum to 1, got {weights.total():.6g}")
+        changes["weights"] = weights
+    if given.levels is not None:
+        levels = {**base.levels, **given.levels}
+        if not any(t == 0.0 for t in levels.values()):
+            raise ValueError("confidence model field 'levels': one level must have threshold 0 (the lowest)")
+        changes["levels"] = levels
+    if given.reliability_priors is not None:
+        priors = {p: dict(m) for p, m in base.reliability_priors.items()}
+        for provider, by_metric in given.reliability_priors.items():
+            priors.setdefault(provider.upper(), {}).update(by_metric)
+        changes["reliability_priors"] = priors
+    if given.device_priors is not None:
+        devices = {m: dict(k) for m, k in base.device_priors.items()}
+        for metric, keywords in given.device_priors.items():
+            devices.setdefault(metric, {}).update({k.lower(): v for k, v in keywords.items()})
+        changes["device_priors"] = devices
+    for name in ("provenance_factors", "upload_type_factors"):
+        factors = getattr(given, name)
+        if factors is not None:
+            changes[name] = {**getattr(base, name), **{k.lower(): v for k, v in factors.items()}}
+    if given.half_life_overrides_s is not None:
+        changes["half_life_overrides_s"] = {**base.half_life_overrides_s, **given.half_life_overrides_s}
+    scalars = given.model_dump(exclude_none=True, exclude=set(changes) | {"weights", "levels"})
+    return replace(base, _cache={}, **{k: v for k, v in scalars.items() if not isinstance(v, dict)}, **changes)
 
 
 def load_model(path: str | None) -> ConfidenceModel:

@@ -1,4 +1,4 @@
-"""Kafka header names of the retry/DLQ contract (DESIGN §7)."""
+"""Kafka header names of the retry/DLQ contract (design §7)."""
 
 ERROR_STAGE = "vs.error.stage"
 ERROR_CLASS = "vs.error.class"

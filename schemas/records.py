@@ -56,6 +56,11 @@ class Observation(_Record):
     completeness: float = 1.0
     user_id: str | None = None
     source: str = "terra"
+    value_operator: str | None = None
+    reference_low: float | None = None
+    reference_high: float | None = None
+    interpretation: str | None = None
+    code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

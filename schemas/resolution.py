@@ -1,4 +1,4 @@
-"""Conflict resolution for ``latest_metrics`` (DESIGN §6) as a pure, total order.
+"""Conflict resolution for ``latest_metrics`` (design §6) as a pure, total order.
 
 For one (subject, metric), the current value is the greatest candidate under this order,
 compared field by field, the first difference deciding:

@@ -1,4 +1,4 @@
-"""The topic catalogue (DESIGN §4) as data: names, keys, value schemas, partitions, retention."""
+"""The topic catalogue (design §4) as data: names, keys, value schemas, partitions, retention."""
 
 from __future__ import annotations
 

@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 import psycopg
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from pydantic import SecretStr
 
 from schemas.topics import CATALOGUE
 from sinks.migrate import upgrade
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
+from vitalstream.platform.topics import ensure_topics
 
 
 def with_search_path(url: str, schema: str) -> str:
@@ -40,24 +40,15 @@ def scratch(base: Settings, *, keep: bool = False) -> Iterator[Settings]:
             "database_url": SecretStr(with_search_path(dsn, schema)),
         }
     )
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    report = ensure_topics(settings)
+    if report.problems:
+        raise RuntimeError(f"bench topics: {report.problems[0]}")
     topics = [settings.topic(spec.name) for spec in CATALOGUE]
-    new = [
-        NewTopic(
-            settings.topic(spec.name),
-            num_partitions=spec.partitions,
-            replication_factor=settings.replication_factor,
-            config=spec.config(),
-        )
-        for spec in CATALOGUE
-    ]
-    for fut in admin.create_topics(new, request_timeout=30).values():
-        fut.result()
     try:
         yield settings
     finally:
         if not keep:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            for fut in admin.delete_topics(topics, request_timeout=30).values():
+            for fut in kafka.admin(settings).delete_topics(topics, request_timeout=30).values():
                 fut.result()

@@ -1,4 +1,4 @@
-"""Dead-letter records (pure): the original key/value/headers plus the ``vs.*`` headers of DESIGN §7."""
+"""Dead-letter records (pure): the original key/value/headers plus the ``vs.*`` headers of design §7."""
 
 from __future__ import annotations
 

@@ -103,4 +103,9 @@ class ScoredReader:
             obs["completeness"],
             at(value["scored_at"]),
             value["generation"],
+            obs["value_operator"],
+            obs["reference_low"],
+            obs["reference_high"],
+            obs["interpretation"],
+            obs["code"],
         )

@@ -1,6 +1,6 @@
 """The event ledger (``events.ledger`` → ``ingested_events``): rows and the in-batch rule.
 
-Which outcome an event id ends with (DESIGN §10.2):
+Which outcome an event id ends with (design §10.2):
 
 - The worker's ledger is the source of truth for event outcomes. Its records are keyed by
   event id, so all records of one event sit in one partition, in order; the latest by

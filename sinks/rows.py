@@ -51,6 +51,11 @@ class ObservationRow(NamedTuple):
     completeness: float | None
     scored_at: datetime
     generation: int
+    value_operator: str | None = None
+    reference_low: float | None = None
+    reference_high: float | None = None
+    interpretation: str | None = None
+    code: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, datetime]:
@@ -188,6 +193,11 @@ def make_observation_row(
     completeness: float,
     scored_at: datetime,
     generation: int,
+    value_operator: str | None = None,
+    reference_low: float | None = None,
+    reference_high: float | None = None,
+    interpretation: str | None = None,
+    code: str | None = None,
 ) -> ObservationRow:
     """The one place an observation row is validated and built (both decoding paths use it).
 
@@ -214,6 +224,8 @@ def make_observation_row(
         if ts is not None and ts.tzinfo is not UTC:
             _aware(name, ts)
     no_nul(subject, metric, provider, unit, event_id, user_id, device, upload_type, provenance, source)
+    if value_operator is not None or interpretation is not None or code is not None:
+        no_nul(value_operator, interpretation, code)
     if not user_id:
         user_id = user_id_of(subject, None)
     return ObservationRow(
@@ -238,6 +250,11 @@ def make_observation_row(
         completeness if isfinite(completeness) else None,
         scored_at,
         int(generation),
+        value_operator,
+        None if reference_low is None or not isfinite(reference_low) else float(reference_low),
+        None if reference_high is None or not isfinite(reference_high) else float(reference_high),
+        interpretation,
+        code,
     )
 
 
@@ -265,6 +282,11 @@ def observation_row(scored: ScoredObservation) -> ObservationRow:
         obs.completeness,
         scored.scored_at,
         scored.generation,
+        obs.value_operator,
+        obs.reference_low,
+        obs.reference_high,
+        obs.interpretation,
+        obs.code,
     )
 
 

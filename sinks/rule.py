@@ -1,4 +1,4 @@
-"""The conflict rule of DESIGN §6 for ``latest_metrics``, in SQL, from :mod:`schemas.resolution`.
+"""The conflict rule of design §6 for ``latest_metrics``, in SQL, from :mod:`schemas.resolution`.
 
 ``schemas.resolution`` defines the order in Python (later ``measured_at``, newer generation, then higher
 confidence, reliability, later ordering timestamp, then the greater ``event_id``; equal on

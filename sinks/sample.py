@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from confluent_kafka import Producer
 
 from schemas.codec import Codec
 from schemas.records import EventOutcome, Observation, QualityDaily, ScoredObservation, UserEvent, _Record
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -102,19 +102,6 @@ def key_of(record: _Record) -> bytes:
     raise TypeError(type(record).__name__)
 
 
-def producer(settings: Settings, **extra: Any) -> Producer:
-    return Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "partitioner": "murmur2_random",
-            "linger.ms": 20,
-            **extra,
-        }
-    )
-
-
 def produce(
     settings: Settings,
     short_topic: str,
@@ -124,20 +111,14 @@ def produce(
 ) -> int:
     """Publish records (or raw bytes) to ``short_topic``, keyed as the catalogue says; wait for the acks."""
     codec = Codec()
-    p = producer(settings)
-    n = 0
-    for rec in records:
-        if isinstance(rec, bytes):
-            p.produce(settings.topic(short_topic), key=key or b"raw", value=rec, headers=headers)
-        else:
-            p.produce(settings.topic(short_topic), key=key or key_of(rec), value=codec.encode(rec), headers=headers)
-        n += 1
-        if n % 10_000 == 0:
-            p.poll(0)
-    remaining = p.flush(30)
-    if remaining:
-        raise RuntimeError(f"{remaining} records not acknowledged")
-    return n
+    topic = settings.topic(short_topic)
+    out = (
+        kafka.OutRecord(topic, rec, key or b"raw", headers)
+        if isinstance(rec, bytes)
+        else kafka.OutRecord(topic, codec.encode(rec), key or key_of(rec), headers)
+        for rec in records
+    )
+    return kafka.produce_all(kafka.producer(settings, "sample"), out)
 
 
 def digest(conn: psycopg.Connection[Any], tables: Iterable[str] = TABLES) -> dict[str, str]:

@@ -21,7 +21,6 @@ write is idempotent. Offset commits are asynchronous (see :meth:`Sink._commit_of
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 import time
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
@@ -56,38 +55,14 @@ from sinks.store import (
     record_dead_letters,
     write_batch,
 )
+from vitalstream.platform import kafka
 from vitalstream.platform.observability import configure_logging, get_logger
 from vitalstream.platform.settings import Settings
 
 log = get_logger("sinks.service")
-QUIET = logging.getLogger("vitalstream.librdkafka.sink")
 T = TypeVar("T")
 FLUSH_TIMEOUT_S = 10.0
 MAX_BACKOFF_S = 10.0
-
-
-def consumer_config(settings: Settings) -> dict[str, Any]:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": settings.group_prefix + "sink",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "isolation.level": "read_committed",
-        "logger": QUIET,
-    }
-
-
-def producer_config(settings: Settings) -> dict[str, Any]:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "acks": "all",
-        "enable.idempotence": True,
-        "linger.ms": 5,
-        # the Java client's partitioner, so our tombstones land where other writers' values do
-        "partitioner": "murmur2_random",
-        "logger": QUIET,
-    }
 
 
 def build_batch(items: Sequence[Inbound]) -> Batch:
@@ -151,8 +126,8 @@ class Sink:
         self.after_db_commit = after_db_commit
         self._owns_pool = pool is None
         self.pool = pool if pool is not None else make_pool(settings)
-        self.producer = Producer(producer_config(settings))
-        self.consumer = Consumer({**consumer_config(settings), "on_commit": self._on_commit})
+        self.producer = kafka.producer(settings, "sink")
+        self.consumer = kafka.consumer(settings, "sink", settings.group_prefix + "sink", on_commit=self._on_commit)
         self.consumer.subscribe([settings.topic(t) for t in TOPICS], on_revoke=self._on_revoke)
         self._paused = False
         self._rewind: dict[tuple[str, int], int] = {}

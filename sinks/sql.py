@@ -34,7 +34,8 @@ CREATE TEMP TABLE IF NOT EXISTS vs_stage_rows (
     value double precision, unit text, confidence double precision, level text, reliability double precision,
     event_id text COLLATE "C", ordering_ts timestamptz, user_id text, components text, device text,
     upload_type text, provenance text, source text, completeness double precision, scored_at timestamptz,
-    generation bigint, is_observation boolean, is_latest boolean
+    generation bigint, value_operator text, reference_low double precision, reference_high double precision,
+    interpretation text, code text, is_observation boolean, is_latest boolean
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS vs_stage_ledger (
     event_id text, outcome text, stage text, reason text
@@ -72,6 +73,11 @@ ROW_TYPES: tuple[str, ...] = (
     _F8,
     _TS,
     "int8",
+    "text",
+    _F8,
+    _F8,
+    "text",
+    "text",
     "bool",
     "bool",
 )

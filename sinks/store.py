@@ -71,7 +71,7 @@ def require_durable_commit(conn: psycopg.Connection[Any]) -> None:
     ``synchronous_commit = off`` (a throughput setting; the test servers run with it) COMMIT
     returns before the WAL is flushed, and a crash or ``pg_ctl stop -m immediate`` within the
     WAL writer's delay silently undoes transactions whose offsets are already committed: their
-    events end in neither ``ingested_events`` nor the DLQ (DESIGN §7, §10.2). Only ``off`` is
+    events end in neither ``ingested_events`` nor the DLQ (design §7, §10.2). Only ``off`` is
     raised (to ``on``, PostgreSQL's default); a stronger level the operator chose is kept.
     """
     row = conn.execute("SHOW synchronous_commit").fetchone()

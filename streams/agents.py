@@ -21,7 +21,7 @@ import orjson
 from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import EventOutcome, Observation, RawWebhook
-from schemas.vocabulary import VOCABULARY
+from schemas.vocabulary import LAB_PREFIX, spec_for
 from streams import quality
 from streams.agents_io import Out, OutputProducer, bind, send_all
 from streams.confidence import SubjectMetricState, score
@@ -135,7 +135,7 @@ class NormalizeStage(Stage):
                     if result.s3_url is not None:
                         raise SchemaInvalidError("s3_payload download is itself an s3_payload event")
                 event_outs, outcome = self._outputs(raw, payload, result, obs_counts, rejections)
-            except Exception as exc:  # a bad record never stops the batch (DESIGN §7)
+            except Exception as exc:  # a bad record never stops the batch (design §7)
                 ctx = None
                 if raw is not None:
                     ctx = EventOutcome(
@@ -185,7 +185,9 @@ class NormalizeStage(Stage):
         encode_observation = self.encoder.observation
         for obs in result.observations:
             outs.append(Out(t_norm, obs.subject.encode(), encode_observation(obs)))
-            obs_counts[(obs.metric, obs.provider)] += 1
+            # a bounded label: lab metrics (one per biomarker and unit) count as "lab"
+            metric_label = "lab" if obs.metric.startswith(LAB_PREFIX) else obs.metric
+            obs_counts[(metric_label, obs.provider)] += 1
         for ue in result.user_events:
             outs.append(Out(t_users, ue.user_id.encode(), encode(ue)))
         for oe in result.ops_events:
@@ -263,7 +265,7 @@ class ScoreStage(Stage):
             obs: Observation | None = None
             try:
                 obs = decode_as(event.message.value, Observation)
-                if obs.metric not in VOCABULARY:
+                if spec_for(obs.metric) is None:
                     raise UnknownMetricError(f"metric {obs.metric[:64]!r} is not in the vocabulary")
             except Exception as exc:
                 self.failure(event, exc, "score", obs.event_id if obs else None, outs)
@@ -284,7 +286,8 @@ class ScoreStage(Stage):
             stored = self.table_writer.get(tkey)
             state = SubjectMetricState.from_dict(orjson.loads(stored)) if stored is not None else None
             before = stored
-            spec = VOCABULARY[items[0][1].metric]
+            spec = spec_for(items[0][1].metric)
+            assert spec is not None  # checked when the group was formed
             for event, obs in items:
                 try:
                     now = scoring_clock(obs) if scoring_clock is not None else clock()

@@ -26,7 +26,9 @@ import confluent_kafka
 from faust.streams import _current_event
 
 from streams.metrics import WorkerMetrics
+from vitalstream.platform import kafka
 from vitalstream.platform.observability import get_logger
+from vitalstream.platform.settings import Settings
 
 log = get_logger("streams.io")
 Headers = list[tuple[str, bytes]]
@@ -55,25 +57,11 @@ def bind(event: Any) -> None:
     _current_event.set(weakref.ref(event))
 
 
-def producer_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    cfg: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "client.id": "vitalstream-worker",
-        "acks": "all",
-        "enable.idempotence": True,  # retries keep the order of a partition's records
-        # Java's (and aiokafka's) partitioner: a key lands where it always did, whoever wrote it.
-        "partitioner": "murmur2_random",
-        "linger.ms": 5,
-        "batch.size": 1024 * 1024,
-        "message.timeout.ms": 30_000,  # then a delivery report says so and send_all re-sends
-        "queue.buffering.max.messages": 500_000,
-        "queue.buffering.max.kbytes": 512 * 1024,
-        "message.max.bytes": 16 * 1024 * 1024,
-        "reconnect.backoff.max.ms": 1000,
-    }
-    if extra:
-        cfg.update(extra)
-    return cfg
+def worker_producer_config(settings: Settings) -> dict[str, Any]:
+    """The toolkit's durable producer with big batches: the worker writes in bursts."""
+    return kafka.producer_config(
+        settings, "worker", **{"batch.size": 1024 * 1024, "queue.buffering.max.messages": 500_000}
+    )
 
 
 class _Batch:

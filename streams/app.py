@@ -23,11 +23,10 @@ from aiohttp.web import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from schemas.codec import Codec
-from schemas.confidence_model import ENV_VAR, ConfidenceModel, load_model
 from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
-from streams.agents_io import OutputProducer, producer_config
+from streams.agents_io import OutputProducer, worker_producer_config
 from streams.consumer import FastDeliveryConsumer
 from streams.expiry import SeenExpiry
 from streams.generation import datadir_for, seen_events_changelog
@@ -45,11 +44,6 @@ BATCH_MAX = 1000
 EXPIRY_TICK_S = 10.0
 BATCH_WITHIN_S = 0.02
 """Internal topic (name prefixed with the group prefix), created by Faust like its changelogs."""
-
-
-def worker_model() -> ConfidenceModel:
-    """The confidence model of this process (VITALSTREAM_CONFIDENCE_MODEL, else the built-in one)."""
-    return load_model(os.environ.get(ENV_VAR) or None)
 
 
 def create_app(
@@ -104,7 +98,7 @@ def create_app(
     _setup_metrics(app, registry, faust_sensor=os.environ.get("VITALSTREAM_FAUST_SENSORS", "0") == "1")
     codec = Codec()
     now = clock or (lambda: datetime.now(UTC))
-    producer = OutputProducer(producer_config(settings.kafka_bootstrap))
+    producer = OutputProducer(worker_producer_config(settings))
     common: dict[str, Any] = {
         "app": app,
         "settings": settings,
@@ -174,7 +168,7 @@ def create_app(
         score_stage = ScoreStage(
             **common,
             table=confidence,
-            model=worker_model(),
+            model=settings.scoring_model(),
             deltas_topic=deltas.get_topic_name(),
             scoring_clock=scoring_clock,
             generation=generation,

@@ -1,4 +1,4 @@
-"""Worker benchmark (DESIGN §11): normalize + score throughput on one worker, with its ceiling.
+"""Worker benchmark (design §11): normalize + score throughput on one worker, with its ceiling.
 
 Not a test. ``bench_stream`` pre-fills ``webhooks.raw`` with realistic Terra daily/body
 events, runs one worker subprocess (``python -m vitalstream.cli worker``) and measures
@@ -21,15 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined,unused-ignore]
-    AdminClient,
     NewTopic,
 )
 
 from schemas.codec import Codec
 from schemas.records import RawWebhook
 from streams.normalize import normalize, parse_body
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "vitalstream" / "templates"
@@ -69,10 +68,9 @@ def _events(count_obs: int) -> tuple[list[RawWebhook], int]:
 
 
 def _high_sum(settings: Settings, topic: str) -> int:
-    c = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}"})
+    c = kafka.consumer(settings, "bench")
     try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+        return sum(high for _low, high in kafka.end_offsets(c, topic).values())
     finally:
         c.close()
 
@@ -97,26 +95,14 @@ def _ceiling(
     """
     tag = uuid.uuid4().hex[:6]
     source, target = f"{settings.topic_prefix}bench.ceiling.src.{tag}", f"{settings.topic_prefix}bench.ceiling.{tag}"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = kafka.admin(settings, "bench")
     for f in admin.create_topics([NewTopic(source, 6, 1), NewTopic(target, 6, 1)]).values():
         f.result(30)
-    fill = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20, "acks": "all"})
-    total = 0
-    while total < max(min_records, len(records)):
-        for key, value, headers in records:
-            fill.produce(source, value, key, headers=headers)
-            fill.poll(0)
-            total += 1
-    fill.flush(120)
-    c = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"bench-ceiling-{tag}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": True,
-        }
-    )
-    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5, "acks": "all"})
+    rounds = -(-max(min_records, len(records)) // len(records))
+    fill = (kafka.OutRecord(source, value, key, headers) for _ in range(rounds) for key, value, headers in records)
+    total = kafka.produce_all(kafka.producer(settings, "bench", **{"linger.ms": 20}), fill, timeout_s=120)
+    c = kafka.consumer(settings, "bench", f"bench-ceiling-{tag}", **{"enable.auto.commit": True})
+    p = kafka.producer(settings, "bench")
     c.subscribe([source])
     done = 0
     start: float | None = None
@@ -158,11 +144,10 @@ def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, A
     records: list[tuple[bytes, bytes, list[tuple[str, str | bytes | None]]]] = [
         ((r.provider_user_id or "").encode(), codec.encode(r), [("vs.event_id", r.event_id.encode())]) for r in raws
     ]
-    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 20, "acks": "all"})
-    for key, value, headers in records:
-        p.produce(raw_topic, key=key, value=value, headers=headers)
-        p.poll(0)
-    p.flush(60)
+    kafka.produce_all(
+        kafka.producer(settings, "bench", **{"linger.ms": 20}),
+        (kafka.OutRecord(raw_topic, value, key, headers) for key, value, headers in records),
+    )
     scored_topic = settings.topic("metrics.scored")
     before = _high_sum(settings, scored_topic)
     env = {
@@ -249,36 +234,23 @@ def _state_value() -> bytes:
 
 def _fill_changelog(settings: Settings, topic: str, partitions: int, keys: int) -> int:
     """``keys`` distinct keys in the confidence table's changelog format (raw key, JSON state); returns bytes."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = kafka.admin(settings, "bench")
     new = NewTopic(topic, partitions, settings.replication_factor, config={"cleanup.policy": "compact"})
     admin.create_topics([new])[topic].result(30)
     value = _state_value()
-    p = Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "linger.ms": 50,
-            "acks": "all",
-            "batch.size": 1024 * 1024,
-            "queue.buffering.max.messages": 1_000_000,
-        }
+    p = kafka.producer(
+        settings, "bench", **{"linger.ms": 50, "batch.size": 1024 * 1024, "queue.buffering.max.messages": 1_000_000}
     )
-    for i in range(keys):
-        key = f"bench-subject-{i // 20}|m{i % 20}".encode()
-        while True:
-            try:
-                p.produce(topic, value, key, i % partitions)
-                break
-            except BufferError:
-                p.poll(0.05)
-        if i % 10_000 == 0:
-            p.poll(0)
-    if p.flush(120) != 0:
-        raise RuntimeError("changelog fill not acknowledged")
+    fill = (
+        kafka.OutRecord(topic, value, f"bench-subject-{i // 20}|m{i % 20}".encode(), partition=i % partitions)
+        for i in range(keys)
+    )
+    kafka.produce_all(p, fill, timeout_s=120)
     return keys * (len(value) + 24)
 
 
 def bench_restart(settings: Settings, keys: int = 1_000_000, bulk: bool = True) -> dict[str, Any]:
-    """DESIGN §11 "worker restart with 1 M keys": state ready ≤ 30 s.
+    """design §11 "worker restart with 1 M keys": state ready ≤ 30 s.
 
     Fills the confidence table's changelog with ``keys`` keys, starts one worker with an empty
     datadir (so every key is restored from the changelog) and measures, from the process start,
@@ -307,10 +279,10 @@ def bench_restart(settings: Settings, keys: int = 1_000_000, bulk: bool = True) 
         event_id=uuid.uuid4().hex,
         ordering_ts=at,
     )
-    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
-    p.produce(settings.topic("metrics.normalized"), codec.encode(probe), probe.subject.encode())
-    if p.flush(30) != 0:
-        raise RuntimeError("probe not acknowledged")
+    kafka.produce_all(
+        kafka.producer(settings, "bench"),
+        [kafka.OutRecord(settings.topic("metrics.normalized"), codec.encode(probe), probe.subject.encode())],
+    )
     scored_topic = settings.topic("metrics.scored")
     before = _high_sum(settings, scored_topic)
 

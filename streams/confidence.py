@@ -1,4 +1,4 @@
-"""Confidence scoring (DESIGN §6): pure functions over an explicit per-(subject, metric) state.
+"""Confidence scoring (design §6): pure functions over an explicit per-(subject, metric) state.
 
 No I/O and no framework imports: the score agent looks the state up in its Faust table,
 calls :func:`score`, stores ``outcome.state.to_dict()`` back and publishes

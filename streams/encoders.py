@@ -92,6 +92,10 @@ def _opt_ts(ts: datetime | None) -> bytes:
     return _NULL if ts is None else _PRESENT + _ts(ts)
 
 
+def _opt_double(value: float | None) -> bytes:
+    return _NULL if value is None else _PRESENT + _pack_double(value)
+
+
 def observation_body(o: Observation) -> bytes:
     return b"".join(
         (
@@ -110,6 +114,11 @@ def observation_body(o: Observation) -> bytes:
             _string(o.event_id),
             _ts(o.ordering_ts),
             _word(o.source),
+            _opt_word(o.value_operator),
+            _opt_double(o.reference_low),
+            _opt_double(o.reference_high),
+            _opt_word(o.interpretation),
+            _opt_word(o.code),
         )
     )
 
@@ -238,6 +247,11 @@ def _probes() -> list[ScoredObservation]:
         completeness=0.5,
         user_id="u",
         source="x",
+        value_operator="<",
+        reference_low=0.5,
+        reference_high=1.5,
+        interpretation="high",
+        code="4548-4",
     )
     bare = Observation(
         subject="",

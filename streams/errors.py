@@ -1,4 +1,4 @@
-"""Failure classes shared by every stream stage (DESIGN §7).
+"""Failure classes shared by every stream stage (design §7).
 
 A :class:`PermanentError` can never succeed on retry (the record goes straight to the
 dead-letter topic with ``reason`` and ``error_class`` in its headers); a

@@ -1,4 +1,4 @@
-"""Failure routing for every stream stage (DESIGN §7): pure functions over plain data.
+"""Failure routing for every stream stage (design §7): pure functions over plain data.
 
 A failing record never blocks its partition and never crashes an agent. The agent catches
 the exception per record and asks :func:`route` where the record goes:

@@ -28,7 +28,8 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, TopicPartition
 from schemas.codec import Codec
 from schemas.records import ScoringGeneration
 from schemas.topics import RETRY_TIERS
-from vitalstream.platform.control import CONTROL_KEY, base_app_id, kafka_consumer, topic_exists
+from vitalstream.platform import kafka
+from vitalstream.platform.control import CONTROL_KEY, base_app_id
 from vitalstream.platform.settings import Settings
 
 
@@ -49,7 +50,7 @@ def carried_topics(settings: Settings) -> list[str]:
 
 def committed(settings: Settings, group: str, topics: list[str], timeout_s: float = 10.0) -> dict[TopicPartition, int]:
     """Committed offsets of ``group`` on every partition of ``topics`` (absent partitions left out)."""
-    consumer = kafka_consumer(settings, group)
+    consumer = kafka.consumer(settings, "generation", group)
     try:
         metadata = consumer.list_topics(timeout=timeout_s)
         wanted = [
@@ -68,7 +69,7 @@ def commit(settings: Settings, group: str, offsets: dict[TopicPartition, int], t
     """Commit offsets for a group that has no member right now (a new generation before it starts)."""
     if not offsets:
         return
-    consumer = kafka_consumer(settings, group)
+    consumer = kafka.consumer(settings, "generation", group)
     try:
         consumer.commit(
             offsets=[TopicPartition(tp.topic, tp.partition, off) for tp, off in offsets.items()], asynchronous=False
@@ -118,10 +119,10 @@ class ControlWatch:
     def __init__(self, settings: Settings, generation: int) -> None:
         self.generation = generation
         self._codec = Codec()
-        self._consumer = kafka_consumer(settings)
+        self._consumer = kafka.consumer(settings, "control-watch")
         topic = settings.topic("control")
         tp = TopicPartition(topic, 0, OFFSET_BEGINNING)
-        if topic_exists(self._consumer, topic, 10):
+        if kafka.topic_exists(self._consumer, topic, 10):
             tp.offset = self._consumer.get_watermark_offsets(tp, timeout=10)[1]
         self._consumer.assign([tp])
 

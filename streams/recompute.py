@@ -30,26 +30,26 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+from confluent_kafka import TopicPartition
 
 from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import ScoringGeneration
-from schemas.vocabulary import VOCABULARY
+from schemas.vocabulary import spec_for
 from streams import quality
-from streams.app import create_app, worker_model
+from streams.app import create_app
 from streams.confidence import SubjectMetricState, winner_record
 from streams.generation import commit, committed
 from streams.topics import quality_deltas_topic
-from vitalstream.platform.control import app_id_for, kafka_consumer, publish, read_active
+from vitalstream.platform import kafka
+from vitalstream.platform.control import app_id_for, publish, read_active
 from vitalstream.platform.settings import Settings
 
 Progress = Callable[[int, int], None]
@@ -78,12 +78,11 @@ def lag(targets: dict[int, int], done: dict[int, int]) -> int:
 
 
 def _watermarks(settings: Settings, topic: str) -> dict[int, tuple[int, int]]:
-    consumer = kafka_consumer(settings)
+    reader = kafka.consumer(settings, "recompute")
     try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in sorted(parts)}
+        return kafka.end_offsets(reader, topic)
     finally:
-        consumer.close()
+        reader.close()
 
 
 def start_offsets(settings: Settings, since: datetime | None) -> dict[int, int]:
@@ -92,7 +91,7 @@ def start_offsets(settings: Settings, since: datetime | None) -> dict[int, int]:
     marks = _watermarks(settings, topic)
     if since is None:
         return {p: low for p, (low, _high) in marks.items()}
-    consumer = kafka_consumer(settings)
+    consumer = kafka.consumer(settings, "recompute")
     try:
         ms = int(since.timestamp() * 1000)
         found = consumer.offsets_for_times([TopicPartition(topic, p, ms) for p in marks], timeout=10)
@@ -108,74 +107,43 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _read_compacted(settings: Settings, topic: str) -> dict[bytes, bytes]:
-    """The last value per key of a changelog topic, read to its current end."""
-    consumer: Consumer = kafka_consumer(settings)
-    state: dict[bytes, bytes] = {}
-    try:
-        marks = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        }
-        pending = {p: high for p, (low, high) in marks.items() if high > low}
-        consumer.assign([TopicPartition(topic, p, marks[p][0]) for p in pending])
-        while pending:
-            msg = consumer.poll(10)
-            if msg is None:
-                raise TimeoutError(f"reading {topic} stalled")
-            if msg.error():
-                continue
-            key, value, part, off = msg.key(), msg.value(), msg.partition(), msg.offset()
-            if key is not None:
-                if value is None:
-                    state.pop(key, None)
-                else:
-                    state[key] = value
-            if part is not None and off is not None and off + 1 >= pending.get(part, 0):
-                pending.pop(part, None)
-    finally:
-        consumer.close()
-    return state
-
-
-def publish_state(settings: Settings, app_id: str, generation: int, model: ConfidenceModel) -> tuple[int, int]:
-    """Publish every current value and daily window of the rebuilt tables; returns their counts."""
+def _latest_records(
+    settings: Settings, app_id: str, generation: int, model: ConfidenceModel
+) -> Iterator[kafka.OutRecord]:
     codec = Codec()
     now = datetime.now(UTC)
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True})
-    failures: list[str] = []
-
-    def on_delivery(err: Any, _msg: Any) -> None:
-        if err is not None:
-            failures.append(str(err))
-
-    latest_n = 0
-    t_latest = settings.topic("metrics.latest")
-    for key, raw in _read_compacted(settings, f"{app_id}-confidence-changelog").items():
+    topic = settings.topic("metrics.latest")
+    for key, raw in kafka.read_compacted(settings, f"{app_id}-confidence-changelog", "recompute").items():
         subject, _, metric = key.decode().partition("|")
-        spec = VOCABULARY.get(metric)
+        spec = spec_for(metric)
         if spec is None:
             continue
         state = SubjectMetricState.from_dict(orjson.loads(raw))
         record = winner_record(subject, metric, state, spec.unit, model, generation, now)
         if record is not None:
-            producer.produce(t_latest, key=key, value=codec.encode(record), on_delivery=on_delivery)
-            latest_n += 1
-            producer.poll(0)
-    quality_n = 0
-    t_quality = settings.topic("metrics.quality_daily")
-    for key, raw in _read_compacted(settings, f"{app_id}-quality-daily-changelog").items():
-        window = quality.to_record(key.decode(), orjson.loads(raw), generation)
-        producer.produce(t_quality, key=key, value=codec.encode(window), on_delivery=on_delivery)
-        quality_n += 1
-        producer.poll(0)
-    if producer.flush(60) or failures:
-        raise RuntimeError(f"publishing the rebuilt state failed: {failures[:3] or 'timed out'}")
-    return latest_n, quality_n
+            yield kafka.OutRecord(topic, codec.encode(record), key)
+
+
+def _window_records(settings: Settings, app_id: str, generation: int) -> Iterator[kafka.OutRecord]:
+    codec = Codec()
+    topic = settings.topic("metrics.quality_daily")
+    for key, raw in kafka.read_compacted(settings, f"{app_id}-quality-daily-changelog", "recompute").items():
+        yield kafka.OutRecord(topic, codec.encode(quality.to_record(key.decode(), orjson.loads(raw), generation)), key)
+
+
+def publish_state(settings: Settings, app_id: str, generation: int, model: ConfidenceModel) -> tuple[int, int]:
+    """Publish every current value and daily window of the rebuilt tables; returns their counts.
+
+    Through the toolkit's producer, so every key lands in the partition its other writers use.
+    """
+    producer = kafka.producer(settings, "recompute")
+    latest = kafka.produce_all(producer, _latest_records(settings, app_id, generation, model))
+    windows = kafka.produce_all(producer, _window_records(settings, app_id, generation))
+    return latest, windows
 
 
 def _members(settings: Settings, group: str) -> int:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = kafka.admin(settings, "recompute")
     try:
         return len(admin.describe_consumer_groups([group])[group].result().members)
     except Exception:
@@ -257,7 +225,7 @@ def recompute(
     rebuild(settings, app_id, generation, max_lag=max_lag, progress=progress, web_port=web_port)
     done = committed(settings, app_id, [normalized])
     records = sum(max(0, off - starts.get(tp.partition, 0)) for tp, off in done.items())
-    latest_n, quality_n = publish_state(settings, app_id, generation, worker_model())
+    latest_n, quality_n = publish_state(settings, app_id, generation, settings.scoring_model())
     _wait_until(lambda: _members(settings, app_id) == 0, 30.0)  # the rebuild has left its group
     publish(
         settings,

@@ -2,7 +2,7 @@
 
 Faust restores a table by handing every changelog record, one by one, through its
 recovery service into the store: about 12,000 keys/s here, so 1 M keys took 81 s before
-the worker could score anything (DESIGN §11 asks ≤ 30 s). Faust only reads changelog
+the worker could score anything (design §11 asks ≤ 30 s). Faust only reads changelog
 records *after* the offset a partition's local store says it has ("persisted offset"), so
 bringing the local stores up to the changelogs' ends first leaves it nothing to do.
 
@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
 from streams.generation import seen_events_changelog
-from vitalstream.platform.control import topic_exists
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 
 OFFSET_KEY = b"__faust\x00offset__"
@@ -110,20 +110,13 @@ def prerestore(settings: Settings, tabledir: Path, logs: list[TableLog], timeout
     if not settings.worker_store.startswith("rocksdb"):
         return RestoreReport(0, 0, 0.0)
     tabledir.mkdir(parents=True, exist_ok=True)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"{settings.group_prefix}restore",  # never commits: assign() only
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,  # ends a partition's last consume() without waiting
-            "fetch.max.bytes": 64 * 1024 * 1024,
-            "max.partition.fetch.bytes": 16 * 1024 * 1024,
-        }
+    consumer = kafka.consumer(  # never commits: assign() only
+        settings, "restore", f"{settings.group_prefix}restore", **{"enable.partition.eof": True}
     )
     records = partitions = 0
     try:
         for log in logs:
-            if not topic_exists(consumer, log.changelog, timeout_s):
+            if not kafka.topic_exists(consumer, log.changelog, timeout_s):
                 continue
             meta = consumer.list_topics(log.changelog, timeout=timeout_s).topics[log.changelog]
             for partition in sorted(meta.partitions):

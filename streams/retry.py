@@ -1,4 +1,4 @@
-"""Retry tiers (DESIGN §7): wait until a record is due, then put it back where it failed.
+"""Retry tiers (design §7): wait until a record is due, then put it back where it failed.
 
 One agent per tier (``retry.5s``, ``retry.1m``, ``retry.10m``). A record entered its tier
 at its record timestamp; it is due ``settings.retry_delays_s[tier]`` later. Records of one

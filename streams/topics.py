@@ -7,12 +7,10 @@ the quality deltas lagged forever). Creating it up front, idempotently, removes 
 
 from __future__ import annotations
 
-import logging
 import time
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
@@ -20,10 +18,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 
-QUIET = logging.getLogger("streams.librdkafka.admin")
-QUIET.setLevel(logging.CRITICAL)
 TOPIC_EXISTS = 36
 
 
@@ -41,7 +38,7 @@ def ensure_topic(
     settings: Settings, name: str, partitions: int, timeout_s: float = 30.0, config: dict[str, str] | None = None
 ) -> None:
     """Create the topic if missing; with ``config``, also set those configs on an existing one."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET})  # type: ignore[dict-item]
+    admin = kafka.admin(settings, "topics")
     wanted = config or {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
     if name in admin.list_topics(timeout=timeout_s).topics:
         if config:

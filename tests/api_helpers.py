@@ -27,7 +27,7 @@ def search_path_of(url: str) -> str:
 
 
 def reader_dsn(owner_url: str) -> str:
-    """The reader's login on the test's server and schema (SELECT only, granted by migration 0004)."""
+    """The reader's login on the test's server and schema (SELECT only, granted by migration 0005)."""
     base = owner_url.split("?", 1)[0]
     url = reader_url(base, "tests")
     assert url is not None

@@ -1,6 +1,6 @@
 """Kafka fixtures.
 
-Order (DESIGN §12): the broker named by ``VITALSTREAM_KAFKA_BOOTSTRAP``; else testcontainers
+Order (design §12): the broker named by ``VITALSTREAM_KAFKA_BOOTSTRAP``; else testcontainers
 when a Docker engine answers; else a real Apache Kafka started by the local launcher
 (jars from Maven Central, KRaft). Every test gets its own topic prefix and groups.
 """

@@ -1,4 +1,4 @@
-"""PostgreSQL fixtures: env-given server, else testcontainers, else initdb/pg_ctl (DESIGN §12).
+"""PostgreSQL fixtures: env-given server, else testcontainers, else initdb/pg_ctl (design §12).
 
 Each test that asks for ``db_settings`` gets a fresh schema with the migrations applied
 and a URL whose ``search_path`` points at it.

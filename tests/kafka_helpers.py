@@ -1,17 +1,16 @@
-"""Reading topics back in tests: everything up to the high watermarks, or until N records arrived."""
+"""Reading topics back in tests (through the toolkit's read-to-end), and where keys sit."""
 
 from __future__ import annotations
 
-import logging
 import time
-import uuid
+from collections import defaultdict
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition  # type: ignore[import-untyped]
+from confluent_kafka import Message
 
+from schemas.topics import CATALOGUE
+from vitalstream.platform import kafka
+from vitalstream.platform.partitioning import java_partition
 from vitalstream.platform.settings import Settings
-
-QUIET = logging.getLogger("tests.librdkafka")
-QUIET.setLevel(logging.CRITICAL)
 
 
 def consume_all(
@@ -19,55 +18,47 @@ def consume_all(
 ) -> list[Message]:
     """Every record of ``short_topic`` from the beginning.
 
-    Without ``expected``: up to the high watermarks at call time. With it: keep reading
-    until at least ``expected`` records arrived or ``timeout_s`` passed (then return what came).
+    Without ``expected``: up to the high watermarks at call time. With it: keep reading until
+    at least ``expected`` records arrived or ``timeout_s`` passed, then once more to the end, so
+    extra (duplicate) records show too.
     """
     topic = settings.topic(short_topic)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"test-reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "logger": QUIET,
-        }
-    )
+    reader = kafka.consumer(settings, "test-reader")
+    out: list[Message] = []
+    positions: dict[int, int] = {}
+    deadline = time.monotonic() + timeout_s
+
+    def read_pass() -> None:
+        for msg in kafka.iter_to_end(reader, topic, timeout_s=timeout_s, start_offsets=positions):
+            out.append(msg)
+            positions[int(msg.partition() or 0)] = int(msg.offset() or 0) + 1
+
     try:
-        md = consumer.list_topics(topic, timeout=10)
-        partitions = sorted(md.topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-
-        def high(p: int) -> int:
-            for attempt in range(50):  # right after creation a partition may not have its leader yet
-                try:
-                    return int(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1])
-                except KafkaException:
-                    if attempt == 49:
-                        raise
-                    time.sleep(0.1)
-            raise AssertionError("unreachable")
-
-        def highs() -> dict[int, int]:
-            return {p: high(p) for p in partitions}
-
-        out: list[Message] = []
-        positions = {p: 0 for p in partitions}
-        target = highs()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.1)
-            if msg is not None and not msg.error():
-                out.append(msg)
-                positions[msg.partition()] = msg.offset() + 1
-                continue
-            if all(positions[p] >= target[p] for p in partitions):
-                if expected is None or len(out) >= expected:
-                    # Read anything that arrived meanwhile, so extra (duplicate) records show too.
-                    target = highs()
-                    if all(positions[p] >= target[p] for p in partitions):
-                        break
-                else:
-                    target = highs()
+        read_pass()
+        while expected is not None and len(out) < expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+            read_pass()
+        if expected is not None:
+            read_pass()
         return out
     finally:
-        consumer.close()
+        reader.close()
+
+
+def misplaced_keys(settings: Settings) -> dict[str, list[str]]:
+    """Per catalogue topic, the keys found in another partition than Java's, or in two partitions."""
+    found: dict[str, list[str]] = {}
+    for spec in CATALOGUE:
+        partitions_by_key: dict[bytes, set[int]] = defaultdict(set)
+        for msg in consume_all(settings, spec.name):
+            key = msg.key()
+            if key is not None:
+                partitions_by_key[key].add(int(msg.partition() or 0))
+        wrong = [
+            f"{key!r} in {sorted(parts)}"
+            for key, parts in partitions_by_key.items()
+            if parts != {java_partition(key, spec.partitions)}
+        ]
+        if wrong:
+            found[spec.name] = wrong[:5] + ([f"... {len(wrong)} keys"] if len(wrong) > 5 else [])
+    return found

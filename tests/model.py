@@ -1,4 +1,4 @@
-"""An independent model of what the pipeline must compute, written from DESIGN §6 and §10.
+"""An independent model of what the pipeline must compute, written from design §6 and §10.
 
 Deliberately shares no code with the services: if the sink's SQL or the worker's rule
 drifts from the design, the comparison in the invariant suite shows it.
@@ -44,7 +44,7 @@ def candidate_of(scored: Any) -> Candidate:
 
 
 def design_rank(c: Candidate) -> tuple[Any, ...]:
-    """DESIGN §6: newer measured_at; same slot → newer scoring generation (a recompute's re-score),
+    """design §6: newer measured_at; same slot → newer scoring generation (a recompute's re-score),
     higher confidence, more reliable source, later ordering ts (event id: a deterministic last
     resort so arrival order never matters)."""
     return (c.measured_at, c.generation, c.confidence, c.reliability, c.ordering_ts, c.event_id)

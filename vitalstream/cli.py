@@ -181,6 +181,16 @@ def topics_create() -> None:
     sys.exit(1 if report.problems else 0)
 
 
+@topics.command("repair-keys")
+def topics_repair_keys() -> None:
+    """Delete stale copies of keys that an older version wrote into the wrong partition of a compacted topic."""
+    from vitalstream.platform.partitioning import repair_compacted
+
+    report = repair_compacted(_settings())
+    for name, n in report.tombstones.items():
+        click.echo(f"{'repaired' if n else 'ok':<9} {name}" + (f" ({n} stale copies tombstoned)" if n else ""))
+
+
 @main.group()
 def db() -> None:
     """PostgreSQL schema and retention."""

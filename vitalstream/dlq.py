@@ -9,25 +9,21 @@ record already replayed is refused unless forced.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas import headers as H
 from schemas.codec import Codec, DecodeError
 from schemas.records import DlqReplay, Observation, RawWebhook, ScoredObservation
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 
-QUIET = logging.getLogger("vitalstream.librdkafka.dlq")
-QUIET.setLevel(logging.CRITICAL)
 # Personal fields, and credentials a payload may carry (Terra's ping-mode download URL is presigned).
 PERSONAL_KEYS = re.compile(
     r"(^|_)(name|email|e_mail|date_of_birth|dob|phone|address|city|first_name|last_name"
@@ -201,58 +197,18 @@ def describe(letter: DeadLetter, codec: Codec) -> dict[str, Any]:
 # --- Kafka I/O -------------------------------------------------------------------------------
 
 
-def _consumer(settings: Settings) -> Consumer:
-    return Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"{settings.group_prefix}dlq-cli-{uuid.uuid4().hex[:6]}",
-            "enable.auto.commit": False,
-            "logger": QUIET,
-        }
-    )
-
-
-def read_topic(settings: Settings, short: str, timeout_s: float = 30.0) -> list[Any]:
-    """Every record of a topic from the earliest offset to the high watermark at call time."""
-    topic = settings.topic(short)
-    consumer = _consumer(settings)
-    try:
-        partitions = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        ends: dict[int, int] = {}
-        starts: list[TopicPartition] = []
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                ends[p] = high
-                starts.append(TopicPartition(topic, p, low))
-        consumer.assign(starts)
-        out: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while ends and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            out.append(msg)
-            partition, offset = int(msg.partition() or 0), int(msg.offset() or 0)
-            if offset + 1 >= ends.get(partition, 0):
-                ends.pop(partition, None)
-        return out
-    finally:
-        consumer.close()
-
-
 def read_dead_letters(settings: Settings) -> list[DeadLetter]:
     letters = []
-    for m in read_topic(settings, "dlq"):
-        raw = list(m.headers() or [])
+    for m in kafka.read_to_end(settings, settings.topic("dlq"), "dlq-cli"):
+        raw = [(str(h[0]), h[1]) for h in m.headers() or [] if isinstance(h[1], bytes)]
         letters.append(
             DeadLetter(
-                m.partition(),
-                m.offset(),
+                int(m.partition() or 0),
+                int(m.offset() or 0),
                 m.timestamp()[1],
                 m.key(),
                 m.value(),
-                {k: v.decode("utf-8", "replace") for k, v in raw if v is not None},
+                {k: v.decode("utf-8", "replace") for k, v in raw},
                 raw,
             )
         )
@@ -260,16 +216,7 @@ def read_dead_letters(settings: Settings) -> list[DeadLetter]:
 
 
 def read_replayed(settings: Settings) -> set[str]:
-    done: set[str] = set()
-    for m in read_topic(settings, "dlq.replays"):
-        if m.key() is None:
-            continue
-        ref = m.key().decode()
-        if m.value() is None:
-            done.discard(ref)
-        else:
-            done.add(ref)
-    return done
+    return {key.decode() for key in kafka.read_compacted(settings, settings.topic("dlq.replays"), "dlq-cli")}
 
 
 @dataclass
@@ -323,15 +270,7 @@ def replay(
     if dry_run or not todo:
         report.replayed = [lt.ref for lt in todo] if dry_run else []
         return report
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 5,
-            "logger": QUIET,
-        }
-    )
+    producer = kafka.producer(settings, "dlq-replay")
     start = time.monotonic()
     for i, letter in enumerate(todo):
         if rate:
@@ -342,15 +281,10 @@ def replay(
         if not target:
             report.failed.append(f"{letter.ref}: no {H.ORIGINAL_TOPIC} header")
             continue
-        errors: list[str] = []
-
-        def ack(err: Any, _msg: Any, errors: list[str] = errors) -> None:
-            if err is not None:
-                errors.append(str(err))
-
-        producer.produce(target, key=letter.key, value=letter.value, headers=replay_headers(letter), on_delivery=ack)
-        if producer.flush(30) != 0 or errors:
-            report.failed.append(f"{letter.ref}: {errors[0] if errors else 'not acknowledged'}")
+        try:
+            kafka.produce_all(producer, [kafka.OutRecord(target, letter.value, letter.key, replay_headers(letter))])
+        except kafka.DeliveryFailed as exc:
+            report.failed.append(f"{letter.ref}: {exc.first_error}")
             continue
         audit = DlqReplay(
             dlq_partition=letter.partition,
@@ -361,10 +295,16 @@ def replay(
             event_id=letter.event_id,
             forced=force,
         )
-        producer.produce(settings.topic("dlq.replays"), key=letter.ref.encode(), value=codec.encode(audit))
+        try:  # at once: a replay interrupted later must still know this one is done
+            kafka.produce_all(
+                producer, [kafka.OutRecord(settings.topic("dlq.replays"), codec.encode(audit), letter.ref.encode())]
+            )
+        except kafka.DeliveryFailed as exc:
+            report.failed.append(
+                f"{letter.ref}: replayed, but its audit record was not acknowledged ({exc.first_error})"
+            )
+            continue
         report.replayed.append(letter.ref)
         if on_progress is not None:
             on_progress(i + 1, len(todo))
-    if producer.flush(30) != 0:
-        report.failed.append("some replay audit records were not acknowledged")
     return report

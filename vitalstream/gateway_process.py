@@ -34,7 +34,9 @@ class HealthGauges:
             "vitalstream_dead_letters_pending", "Events whose outcome is dead_lettered.", registry=registry
         )
         self.high = Gauge(
-            "vitalstream_high_confidence_rate", "Share (%) of latest metrics at confidence >= 80.", registry=registry
+            "vitalstream_high_confidence_rate",
+            "Share (%) of latest metrics at or above the model's high-confidence threshold.",
+            registry=registry,
         )
 
     def update(self, doc: dict[str, Any]) -> None:

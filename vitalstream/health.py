@@ -1,4 +1,4 @@
-"""The health document of DESIGN §9, shared by ``GET /health`` and ``vitalstream health``.
+"""The health document of design §9, shared by ``GET /health`` and ``vitalstream health``.
 
 Checks run concurrently, each with a timeout; the document is cached for
 ``health_cache_s``. Every threshold is a setting. Status: ``unhealthy`` when Kafka or
@@ -10,19 +10,15 @@ success rate falls below its threshold; else ``healthy``.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vitalstream.platform import __version__
+from vitalstream.platform import __version__, kafka
 from vitalstream.platform.control import live_worker_group
 from vitalstream.platform.settings import Settings
-
-QUIET = logging.getLogger("vitalstream.librdkafka.health")
-QUIET.setLevel(logging.CRITICAL)
 
 # Which consumer group reads which topics, per stage ("worker": the live scoring generation's
 # Faust app id, which is its group; see vitalstream.platform.control).
@@ -78,29 +74,15 @@ def _kafka_probe(settings: Settings) -> dict[str, Any]:
     runs inside the gateway process.
     """
     from confluent_kafka import Consumer, TopicPartition
-    from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "logger": QUIET,  # type: ignore[dict-item]
-            "socket.timeout.ms": 2000,
-        }
-    )
+    admin = kafka.admin(settings, "health", socket_timeout_ms=2000)
     md = admin.list_topics(timeout=settings.health_check_timeout_s)
     lags: dict[str, int | None] = {}
     readers: dict[str, Consumer] = {}
 
     def reader(group: str) -> Consumer:
         if group not in readers:
-            readers[group] = Consumer(
-                {
-                    "bootstrap.servers": settings.kafka_bootstrap,
-                    "group.id": group,
-                    "enable.auto.commit": False,
-                    "logger": QUIET,
-                }
-            )  # type: ignore[dict-item]
+            readers[group] = kafka.consumer(settings, "health", group)
         return readers[group]
 
     groups = {"worker": live_worker_group(settings), "sink": settings.group_prefix + "sink"}
@@ -137,8 +119,9 @@ def _db_probe(settings: Settings) -> dict[str, Any]:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM ingested_events WHERE outcome = 'dead_lettered'),"
             " (SELECT count(*) FROM latest_metrics),"
-            " (SELECT count(*) FILTER (WHERE confidence >= 80) FROM latest_metrics),"
-            " (SELECT avg(confidence) FROM latest_metrics)"
+            " (SELECT count(*) FILTER (WHERE confidence >= %s) FROM latest_metrics),"
+            " (SELECT avg(confidence) FROM latest_metrics)",
+            (settings.scoring_model().high_confidence_threshold,),
         ).fetchone()
     assert row is not None
     dead, total, high, avg = row

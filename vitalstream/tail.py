@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import base64
-import logging
 import sys
 import time
-import uuid
 from datetime import date, datetime
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import KafkaException
 
 from schemas.codec import Codec, DecodeError
 from schemas.topics import spec
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
-
-QUIET = logging.getLogger("vitalstream.librdkafka.tail")
-QUIET.setLevel(logging.CRITICAL)
 
 
 def _default(value: Any) -> Any:
@@ -64,15 +60,7 @@ def tail_topic(
     idle_timeout_s: float | None,
 ) -> None:
     short = spec(topic).name
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": f"{settings.group_prefix}tail-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest" if from_beginning else "latest",
-            "logger": QUIET,
-        }
-    )
+    consumer = kafka.consumer(settings, "tail", **{"auto.offset.reset": "earliest" if from_beginning else "latest"})
     codec = Codec()
     consumer.subscribe([settings.topic(short)])
     shown = 0

@@ -1,4 +1,4 @@
-"""Pure normalization of Terra webhooks into the metric vocabulary (DESIGN §4-§5).
+"""Pure normalization of Terra webhooks into the metric vocabulary (design §4-§5).
 
 ``normalize(raw, payload)`` turns one parsed webhook body into observations (canonical
 units, UTC), connection-lifecycle events, operational notices, hard-bound rejections,
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import orjson
 
 from schemas.records import Observation, OpsEvent, RawWebhook, UserEvent
 from streams.errors import NormalizeError, PermanentError, SchemaInvalidError, UndecodableError
 
-from . import activity, body, daily, menstruation, nutrition, sleep
+from . import activity, body, daily, lab, menstruation, nutrition, sleep
 from ._emit import Emitter, Rejection
 from ._values import JsonObject, obj, text
 from .lifecycle import LIFECYCLE_TYPES, OPS_TYPES, ops_event, profile_event, user_event, user_ids
@@ -32,6 +33,9 @@ _DATA_HANDLERS: dict[str, Callable[[Emitter, JsonObject], None]] = {
     "nutrition": nutrition.normalize_item,
     "menstruation": menstruation.normalize_item,
 }
+_HEALTH_OBSERVATION = (
+    "health_observation: coded symptoms and events (no vocabulary metric, free-text units) are not normalized"
+)
 _S3_TYPES = frozenset({"s3_payload", "s3_upload"})
 """Ping mode: the body's ``type`` is ``s3_payload``; Terra's enum calls it ``s3_upload``."""
 
@@ -43,7 +47,7 @@ class NormalizeResult:
     ops_events: list[OpsEvent] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     ignored: str | None = None
-    """Why a valid event carries nothing for us (``lab_report.*``, unknown types, ...)."""
+    """Why a valid event carries nothing for us (``health_observation``, unknown types, ...)."""
     s3_url: str | None = None
     """Ping mode: download this URL and normalize what it returns."""
 
@@ -58,10 +62,14 @@ def parse_body(body: bytes | bytearray | memoryview) -> object:
         raise UndecodableError(f"body is not bytes: {type(body).__name__}") from exc
 
 
-def normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
-    """Normalize one parsed Terra payload; see the module docstring."""
+def normalize(raw: RawWebhook, payload: object, *, now: datetime | None = None) -> NormalizeResult:
+    """Normalize one parsed Terra payload; see the module docstring.
+
+    ``now`` is when the payload was sent (default: ``raw.received_at``): intervals never end
+    after it and a day in progress is complete only up to it.
+    """
     try:
-        return _normalize(raw, payload)
+        return _normalize(raw, payload, now)
     except PermanentError:
         raise
     except Exception as exc:  # a bug must dead-letter the record, never kill the worker
@@ -82,7 +90,7 @@ def _json_kind(value: object) -> str:
     return type(value).__name__
 
 
-def _normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
+def _normalize(raw: RawWebhook, payload: object, now: datetime | None) -> NormalizeResult:
     if not isinstance(payload, dict):
         raise SchemaInvalidError(f"payload is a JSON {_json_kind(payload)}, not an object")
     if "type" not in payload:
@@ -92,7 +100,7 @@ def _normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
         raise SchemaInvalidError(f"payload type is a JSON {_json_kind(type_)}, not a non-empty string")
     handler = _DATA_HANDLERS.get(type_)
     if handler is not None:
-        return _data_event(raw, payload, type_, handler)
+        return _data_event(raw, payload, type_, handler, now)
     if type_ in LIFECYCLE_TYPES:
         return NormalizeResult(user_events=[user_event(raw, payload, type_)])
     if type_ in OPS_TYPES:
@@ -108,13 +116,22 @@ def _normalize(raw: RawWebhook, payload: object) -> NormalizeResult:
         if url is None or not url.lower().startswith(("https://", "http://")):
             raise SchemaInvalidError(f"{type_} event without an http(s) url")
         return NormalizeResult(s3_url=url)
-    if type_.startswith("lab_report."):
-        return NormalizeResult(ignored=f"{type_[:64]}: lab reports are not normalized")
+    if type_ == "lab_report.completed":
+        observations, skipped, why = lab.completed(raw, payload)
+        return NormalizeResult(observations=observations, rejections=skipped, ignored=why)
+    if type_ == "lab_report.failed":
+        return NormalizeResult(ops_events=[lab.failed(raw, payload)])
+    if type_ == "health_observation":
+        return NormalizeResult(ignored=_HEALTH_OBSERVATION)
     return NormalizeResult(ignored=f"event type {type_[:64]!r} carries no metrics for vitalstream")
 
 
 def _data_event(
-    raw: RawWebhook, payload: JsonObject, type_: str, handler: Callable[[Emitter, JsonObject], None]
+    raw: RawWebhook,
+    payload: JsonObject,
+    type_: str,
+    handler: Callable[[Emitter, JsonObject], None],
+    now: datetime | None,
 ) -> NormalizeResult:
     user_id, provider, reference_id = user_ids(payload, type_)
     if provider is None:
@@ -127,7 +144,7 @@ def _data_event(
     else:
         raise SchemaInvalidError(f"{type_} event data is a JSON {_json_kind(data)}, not an array")
     subject = reference_id if reference_id is not None else f"terra:{user_id}"
-    em = Emitter(raw, subject=subject, provider=provider, user_id=user_id)
+    em = Emitter(raw, subject=subject, provider=provider, user_id=user_id, now=now)
     for item in items:
         if isinstance(item, dict):
             handler(em, item)

@@ -19,7 +19,8 @@ class Span:
     day_completeness: float
 
 
-def span(metadata: JsonObject | None) -> Span:
+def span(metadata: JsonObject | None, now: datetime) -> Span:
+    """The item's interval; ``day_completeness`` is the part of its day elapsed by ``now``."""
     if metadata is None:
         return Span(None, None, 1.0)
     start_local = parse_local(metadata.get("start_time"))
@@ -27,7 +28,7 @@ def span(metadata: JsonObject | None) -> Span:
     start, end = to_utc(start_local), to_utc(end_local)
     if start is None or end is None:
         return Span(start, end, 1.0)
-    return Span(start, end, day_fraction(start_local, end_local))
+    return Span(start, end, day_fraction(start_local, end_local, now))
 
 
 def device_name(item: JsonObject) -> str | None:
@@ -58,64 +59,98 @@ def samples(
             em.add(metric, value * scale if scale != 1.0 else value, parse_time(item.get(time_key)))
 
 
-def heart_rate_samples(em: Emitter, heart_rate_data: JsonObject | None) -> None:
-    """``HeartRateData.detailed``: bpm, RMSSD and SDNN samples."""
+def heart_rate_samples(em: Emitter, heart_rate_data: JsonObject | None, prefix: str = "") -> None:
+    """``HeartRateData.detailed``: bpm, RMSSD and SDNN samples (``prefix`` ``workout_`` for exercise)."""
     detailed = obj(heart_rate_data, "detailed")
     if detailed is None:
         return
-    samples(em, objects(detailed, "hr_samples"), "bpm", "heart_rate")
-    samples(em, objects(detailed, "hrv_samples_rmssd"), "hrv_rmssd", "heart_rate_variability_rmssd")
-    samples(em, objects(detailed, "hrv_samples_sdnn"), "hrv_sdnn", "heart_rate_variability_sdnn")
+    samples(em, objects(detailed, "hr_samples"), "bpm", f"{prefix}heart_rate")
+    samples(em, objects(detailed, "hrv_samples_rmssd"), "hrv_rmssd", f"{prefix}heart_rate_variability_rmssd")
+    samples(em, objects(detailed, "hrv_samples_sdnn"), "hrv_sdnn", f"{prefix}heart_rate_variability_sdnn")
 
 
-def saturation_samples(em: Emitter, items: list[JsonObject]) -> None:
-    """SpO2 samples; muscle-oxygen (SmO2, ``type`` 1) readings are not blood saturation."""
+_MUSCLE = 1
+"""OxygenSaturationType: 0 blood (SpO2), 1 muscle (SmO2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OxygenMetrics:
+    """Where one data type puts ``OxygenData`` (or a sleep's saturation data)."""
+
+    blood: str
+    muscle: str
+    blood_average: str | None
+    muscle_average: str | None
+    untyped_average_is_blood: bool
+    """Without samples to tell, is ``avg_saturation_percentage`` SpO2? True for days and nights
+    (SmO2 sensors are exercise sensors); False for a workout, where it is not guessed."""
+    vo2: str | None = None
+
+
+DAY_OXYGEN = OxygenMetrics(
+    blood="oxygen_saturation",
+    muscle="muscle_oxygen_saturation",
+    blood_average="daily_avg_oxygen_saturation",
+    muscle_average="daily_avg_muscle_oxygen_saturation",
+    untyped_average_is_blood=True,
+    vo2="vo2_max",
+)
+
+
+def saturation_samples(em: Emitter, items: list[JsonObject], metrics: OxygenMetrics) -> None:
+    """SpO2 samples to ``metrics.blood``; muscle-oxygen (SmO2, ``type`` 1) to ``metrics.muscle``."""
     for item in items:
-        if item.get("type") == 1:
-            continue
-        em.add("oxygen_saturation", number(item.get("percentage")), parse_time(item.get("timestamp")))
+        metric = metrics.muscle if item.get("type") == _MUSCLE else metrics.blood
+        em.add(metric, number(item.get("percentage")), parse_time(item.get("timestamp")))
 
 
-def oxygen(em: Emitter, oxygen_data: JsonObject | None, sp: Span, completeness: float) -> None:
-    """``OxygenData``: SpO2 and VO2max samples, then the period's averages as fallbacks."""
+def saturation_average(
+    em: Emitter, average: float | None, items: list[JsonObject], metrics: OxygenMetrics, sp: Span, done: float
+) -> None:
+    """``avg_saturation_percentage`` is "SpO2 or SmO2": it is what its samples are (muscle only if
+    every sample is), and without samples what ``metrics.untyped_average_is_blood`` says."""
+    typed = [item for item in items if number(item.get("percentage")) is not None]
+    if typed:
+        muscle = all(item.get("type") == _MUSCLE for item in typed)
+    elif metrics.untyped_average_is_blood:
+        muscle = False
+    else:
+        return
+    metric = metrics.muscle_average if muscle else metrics.blood_average
+    if metric is not None:
+        em.add(metric, average, sp.start, sp.end, done)
+
+
+DAY_HEART = (
+    ("resting_hr_bpm", "resting_heart_rate"),
+    ("avg_hr_bpm", "daily_avg_heart_rate"),
+    ("max_hr_bpm", "daily_max_heart_rate"),
+    ("min_hr_bpm", "daily_min_heart_rate"),
+    ("avg_hrv_rmssd", "daily_avg_heart_rate_variability_rmssd"),
+    ("avg_hrv_sdnn", "daily_avg_heart_rate_variability_sdnn"),
+)
+"""A day's ``HeartRateData.summary`` (Terra repeats it in body and daily: the same slot)."""
+
+
+def day_oxygen(em: Emitter, oxygen_data: JsonObject | None, sp: Span, done: float) -> None:
+    """A day's ``OxygenData`` (body and daily): samples, averages, the current VO2max estimate."""
+    oxygen(em, oxygen_data, DAY_OXYGEN, sp, done)
     if oxygen_data is None:
         return
-    saturation_samples(em, objects(oxygen_data, "saturation_samples"))
-    samples(em, objects(oxygen_data, "vo2_samples"), "vo2max_ml_per_min_per_kg", "vo2_max")
-    # The period average is an interval value; it also goes to the same metric, but only
-    # when the period sent no samples of it (its start would otherwise precede them).
-    em.add_fallback(
-        "oxygen_saturation", number(oxygen_data.get("avg_saturation_percentage")), sp.start, sp.end, completeness
-    )
-    vo2 = number(oxygen_data.get("vo2max_ml_per_min_per_kg"))
-    if vo2 is None:
-        vo2 = number(oxygen_data.get("day_avg_vo2max_ml_per_min_per_kg"))
-    em.add_fallback("vo2_max", vo2, sp.start, sp.end, completeness)
+    # "VO2Max for the given user": the day's current estimate, unless samples gave it.
+    em.add_fallback("vo2_max", number(oxygen_data.get("vo2max_ml_per_min_per_kg")), sp.start, sp.end, done)
+    em.add("daily_avg_vo2_max", number(oxygen_data.get("day_avg_vo2max_ml_per_min_per_kg")), sp.start, sp.end, done)
 
 
-def heart_rate_summary(
-    em: Emitter,
-    heart_rate_data: JsonObject | None,
-    sp: Span,
-    completeness: float,
-    *,
-    average_metric: str | None,
-    max_metric: str | None,
-) -> None:
-    """``HeartRateData.summary`` over the item's span (a day, a night or a workout)."""
-    summary = obj(heart_rate_data, "summary")
-    if summary is None:
+def oxygen(em: Emitter, oxygen_data: JsonObject | None, metrics: OxygenMetrics, sp: Span, done: float) -> None:
+    """``OxygenData``: saturation and VO2 samples and the period's average saturation."""
+    if oxygen_data is None:
         return
-    start, end = sp.start, sp.end
-    em.add("resting_heart_rate", number(summary.get("resting_hr_bpm")), start, end, completeness)
-    if average_metric is not None:
-        em.add(average_metric, number(summary.get("avg_hr_bpm")), start, end, completeness)
-    if max_metric is not None:
-        em.add(max_metric, number(summary.get("max_hr_bpm")), start, end, completeness)
-    rmssd = number(summary.get("avg_hrv_rmssd"))
-    em.add_fallback("heart_rate_variability_rmssd", rmssd, start, end, completeness)
-    sdnn = number(summary.get("avg_hrv_sdnn"))
-    em.add_fallback("heart_rate_variability_sdnn", sdnn, start, end, completeness)
+    items = objects(oxygen_data, "saturation_samples")
+    saturation_samples(em, items, metrics)
+    if metrics.vo2 is not None:
+        samples(em, objects(oxygen_data, "vo2_samples"), "vo2max_ml_per_min_per_kg", metrics.vo2)
+    saturation_average(em, number(oxygen_data.get("avg_saturation_percentage")), items, metrics, sp, done)
 
 
 def fields(

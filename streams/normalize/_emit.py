@@ -16,6 +16,10 @@ FUTURE_SLACK: Final = timedelta(days=1)
 may be naive (read as UTC, so up to 14 h early or late); anything beyond a day ahead is
 a broken clock, and would otherwise win ``latest_metrics`` ("newer wins") forever."""
 
+UNTIL_TOLERANCE: Final = timedelta(minutes=5)
+"""How far past "now" an interval end may lie before it is clipped to now: a little clock
+skew between the provider and us, not a day still in progress (its end is the next midnight)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -37,6 +41,11 @@ class Emitter:
     Per data item the handler calls :meth:`begin_item` with the item's device and upload
     type, then :meth:`add` per value. Identical (metric, measured_at) pairs are
     deduplicated, the last one winning (the provider is the same for the whole payload).
+
+    ``now`` is when the payload was sent (the gateway's receive time unless given): an
+    interval never ends after it (:data:`UNTIL_TOLERANCE`), and a day still in progress is
+    complete only up to it. Taking it from the record, not the wall clock, keeps a replay
+    or a redelivery producing exactly the same observations.
     """
 
     __slots__ = (
@@ -47,15 +56,19 @@ class Emitter:
         "_provider",
         "_source",
         "_subject",
+        "_until_limit",
         "_user_id",
         "device",
         "emitted",
+        "now",
         "provenance",
         "rejections",
         "upload_type",
     )
 
-    def __init__(self, raw: RawWebhook, *, subject: str, provider: str, user_id: str) -> None:
+    def __init__(
+        self, raw: RawWebhook, *, subject: str, provider: str, user_id: str, now: datetime | None = None
+    ) -> None:
         self._subject = subject
         self._provider = provider
         self._user_id = user_id
@@ -64,6 +77,8 @@ class Emitter:
         self._ordering_ts = received if raw.ordering_ts is None else _aware(raw.ordering_ts)
         self._source = raw.source
         self._latest_allowed = received + FUTURE_SLACK
+        self.now = received if now is None else _aware(now)
+        self._until_limit = self.now + UNTIL_TOLERANCE
         self._observations: dict[tuple[str, datetime], Observation] = {}
         self.rejections: list[Rejection] = []
         self.device: str | None = None
@@ -98,6 +113,8 @@ class Emitter:
             reason = f"{metric} measured_at {at.isoformat()} is implausible (future or before 1970)"
             self.rejections.append(Rejection(metric, value, reason, at))
             return
+        if until is not None and until > self._until_limit:
+            until = max(self.now, at)
         self._observations[(metric, at)] = Observation(
             subject=self._subject,
             metric=metric,

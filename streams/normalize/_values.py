@@ -118,16 +118,21 @@ def parse_time(value: object) -> datetime | None:
     return to_utc(parse_local(value))
 
 
-def day_fraction(start: datetime | None, end: datetime | None) -> float:
+def day_fraction(start: datetime | None, end: datetime | None, now: datetime | None = None) -> float:
     """Covered fraction of a nominal 24 h day, from the wall-clock times as sent.
 
-    Terra's daily ``end_time`` is "now" for a day still in progress, so a summary ending
-    at 12:00 covers half its day. Wall-clock (offset-free) times make a DST day whose
-    end is the next local midnight count as complete.
+    Per Terra's schema a day runs from its ``start_time`` to ``end_time`` = the next midnight
+    (Terra's own examples send 00:00 -> 00:00), also while the day is still in progress: the
+    covered part ends at ``now`` (when the payload was sent) if that comes first. Wall-clock
+    (offset-free) times make a DST day whose end is the next local midnight count as complete.
     """
     if start is None or end is None:
         return 1.0
-    covered = end.replace(tzinfo=None) - start.replace(tzinfo=None)
+    end_wall = end.replace(tzinfo=None)
+    if now is not None:
+        now_wall = now.astimezone(end.tzinfo if end.tzinfo is not None else UTC).replace(tzinfo=None)
+        end_wall = min(end_wall, now_wall)
+    covered = end_wall - start.replace(tzinfo=None)
     fraction = covered / DAY
     if fraction <= 0.0:
         return 0.0

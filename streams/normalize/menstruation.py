@@ -16,6 +16,6 @@ _CYCLE = (
 def normalize_item(em: Emitter, item: JsonObject) -> None:
     """Cycle values describe the state of the day, not an accumulation over it, so a day
     still in progress is complete for them (completeness 1)."""
-    sp = span(obj(item, "metadata"))
+    sp = span(obj(item, "metadata"), em.now)
     em.begin_item(None, None, "unknown")
     fields(em, obj(item, "menstruation_data"), _CYCLE, sp, 1.0)

@@ -1,4 +1,4 @@
-"""The earlier design, built faithfully as the freshness ceiling of ``vitalstream bench e2e`` (DESIGN §11, §13).
+"""The earlier design, built faithfully as the freshness ceiling of ``vitalstream bench e2e`` (design §11).
 
 - ``webhook-terra``: an HTTP handler that verifies the Terra signature and inserts the
   delivery into ``terra_webhooks_raw``; a trigger enqueues a ``background_jobs`` row.

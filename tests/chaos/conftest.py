@@ -1,7 +1,7 @@
 """Fixtures of the fault suite: a whole pipeline on a private Kafka and a private PostgreSQL.
 
 Each test owns its broker(s) and database server, so it may stop, kill and restart them
-without disturbing any other test (DESIGN §10.5).
+without disturbing any other test (design §10.5).
 """
 
 from __future__ import annotations

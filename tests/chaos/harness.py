@@ -1,5 +1,5 @@
 """The chaos harness: a private stack (Kafka + PostgreSQL + the three services), a steady load
-that records every answer, a lag probe, and the DESIGN §10 checks turned into figures.
+that records every answer, a lag probe, and the design §10 checks turned into figures.
 
 Every fault test follows one shape: start the load, inject the fault while it runs, let the
 load finish, wait (with a deadline) until the pipeline has settled, then compute the report
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import signal
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException, TopicPartition  # type: ignore[import-untyped]
+from confluent_kafka import KafkaException, TopicPartition  # type: ignore[import-untyped]
 from pydantic import SecretStr
 
 from gateway.idempotency import event_id as gateway_event_id
@@ -37,14 +36,13 @@ from tests.fix_kafka import make_settings
 from tests.fix_pipeline import Pipeline, pipeline_env
 from tests.kafka_helpers import consume_all
 from tests.model import Candidate, candidate_of, expected_latest
+from vitalstream.platform import kafka
 from vitalstream.platform.topics import ensure_topics
 from vitalstream.simulate import Delivery, deliveries
 from vitalstream.stack import proc
 from vitalstream.stack.kafka import KafkaBroker, start_cluster
 from vitalstream.stack.postgres import PostgresServer
 
-QUIET = logging.getLogger("tests.chaos.librdkafka")
-QUIET.setLevel(logging.CRITICAL)
 REPO = Path(__file__).resolve().parents[2]
 REPORT_PATH = Path(__file__).with_name("last_report.json")
 RATE = 100.0
@@ -238,7 +236,7 @@ class Load:
             # Like Terra: a delivery answered 503 (or not at all) is sent again, with backoff, until
             # it gets a 2xx. A 503'd record may still have been persisted when a broker died with it
             # in flight (librdkafka: "possibly persisted"); the retry then makes it a 2xx, and the
-            # event-id dedup downstream keeps it processed once (DESIGN §10.1 with a retrying sender).
+            # event-id dedup downstream keeps it processed once (design §10.1 with a retrying sender).
             for backoff in RETRY_BACKOFF_S:
                 pending = [d for d in self.items if self._retryable(gateway_event_id("terra", d.trace_id))]
                 if not pending:
@@ -301,15 +299,7 @@ def lags(settings: Any) -> dict[str, int] | None:
     out: dict[str, int] = {}
     groups = (("worker", worker_topics(settings)), ("sink", [settings.topic(t) for t in SINK_TOPICS]))
     for suffix, topics in groups:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
-                "group.id": settings.group_prefix + suffix,
-                "enable.auto.commit": False,
-                "logger": QUIET,
-                "socket.timeout.ms": 3000,
-            }
-        )
+        consumer = kafka.consumer(settings, "chaos", settings.group_prefix + suffix, **{"socket.timeout.ms": 3000})
         try:
             md = consumer.list_topics(timeout=5)
             tps = [TopicPartition(t, p) for t in topics if t in md.topics for p in md.topics[t].partitions]

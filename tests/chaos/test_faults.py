@@ -1,4 +1,4 @@
-"""The fault suite (DESIGN §10.5): each fault injected under a steady load of simulated Terra
+"""The fault suite (design §10.5): each fault injected under a steady load of simulated Terra
 webhooks, then every invariant checked (``harness.verdict``) and one report line printed
 (``pytest -s``) and written to ``tests/chaos/last_report.json``:
 events sent, accepted, lost (must be 0), duplicated rows (must be 0), seconds to recover lag to 0.

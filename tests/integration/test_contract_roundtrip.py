@@ -4,31 +4,25 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Producer  # type: ignore[import-untyped]
-
 from schemas.codec import Codec
 from schemas.topics import CATALOGUE
 from tests.kafka_helpers import consume_all
 from tests.unit.test_codec import samples
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 from vitalstream.platform.topics import admin_client, ensure_topics
 
 
 def test_every_record_type_round_trips_through_kafka(settings: Settings) -> None:
     codec = Codec()
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True})
     records = samples()
-    failures: list[object] = []
-    for i, record in enumerate(records):
-        producer.produce(
-            settings.topic("metrics.normalized"),
-            key=f"k{i}".encode(),
-            value=codec.encode(record),
-            headers=[("vs.test", record.SCHEMA.encode())],
-            on_delivery=lambda err, _m: failures.append(err) if err else None,
+    out = [
+        kafka.OutRecord(
+            settings.topic("metrics.normalized"), codec.encode(r), f"k{i}".encode(), [("vs.test", r.SCHEMA.encode())]
         )
-    assert producer.flush(10) == 0
-    assert failures == []
+        for i, r in enumerate(records)
+    ]
+    kafka.produce_all(kafka.producer(settings, "test"), out, timeout_s=10)
     messages = consume_all(settings, "metrics.normalized", expected=len(records))
     got = {m.key().decode(): (codec.decode(m.value()), dict(m.headers())) for m in messages}
     assert len(messages) == len(records)

@@ -1,4 +1,4 @@
-"""DESIGN §10 on the real pipeline: a few thousand simulated webhooks with duplicates, late
+"""design §10 on the real pipeline: a few thousand simulated webhooks with duplicates, late
 arrivals, several providers per subject and a sprinkle of poison, then every invariant checked
 against an independent model (``tests/model.py``)."""
 
@@ -8,8 +8,6 @@ import asyncio
 import re
 from typing import Any
 
-from confluent_kafka import Producer
-
 from schemas import headers as H
 from schemas.codec import Codec
 from schemas.records import RawWebhook, ScoredObservation
@@ -17,6 +15,7 @@ from tests.fix_pipeline import Pipeline
 from tests.kafka_helpers import consume_all
 from tests.model import candidate_of, expected_latest
 from vitalstream.health import _kafka_probe
+from vitalstream.platform import kafka
 from vitalstream.simulate import deliveries, send_all
 
 WEBHOOKS = 1500
@@ -104,10 +103,11 @@ def test_design_invariants_hold(pipeline: Pipeline) -> None:
     # §10.4: redelivering every event changes no table.
     with p.db() as conn:
         before_rows = {t: set(conn.execute(f"SELECT t::text FROM {t} t").fetchall()) for t in LEDGER_TABLES}
-    producer = Producer({"bootstrap.servers": p.settings.kafka_bootstrap, "acks": "all", "enable.idempotence": True})
-    for m in consume_all(p.settings, "webhooks.raw"):
-        producer.produce(m.topic(), key=m.key(), value=m.value(), headers=m.headers())
-    assert producer.flush(30) == 0
+    again = [
+        kafka.OutRecord(str(m.topic()), m.value(), m.key(), list(m.headers() or []))
+        for m in consume_all(p.settings, "webhooks.raw")
+    ]
+    kafka.produce_all(kafka.producer(p.settings, "test"), again, timeout_s=30)
     p.wait_for(lambda: all(v == 0 for v in _kafka_probe(p.settings)["lags"].values()), 120, "the redelivery to drain")
     with p.db() as conn:
         after_rows = {t: set(conn.execute(f"SELECT t::text FROM {t} t").fetchall()) for t in LEDGER_TABLES}

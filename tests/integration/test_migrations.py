@@ -29,7 +29,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0004"
+    assert migrate.current(database_url, schema) == migrate.head() == "0005"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -116,7 +116,7 @@ def test_downgrade_removes_objects_and_upgrade_restores(database_url: str, schem
         left = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert left <= {"alembic_version"}
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == "0004"
+    assert migrate.current(database_url, schema) == "0005"
 
 
 def _columns(database_url: str, schema: str) -> set[tuple[str, str]]:
@@ -153,7 +153,22 @@ def test_generation_columns_come_and_go_with_revision_0003(database_url: str, sc
     assert not scored & tables_with_generation()
 
 
-def test_api_keys_and_the_reader_role_come_and_go_with_revision_0004(database_url: str, schema: str) -> None:
+LAB_COLUMNS = {"value_operator", "reference_low", "reference_high", "interpretation", "code"}
+
+
+def test_lab_columns_come_and_go_with_revision_0004(database_url: str, schema: str) -> None:
+    def columns() -> set[str]:
+        return {c for t, c in _columns(database_url, schema) if t == "observations"}
+
+    migrate.upgrade(database_url, schema, revision="0003")
+    assert not LAB_COLUMNS & columns()
+    migrate.upgrade(database_url, schema)
+    assert columns() >= LAB_COLUMNS
+    migrate.downgrade(database_url, schema, revision="0003")
+    assert migrate.current(database_url, schema) == "0003" and not LAB_COLUMNS & columns()
+
+
+def test_api_keys_and_the_reader_role_come_and_go_with_revision_0005(database_url: str, schema: str) -> None:
     def reader_grants() -> set[tuple[str, str]]:
         with psycopg.connect(database_url) as conn:
             rows = conn.execute(
@@ -163,7 +178,7 @@ def test_api_keys_and_the_reader_role_come_and_go_with_revision_0004(database_ur
             )
             return {(r[0], r[1]) for r in rows}
 
-    migrate.upgrade(database_url, schema, revision="0003")
+    migrate.upgrade(database_url, schema, revision="0004")
     assert not {t for t, _ in _columns(database_url, schema)} & {"api_keys"}
     migrate.upgrade(database_url, schema)
     assert reader_grants() == {
@@ -176,6 +191,6 @@ def test_api_keys_and_the_reader_role_come_and_go_with_revision_0004(database_ur
                 "INSERT INTO api_keys (name, prefix, key_hash, subjects, scopes) "
                 "VALUES ('k', 'vsk_', '\\x00'::bytea, ARRAY['*'], ARRAY['write'])"
             )
-    migrate.downgrade(database_url, schema, revision="0003")
-    assert migrate.current(database_url, schema) == "0003"
+    migrate.downgrade(database_url, schema, revision="0004")
+    assert migrate.current(database_url, schema) == "0004"
     assert "api_keys" not in {t for t, _ in _columns(database_url, schema)} and reader_grants() == set()

@@ -27,7 +27,7 @@ from schemas.codec import Codec
 from schemas.confidence_model import ENV_VAR
 from schemas.records import ScoredObservation
 from tests.fix_pipeline import Pipeline
-from tests.kafka_helpers import consume_all
+from tests.kafka_helpers import consume_all, misplaced_keys
 from tests.model import candidate_of, expected_latest
 from vitalstream.health import _kafka_probe
 from vitalstream.platform.control import read_active
@@ -139,6 +139,7 @@ def test_poison_to_dlq_then_fixed_replayed_once(pipeline: Pipeline, payload_serv
     assert again.returncode == 0 and "replayed 0" in again.stdout and "already replayed (use --force) 1" in again.stdout
     time.sleep(3)
     assert len(scored_rows()) == len(scored), "the refused replay produced nothing"
+    assert misplaced_keys(p.settings) == {}, "every key where Kafka's Java client puts it, after the replay"
 
 
 def _latest(p: Pipeline) -> dict[tuple[str, str], tuple[Any, ...]]:
@@ -207,3 +208,8 @@ def test_recompute_rebuilds_beside_live_traffic_and_switches_over(pipeline: Pipe
     assert changed, "no confidence changed under the new model"
     health = _cli(p, "health")
     assert health.returncode == 0, health.stdout + health.stderr
+
+    # A second rebuild republishes every key: still one partition per key, Java's.
+    again = _cli(p, "recompute", "--max-lag", "0", "--wait", "120", timeout=300)
+    assert again.returncode == 0 and "switched" in again.stdout, again.stdout + again.stderr
+    assert misplaced_keys(p.settings) == {}

@@ -13,7 +13,6 @@ from typing import Any
 import psycopg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from confluent_kafka import Producer
 from pydantic import SecretStr
 
 from schemas import headers as H
@@ -25,6 +24,7 @@ from tests.kafka_helpers import consume_all
 from tests.unit.test_codec import samples
 from vitalstream.admin import create_admin_app
 from vitalstream.health import compute, http_status
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 from vitalstream.stack.postgres import PostgresServer
 
@@ -76,9 +76,8 @@ def _dead_letter(settings: Settings, event_id: str, provider: str, error_class: 
         (H.FIRST_FAILURE_AT, NOW.isoformat().encode()),
         (H.EVENT_ID, event_id.encode()),
     ]
-    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
-    p.produce(settings.topic("dlq"), key=b"u1", value=Codec().encode(raw), headers=headers)
-    assert p.flush(10) == 0
+    record = kafka.OutRecord(settings.topic("dlq"), Codec().encode(raw), b"u1", headers)
+    kafka.produce_all(kafka.producer(settings, "test"), [record], timeout_s=10)
 
 
 def test_dlq_ls_show_replay_once(settings: Settings) -> None:
@@ -122,11 +121,12 @@ def test_dlq_ls_show_replay_once(settings: Settings) -> None:
 
 def test_tail_decodes_every_catalogue_topic(settings: Settings) -> None:
     codec = Codec()
-    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
     records = samples()
-    for i, spec in enumerate(CATALOGUE):
-        p.produce(settings.topic(spec.name), key=b"k", value=codec.encode(records[i % len(records)]))
-    assert p.flush(10) == 0
+    out = [
+        kafka.OutRecord(settings.topic(spec.name), codec.encode(records[i % len(records)]), b"k")
+        for i, spec in enumerate(CATALOGUE)
+    ]
+    kafka.produce_all(kafka.producer(settings, "test"), out, timeout_s=10)
     for i, spec in enumerate(CATALOGUE):
         out = _cli(settings, "tail", spec.name, "--from-beginning", "--max", "1", "--timeout", "20")
         assert out.returncode == 0, out.stderr

@@ -36,7 +36,7 @@ class OwnedDatabase:
 
 @pytest.fixture(scope="module")
 def owned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    """Always launched here with initdb/pg_ctl (DESIGN §12), whatever server the other tests use:
+    """Always launched here with initdb/pg_ctl (design §12), whatever server the other tests use:
     stopping a shared or containerised one is not ours to do."""
     server = PostgresServer(Path(tmp_path_factory.mktemp("owned-pg")), fast=True)
     server.init()

@@ -1,4 +1,4 @@
-"""The event ledger on real Kafka and PostgreSQL: ``events.ledger`` → ``ingested_events`` (DESIGN §10.2)."""
+"""The event ledger on real Kafka and PostgreSQL: ``events.ledger`` → ``ingested_events`` (design §10.2)."""
 
 from __future__ import annotations
 

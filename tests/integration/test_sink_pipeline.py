@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -183,3 +184,30 @@ def test_two_providers_for_the_same_day(db_settings: Settings, make_sink: MakeSi
         assert conn.execute("SELECT value, event_id FROM observations WHERE provider = 'GARMIN'").fetchall() == [
             (9100.0, "g2")
         ]
+
+
+def test_lab_result_lands_with_its_range_flag_operator_and_code(db_settings: Settings, make_sink: MakeSink) -> None:
+    crp = sample.scored("subject-7", "lab.crp[mg/L]", 0.5, unit="mg/L", provider="LAB_REPORT", event_id="lab-1")
+    lab = replace(
+        crp,
+        observation=replace(
+            crp.observation,
+            value_operator="<",
+            reference_low=0.0,
+            reference_high=5.0,
+            interpretation="normal",
+            code="1988-5",
+        ),
+    )
+    plain = sample.scored("subject-7", "step_count", 900.0, event_id="steps-1")
+    sample.produce(db_settings, "metrics.scored", [lab, plain])
+    assert make_sink().drain(idle_s=1.0) == 2
+    with connect(db_settings) as conn:
+        rows = conn.execute(
+            "SELECT metric, value, value_operator, reference_low, reference_high, interpretation, code "
+            "FROM observations ORDER BY metric"
+        ).fetchall()
+    assert rows == [
+        ("lab.crp[mg/L]", 0.5, "<", 0.0, 5.0, "normal", "1988-5"),
+        ("step_count", 900.0, None, None, None, None, None),
+    ]

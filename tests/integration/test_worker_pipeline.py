@@ -20,8 +20,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
+from confluent_kafka.admin import ConfigResource, ResourceType  # type: ignore[attr-defined]
 
 from schemas import headers as H
 from schemas.codec import Codec
@@ -29,6 +28,7 @@ from schemas.records import EventOutcome, LatestMetric, QualityDaily, RawWebhook
 from streams.generation import seen_events_changelog
 from streams.normalize import normalize, parse_body
 from tests.kafka_helpers import consume_all
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "terra" / "examples"
@@ -135,10 +135,11 @@ def raw_webhook(body: bytes | dict[str, Any] | list[Any], event_id: str | None =
 
 def produce(settings: Settings, items: list[tuple[bytes, bytes, str | None]], topic: str = "webhooks.raw") -> None:
     """items: (key, value, event id header)."""
-    p = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
-    for key, value, eid in items:
-        p.produce(settings.topic(topic), key=key, value=value, headers=[(H.EVENT_ID, eid.encode())] if eid else None)
-    assert p.flush(15) == 0
+    records = [
+        kafka.OutRecord(settings.topic(topic), value, key, [(H.EVENT_ID, eid.encode())] if eid else None)
+        for key, value, eid in items
+    ]
+    kafka.produce_all(kafka.producer(settings, "test"), records, timeout_s=15)
 
 
 def produce_raw(settings: Settings, raws: list[RawWebhook]) -> None:
@@ -217,7 +218,7 @@ def test_raw_to_scored_end_to_end_and_redelivery_once(settings: Settings, worker
     quality = wait_for("quality", lambda: decoded(settings, "metrics.quality_daily", QualityDaily), 30, worker)
     # the dedup table's changelog forgets ids after the dedup window (bounded restores)
     resource = ConfigResource(ResourceType.TOPIC, seen_events_changelog(settings))
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})  # kept alive until the result
+    admin = kafka.admin(settings, "test")  # kept alive until the result
     configs = admin.describe_configs([resource])[resource].result()
     assert configs["cleanup.policy"].value == "compact,delete"
     assert configs["retention.ms"].value == str(settings.dedup_window_s * 1000)
@@ -250,21 +251,14 @@ def test_raw_to_scored_end_to_end_and_redelivery_once(settings: Settings, worker
 
 
 def _group_caught_up(settings: Settings, short_topic: str) -> bool:
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
     topic = settings.topic(short_topic)
-    c = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            "group.id": settings.group_prefix + "worker",
-            "enable.auto.commit": False,
-        }
-    )
+    c = kafka.consumer(settings, "test", settings.group_prefix + "worker")
     try:
-        parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
-        committed = {tp.partition: tp.offset for tp in c.committed([TopicPartition(topic, p) for p in parts], 10)}
-        highs = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1] for p in parts}
-        return all(committed[p] >= highs[p] for p in parts if highs[p] > 0)
+        highs = {p: high for p, (_low, high) in kafka.end_offsets(c, topic).items()}
+        committed = {tp.partition: tp.offset for tp in c.committed([TopicPartition(topic, p) for p in highs], 10)}
+        return all(committed[p] >= highs[p] for p in highs if highs[p] > 0)
     finally:
         c.close()
 

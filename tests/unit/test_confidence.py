@@ -1,4 +1,4 @@
-"""Confidence scoring (DESIGN §6): the formula's terms, the state, dedup, the current winner."""
+"""Confidence scoring (design §6): the formula's terms, the state, dedup, the current winner."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ DASHBOARD = GRAFANA_DIR / "dashboards" / "vitalstream.json"
 K8S = DEPLOY / "k8s"
 
 SETTINGS_ENV = {"VITALSTREAM_" + name.upper() for name in Settings.model_fields}
-# DESIGN §3: the gateway's HTTP interface.
+# design §3: the gateway's HTTP interface.
 GATEWAY_HTTP_PATHS = {"/healthz", "/readyz", "/health", "/metrics", "/openapi.json"}
 SERVICES = ("gateway", "worker", "sink")
 METRICS_PORTS = {"gateway": 8080, "worker": 6066, "sink": 9102}

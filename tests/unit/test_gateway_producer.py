@@ -9,13 +9,13 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from gateway.app import client_address
-from gateway.producer import DurableProducer, ProducerUnavailable, producer_config
+from gateway.producer import DurableProducer, ProducerUnavailable, gateway_producer_config
+from vitalstream.platform.settings import Settings
 
 
 def unreachable_producer(timeout_s: float = 1.0) -> DurableProducer:
     # port 9 (discard) on localhost: nothing listens, connections are refused at once
-    config = producer_config("127.0.0.1:9", linger_ms=1, timeout_s=timeout_s, extra={"logger": None})
-    config.pop("logger")
+    config = gateway_producer_config(Settings(kafka_bootstrap="127.0.0.1:9"), linger_ms=1, timeout_s=timeout_s)
     return DurableProducer(config)
 
 
@@ -43,9 +43,10 @@ async def test_close_answers_everything_still_queued() -> None:
 
 
 def test_producer_config_is_durable() -> None:
-    cfg = producer_config("b:9092", linger_ms=3, timeout_s=5.0)
+    cfg = gateway_producer_config(Settings(kafka_bootstrap="b:9092"), linger_ms=3, timeout_s=5.0)
     assert cfg["acks"] == "all"
     assert cfg["enable.idempotence"] is True
+    assert cfg["partitioner"] == "murmur2_random"
     assert cfg["linger.ms"] == 3
     assert cfg["message.timeout.ms"] == 5000
 

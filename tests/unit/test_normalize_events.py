@@ -295,12 +295,12 @@ def test_duplicates_inside_a_payload_last_wins() -> None:
     assert [(o.value, o.measured_at.hour) for o in result.observations] == [(71.0, 7), (72.0, 9)]
 
 
-def test_day_averages_only_without_samples() -> None:
+def test_day_averages_are_their_own_metrics() -> None:
     item = {"metadata": DAY_META, "measurements_data": {"day_avg_weight_kg": 70.5, "day_avg_bone_mass_g": 2900}}
     result = norm(body_event(item))
-    assert sorted((o.metric, o.value, o.measured_until is not None) for o in result.observations) == [
-        ("body_weight", 70.5, True),
-        ("bone_mass", 2.9, True),
+    # bone mass day average: the composition long tail is not mapped (terra_coverage.json says why)
+    assert [(o.metric, o.value, o.measured_until is not None) for o in result.observations] == [
+        ("daily_avg_body_weight", 70.5, True)
     ]
 
 

@@ -189,23 +189,45 @@ def test_full_body() -> None:
             ("lean_body_mass", 63.0, "kg", w, None, 1.0),  # 63000 g
             ("body_water_percentage", 55.5, "%", w, None, 1.0),
             ("basal_metabolic_rate", 1750.0, "kcal/d", w, None, 1.0),
+            ("resting_metabolic_rate", 1900.0, "kcal/d", w, None, 1.0),
+            ("skinfold_thickness", 12.0, "mm", w, None, 1.0),
+            ("visceral_fat_level", 7.0, "level", w, None, 1.0),
+            # day averages are their own interval metrics (composition long tail: not mapped)
+            ("daily_avg_body_weight", 81.0, "kg", d0, d1, 0.5),
+            ("daily_avg_body_fat_percentage", 22.0, "%", d0, d1, 0.5),
+            ("daily_avg_body_mass_index", 25.0, "kg/m2", d0, d1, 0.5),
             ("blood_pressure_systolic", 118.0, "mmHg", t("2026-07-01T08:00:00"), None, 1.0),
             ("blood_pressure_diastolic", 76.0, "mmHg", t("2026-07-01T08:00:00"), None, 1.0),
+            ("daily_avg_blood_pressure_systolic", 120.0, "mmHg", d0, d1, 0.5),
+            ("daily_avg_blood_pressure_diastolic", 80.0, "mmHg", d0, d1, 0.5),
             ("heart_rate", 61.0, "beats/min", t("2026-07-01T06:00:00"), None, 1.0),
             ("heart_rate_variability_rmssd", 48.5, "ms", t("2026-07-01T06:00:00"), None, 1.0),
             ("heart_rate_variability_sdnn", 55.5, "ms", t("2026-07-01T06:00:00"), None, 1.0),
             ("resting_heart_rate", 55.0, "beats/min", d0, d1, 0.5),
             ("daily_avg_heart_rate", 68.0, "beats/min", d0, d1, 0.5),
             ("daily_max_heart_rate", 142.0, "beats/min", d0, d1, 0.5),
+            ("daily_min_heart_rate", 50.0, "beats/min", d0, d1, 0.5),
+            ("daily_avg_heart_rate_variability_rmssd", 47.0, "ms", d0, d1, 0.5),
+            ("daily_avg_heart_rate_variability_sdnn", 50.0, "ms", d0, d1, 0.5),
             ("pulse_wave_velocity", 7.1, "m/s", t("2026-07-01T06:10:00"), None, 1.0),
-            ("water_intake", 1800.0, "mL", d0, d1, 0.5),
+            ("body_water_mass", 44.0, "kg", t("2026-07-01T06:00:00"), None, 1.0),
+            # day_total_water_consumption_ml: water_intake belongs to nutrition
             ("blood_ketones", 2.5, "mg/dL", t("2026-07-01T06:20:00"), None, 1.0),  # urine sample dropped
-            ("oxygen_saturation", 97.0, "%", t("2026-07-01T06:30:00"), None, 1.0),  # SmO2 sample dropped
+            ("daily_avg_blood_ketones", 3.0, "mg/dL", d0, d1, 0.5),
+            ("oxygen_saturation", 97.0, "%", t("2026-07-01T06:30:00"), None, 1.0),
+            ("muscle_oxygen_saturation", 60.0, "%", t("2026-07-01T06:31:00"), None, 1.0),  # the SmO2 sample
+            ("daily_avg_oxygen_saturation", 96.5, "%", d0, d1, 0.5),  # a blood sample exists: SpO2
             ("vo2_max", 44.5, "mL/kg/min", t("2026-07-01T06:40:00"), None, 1.0),
+            ("daily_avg_vo2_max", 43.0, "mL/kg/min", d0, d1, 0.5),
             ("body_temperature", 36.7, "°C", t("2026-07-01T06:50:00"), None, 1.0),
             ("skin_temperature", 33.4, "°C", t("2026-07-01T06:51:00"), None, 1.0),
+            ("daily_avg_body_temperature", 36.6, "°C", d0, d1, 0.5),
+            ("daily_avg_skin_temperature", 33.0, "°C", d0, d1, 0.5),
             ("blood_glucose", 95.0, "mg/dL", t("2026-07-01T07:00:00"), None, 1.0),
             ("blood_glucose", 101.0, "mg/dL", t("2026-07-01T07:05:00"), None, 1.0),
+            ("daily_avg_blood_glucose", 98.0, "mg/dL", d0, d1, 0.5),
+            ("glucose_management_indicator", 5.4, "%", d0, d1, 0.5),
+            ("glucose_time_in_range", 0.9, "%", d0, d1, 0.5),
         ],
     )
     assert {o.device for o in result.observations} == {"Withings Body+"}
@@ -227,14 +249,23 @@ def test_full_daily() -> None:
         ("resting_heart_rate", 51.0, "beats/min"),
         ("daily_avg_heart_rate", 70.0, "beats/min"),
         ("daily_max_heart_rate", 165.0, "beats/min"),
-        ("heart_rate_variability_rmssd", 42.0, "ms"),  # no HRV samples: the day average
-        ("heart_rate_variability_sdnn", 60.0, "ms"),
-        ("oxygen_saturation", 97.5, "%"),
+        ("daily_min_heart_rate", 48.0, "beats/min"),
+        ("daily_avg_heart_rate_variability_rmssd", 42.0, "ms"),
+        ("daily_avg_heart_rate_variability_sdnn", 60.0, "ms"),
+        ("daily_avg_oxygen_saturation", 97.5, "%"),  # no samples: SpO2, the schema's first meaning
         ("vo2_max", 47.5, "mL/kg/min"),
-        ("stress_level", 32.0, "score"),
+        ("elevation_gain", 120.0, "m"),
+        ("inactive_duration", 30000.0, "s"),
+        ("low_intensity_duration", 3000.0, "s"),
+        ("moderate_intensity_duration", 900.0, "s"),
+        ("vigorous_intensity_duration", 300.0, "s"),
+        ("daily_avg_stress_level", 32.0, "score"),
+        ("daily_max_stress_level", 90.0, "score"),
+        ("stress_duration", 5000.0, "s"),
         ("activity_score", 80.0, "score"),
         ("recovery_score", 66.0, "score"),
-        ("sleep_score", 77.0, "score"),
+        # scores.sleep (77): sleep_score belongs to the sleep session
+        ("day_strain", 11.5, "score"),
     ]
     assert_rows(
         result.observations,
@@ -242,6 +273,7 @@ def test_full_daily() -> None:
         + [
             ("heart_rate", 75.0, "beats/min", t("2026-07-02T17:00:00"), None, 1.0),
             ("stress_level", 25.0, "score", t("2026-07-02T18:00:00"), None, 1.0),  # the -1 sample is "no value"
+            ("body_battery", 60.0, "score", t("2026-07-02T18:00:00"), None, 1.0),
         ],
     )
     assert {(o.device, o.upload_type, o.provenance) for o in result.observations} == {
@@ -263,11 +295,20 @@ def test_full_sleep() -> None:
         ("sleep_latency", 600.0, "s"),
         ("time_in_bed", 27900.0, "s"),
         ("sleep_efficiency", 89.6, "%"),
-        ("resting_heart_rate", 48.0, "beats/min"),
+        ("sleep_awakenings", 3.0, "count"),
+        ("sleep_resting_heart_rate", 48.0, "beats/min"),
         ("sleep_avg_heart_rate", 54.0, "beats/min"),
-        ("heart_rate_variability_sdnn", 70.0, "ms"),  # RMSSD average dropped: samples exist
-        ("oxygen_saturation", 96.0, "%"),  # no SpO2 samples: the night average
+        ("sleep_max_heart_rate", 70.0, "beats/min"),
+        ("sleep_avg_heart_rate_variability_rmssd", 60.0, "ms"),  # the night's average, beside the samples
+        ("sleep_avg_heart_rate_variability_sdnn", 70.0, "ms"),
+        ("sleep_avg_respiratory_rate", 14.5, "breaths/min"),
+        ("sleep_min_respiratory_rate", 12.0, "breaths/min"),
+        ("sleep_max_respiratory_rate", 18.0, "breaths/min"),
+        ("sleep_avg_oxygen_saturation", 96.0, "%"),
+        ("snoring_duration", 300.0, "s"),
+        ("snoring_events", 2.0, "count"),
         ("readiness_score", 84.0, "score"),
+        ("sleep_recovery_level", 3.0, "level"),
         ("sleep_score", 88.0, "score"),
         ("skin_temperature_deviation", -0.3, "°C"),
     ]
@@ -295,12 +336,20 @@ def test_full_activity() -> None:
             ("workout_duration", 5400.0, "s", a0, a1, 1.0),
             ("workout_distance", 42195.0, "m", a0, a1, 1.0),
             ("workout_steps", 3000.0, "steps", a0, a1, 1.0),
+            ("workout_floors_climbed", 4.0, "count", a0, a1, 1.0),
+            ("workout_elevation_gain", 400.0, "m", a0, a1, 1.0),
             ("workout_energy_burned", 1100.0, "kcal", a0, a1, 1.0),  # calories win over kJ
             ("workout_active_energy_burned", 950.0, "kcal", a0, a1, 1.0),
             ("workout_avg_heart_rate", 142.0, "beats/min", a0, a1, 1.0),
             ("workout_max_heart_rate", 178.0, "beats/min", a0, a1, 1.0),
+            # resting_hr_bpm of a workout: no resting value is measured while exercising
             ("vo2_max", 52.0, "mL/kg/min", a0, a1, 1.0),
-            ("heart_rate", 150.0, "beats/min", t("2026-07-03T18:30:00"), None, 1.0),
+            ("workout_heart_rate", 150.0, "beats/min", t("2026-07-03T18:30:00"), None, 1.0),
+            ("workout_avg_power", 210.0, "W", a0, a1, 1.0),
+            ("workout_max_power", 600.0, "W", a0, a1, 1.0),
+            ("workout_avg_speed", 7.8, "m/s", a0, a1, 1.0),
+            ("workout_strain", 15.0, "score", a0, a1, 1.0),
+            ("workout_work", 1100.0, "kJ", a0, a1, 1.0),
             ("workout_duration", 1800.0, "s", b0, b1, 1.0),
             ("workout_energy_burned", 200.0, "kcal", b0, b1, 1.0),  # 836.8 kJ / 4.184
             # the third workout is marked DELETE: nothing from it
@@ -321,10 +370,16 @@ def test_full_nutrition() -> None:
         ("dietary_protein", 95.5, "g"),
         ("dietary_carbohydrates", 250.0, "g"),
         ("dietary_fat", 70.0, "g"),
+        ("dietary_saturated_fat", 20.0, "g"),
+        ("dietary_trans_fat", 0.0, "g"),
+        ("dietary_cholesterol", 200.0, "mg"),
         ("dietary_fiber", 28.0, "g"),
         ("dietary_sugar", 60.0, "g"),
+        ("dietary_alcohol", 0.0, "g"),
         ("dietary_sodium", 2200.0, "mg"),  # from micros: macros has none
         ("dietary_caffeine", 180.0, "mg"),
+        ("dietary_iron", 12.0, "mg"),
+        ("dietary_vitamin_c", 90.0, "mg"),
         ("water_intake", 1600.0, "mL"),
     ]
     meals = [  # no summary: summed over the two meals of a day logged until 18:00

@@ -25,3 +25,11 @@ def test_every_alert_runbook_link_resolves() -> None:
 
 def test_the_two_commands_are_documented() -> None:
     assert "make up" in README and "make test" in README
+
+
+def test_every_metric_is_in_the_vocabulary_table_with_its_unit() -> None:
+    from schemas.vocabulary import VOCABULARY
+
+    section = README.split("## Metric vocabulary", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name, spec in VOCABULARY.items() if f"`{name}` {spec.unit}" not in section]
+    assert missing == []

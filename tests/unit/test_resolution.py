@@ -1,4 +1,4 @@
-"""The DESIGN §6 conflict-resolution rule: a total order independent of arrival order."""
+"""The design §6 conflict-resolution rule: a total order independent of arrival order."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -66,6 +67,16 @@ def test_ledger_topic_decodes_with_its_offset() -> None:
 
 def test_fast_reader_gives_the_slow_paths_rows() -> None:
     reader = ScoredReader()
+    crp = scored("subject-7", "lab.crp[mg/L]", 0.5, unit="mg/L", provider="LAB_REPORT")
+    lab_obs = replace(
+        crp.observation,
+        value_operator="<",
+        reference_low=0.0,
+        reference_high=5.0,
+        interpretation="normal",
+        code="1988-5",
+    )
+    lab_result = replace(crp, observation=lab_obs)
     records = [
         scored(),
         scored(
@@ -79,6 +90,7 @@ def test_fast_reader_gives_the_slow_paths_rows() -> None:
             measured_until=T0 + timedelta(hours=1),
         ),
         scored("terra:zed", measured_at=datetime(1969, 7, 20, 20, 17, 40, 123000, tzinfo=UTC)),
+        lab_result,
     ]
     for rec in records:
         data = CODEC.encode(rec)

@@ -1,4 +1,4 @@
-"""Failure routing (DESIGN §7) and the quality aggregate, on plain data."""
+"""Failure routing (design §7) and the quality aggregate, on plain data."""
 
 from __future__ import annotations
 

@@ -33,10 +33,11 @@ LEVEL_DISPLAY = {
 
 @cache
 def loinc_map() -> dict[str, dict[str, str]]:
-    """``{metric: {"loinc", "display", "ucum"}}`` from ``schemas/loinc.json``."""
+    """``{metric: {"loinc", "display", "ucum"}}`` from ``schemas/loinc.json`` (the metrics that have
+    a LOINC code; the file also says why the others have none)."""
     text = resources.files("schemas").joinpath("loinc.json").read_text(encoding="utf-8")
-    loaded: dict[str, dict[str, str]] = json.loads(text)
-    return loaded
+    metrics: dict[str, dict[str, str]] = json.loads(text)["metrics"]
+    return {metric: spec for metric, spec in metrics.items() if "loinc" in spec}
 
 
 def metrics_for_code(code: str) -> list[str]:

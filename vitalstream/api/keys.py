@@ -2,7 +2,7 @@
 
 A token is ``vsk_`` + 43 URL-safe characters (256 random bits). Only its SHA-256 digest is
 stored and compared: the token is random, so a fast hash is as strong as a slow one (see
-migration 0004) and costs nothing per request.
+migration 0005) and costs nothing per request.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``vitalstream bench``: open-loop load generator, load scenarios, component and end-to-end benchmarks.
 
-Benchmarks are measurements, never tests (DESIGN §11): every figure is printed next to a
+Benchmarks are measurements, never tests (design §11): every figure is printed next to a
 ceiling measured in the same run, written to ``tests/bench/results.json`` and ``BENCHMARKS.md``.
 """
 

@@ -1,7 +1,7 @@
 """Signed Terra bodies of about 1 KB for the load generator (pure: no I/O).
 
 A ``body`` event with one weight/body-fat measurement (two observations once normalized)
-and a device block that brings the body to ~1 KB, as DESIGN §11 asks. ``unique=True``
+and a device block that brings the body to ~1 KB, as design §11 asks. ``unique=True``
 gives every request its own subject (``reference_id``), so its row in ``latest_metrics``
 belongs to it alone and its freshness can be observed.
 """

@@ -96,7 +96,7 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"Latest run: `{doc['command']}` on {doc['date']} (each figure's own run is named under *How each figure "
         f"is measured*) — {m['cores']} cores, {m['memory_gib']} GiB, "
         f"{m['cpu_model']}, Python {m['python']}. Load generator, Kafka, PostgreSQL and services on the same "
-        "machine (DESIGN §11); every figure is beside a ceiling measured in the same run. Raw figures: "
+        "machine (design §11); every figure is beside a ceiling measured in the same run. Raw figures: "
         "[`tests/bench/results.json`](tests/bench/results.json). Run it yourself: `make bench` "
         "(or `vitalstream bench [gateway|stream|sink|restart|e2e|scenarios|all] [--quick]`).",
         "",

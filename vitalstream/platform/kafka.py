@@ -28,7 +28,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponenti
 
 from vitalstream.platform.settings import Settings
 
-Headers = list[tuple[str, bytes]]
+Headers = list[tuple[str, str | bytes | None]]
 
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 """The largest record a client may send or fetch (brokers and topics are configured to match)."""
@@ -94,13 +94,9 @@ def producer_config(settings: Settings, client_id: str, **overrides: Any) -> dic
     return {**client_config(settings, client_id), **PRODUCER_DEFAULTS, **overrides, **PRODUCER_RULES}
 
 
-def producer(
-    settings: Settings, client_id: str, *, error_cb: Callable[[KafkaError], None] | None = None, **overrides: Any
-) -> Producer:
-    config = producer_config(settings, client_id, **overrides)
-    if error_cb is not None:
-        config["error_cb"] = error_cb
-    return Producer(config)
+def producer(settings: Settings, client_id: str, **overrides: Any) -> Producer:
+    """The durable producer (``overrides`` may add callbacks such as ``error_cb``)."""
+    return Producer(producer_config(settings, client_id, **overrides))
 
 
 def ephemeral_group(settings: Settings, client_id: str) -> str:

@@ -2,7 +2,7 @@
 
 Every service calls ``configure_logging()`` once. A redaction processor drops any
 key that looks like a secret or personal field, so a careless ``log.info(..., headers=h)``
-cannot leak a signature, an authorization header or an e-mail address (DESIGN §10.7).
+cannot leak a signature, an authorization header or an e-mail address (design §10.7).
 """
 
 from __future__ import annotations

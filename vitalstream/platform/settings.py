@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.confidence_model import ConfidenceModel, load_model
+
 
 def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -111,6 +113,8 @@ class Settings(BaseSettings):
     health_webhook_success_degraded: float = 95.0
 
     log_level: str = "INFO"
+    confidence_model: str | None = None
+    """JSON file overriding the built-in confidence model (``schemas.confidence_model``)."""
 
     @field_validator("terra_secrets", mode="before")
     @classmethod
@@ -140,6 +144,10 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """Full topic name for a catalogue short name (``dlq`` → ``vitalstream.dlq``)."""
         return self.topic_prefix + name
+
+    def scoring_model(self) -> ConfidenceModel:
+        """The confidence model this process scores, levels and reports with (one source for the threshold)."""
+        return load_model(self.confidence_model)
 
     def database_dsn(self) -> str:
         if self.database_url is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,10 +17,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from schemas.topics import CATALOGUE, TopicSpec
+from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
-
-QUIET = logging.getLogger("vitalstream.librdkafka.admin")
-QUIET.setLevel(logging.CRITICAL)
 
 
 @dataclass
@@ -33,7 +30,7 @@ class TopicsReport:
 
 
 def admin_client(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "logger": QUIET, "socket.timeout.ms": 5000})  # type: ignore[dict-item]
+    return kafka.admin(settings, "topics")
 
 
 def topic_config(spec: TopicSpec, settings: Settings) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import fcntl
-import logging
 import os
 import re
 import shutil
@@ -23,9 +22,6 @@ from pathlib import Path
 from vitalstream.stack import proc
 from vitalstream.stack.errors import StackError
 from vitalstream.stack.ports import free_port, port_in_use
-
-QUIET = logging.getLogger("vitalstream.stack.librdkafka")
-QUIET.setLevel(logging.CRITICAL)
 
 DEPLOY_KAFKA = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 POM = DEPLOY_KAFKA / "pom.xml"
@@ -233,10 +229,11 @@ class KafkaBroker:
 
     def wait_ready(self, timeout_s: float = 60.0, expect_brokers: int = 1) -> None:
         """Block until the broker answers a metadata request."""
-        from confluent_kafka.admin import AdminClient
+        from vitalstream.platform import kafka
+        from vitalstream.platform.settings import Settings
 
         deadline = time.monotonic() + timeout_s
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000, "logger": QUIET})  # type: ignore[dict-item]
+        admin = kafka.admin(Settings(kafka_bootstrap=self.bootstrap), "stack", socket_timeout_ms=2000)
         last = ""
         while time.monotonic() < deadline:
             if self.pid and not proc.alive(self.pid):

@@ -28,7 +28,7 @@ from vitalstream.stack.ports import port_in_use, wait_port
 from vitalstream.stack.postgres import PostgresServer
 
 SERVICES: dict[str, str] = {
-    "gateway": "gateway.main",
+    "gateway": "vitalstream.gateway_process",
     "worker": "streams.main",
     "sink": "sinks.service",
     "api": "vitalstream.api.app",

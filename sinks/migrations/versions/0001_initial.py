@@ -53,7 +53,7 @@ CREATE TABLE observations_default PARTITION OF observations DEFAULT;
 CREATE INDEX observations_user_id_idx ON observations (user_id);
 
 COMMENT ON TABLE observations IS
-    'Every scored value (DESIGN §8). Monthly range partitions on measured_at plus a DEFAULT partition; '
+    'Every scored value (design §8). Monthly range partitions on measured_at plus a DEFAULT partition; '
     'old months are dropped whole by `vitalstream db retention`.';
 
 CREATE TABLE latest_metrics (
@@ -77,7 +77,7 @@ CREATE TABLE latest_metrics (
 CREATE INDEX latest_metrics_user_id_idx ON latest_metrics (user_id);
 
 COMMENT ON TABLE latest_metrics IS
-    'Current winner per (subject, metric) by the rule of DESIGN §6: newer measured_at, then higher '
+    'Current winner per (subject, metric) by the rule of design §6: newer measured_at, then higher '
     'confidence, reliability, ordering_ts, then event_id and provider (deterministic final tie).';
 
 CREATE TABLE provider_connections (

@@ -2,7 +2,7 @@
 
 ``vitalstream recompute`` re-scores everything under a new generation while the live
 pipeline runs; the sink's conditional upserts then let, for the same observation or slot,
-the newer generation win (DESIGN §6 order: ``measured_at``, then ``generation``, …), and a
+the newer generation win (design §6 order: ``measured_at``, then ``generation``, …), and a
 day's quality window be replaced only by the same or a newer generation. Existing rows are
 generation 0, the value every record had before.
 
