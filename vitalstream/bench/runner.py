@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO / "tests" / "bench"
 RESULTS = BENCH_DIR / "results.json"
 MARKDOWN = REPO / "BENCHMARKS.md"
-ORDER = ("sink", "stream", "restart", "gateway", "e2e", "scenarios")
+ORDER = ("sink", "stream", "restart", "gateway", "e2e", "scenarios", "api")
 console = Console()
 
 
@@ -128,6 +128,14 @@ def _scenarios(stack: BenchStack, quick: bool) -> list[dict[str, Any]]:
             stack.stop(f"scenarios/{service}")
 
 
+def _api(stack: BenchStack, quick: bool) -> dict[str, Any]:
+    from vitalstream.bench.api_bench import bench_api
+
+    out = bench_api(stack, quick, _show)
+    _show("api", out)
+    return out
+
+
 def run(what: str, quick: bool, command: str) -> dict[str, Any]:
     from vitalstream.bench.gateway_bench import bench_gateway
 
@@ -152,6 +160,8 @@ def run(what: str, quick: bool, command: str) -> dict[str, Any]:
                 details["gateway"] = _guard("gateway", lambda: bench_gateway(stack, quick, _show))
             elif name == "e2e":
                 details["e2e"] = _guard("e2e", lambda: _e2e(stack, quick, details))
+            elif name == "api":
+                details["api"] = _guard("api", lambda: _api(stack, quick))
             elif name == "scenarios":
                 details["scenarios"] = _guard("scenarios", lambda: _scenarios(stack, quick))
     finally:
