@@ -21,6 +21,7 @@ from gateway.config import GatewayConfig
 from gateway.intake import Answer, Intake, error
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, normalize_path
 from gateway.producer import DurableProducer, RecordProducer, gateway_producer_config
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import get_logger, sampled
 from vitalstream.platform.settings import Settings
 
@@ -265,7 +266,7 @@ def create_app(
             ),
             on_delivery_error=metrics_.delivery_error,
         )
-    intake = Intake(config, producer, metrics_)
+    intake = Intake(config, producer, metrics_, codec_for(settings))
     metrics_.track(producer.queue_depth, lambda: len(intake.cache))
     readiness = Readiness(producer, config.raw_topic, config.ready_timeout_s, config.ready_cache_s)
 

@@ -1,21 +1,27 @@
-"""Avro encoding of every record type.
+"""Avro encoding of every record type, exactly as the Avro specification defines it.
 
-Default wire format: Avro single-object encoding (``C3 01`` + 8-byte little-endian
-CRC-64-AVRO fingerprint of the schema's canonical form + the Avro body). It is
-self-describing without a registry: a reader finds the writer's schema by fingerprint.
+Default wire format: Avro single-object encoding — ``C3 01``, the 8-byte little-endian
+CRC-64-AVRO fingerprint of the schema's Parsing Canonical Form, then the Avro body. The
+canonical form writes every named type in full at its first use (``ScoredObservation``
+carries the whole ``Observation`` record), so any Avro implementation can find the writer's
+schema from the ``.avsc`` files alone.
 
-With a schema registry URL, the Confluent wire format (``00`` + 4-byte big-endian
-schema id + body) is written instead; both are read.
+With a schema registry (``vitalstream.platform.codec``), the Confluent wire format is
+written instead (``00`` + 4-byte big-endian schema id + body); readers there take both.
+
+Legacy fingerprints (removed in release 0.3.0): releases up to 0.1.x wrote the fingerprint
+byte-reversed and fingerprinted ``ScoredObservation`` over a form that referenced
+``Observation`` by name. :class:`Codec` still *reads* those headers (same bodies) so topics
+written by 0.1.x stay readable through release 0.2.x; nothing writes them any more.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import struct
 from functools import cache
 from importlib import resources
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -24,8 +30,9 @@ from schemas import records
 
 MAGIC_SINGLE_OBJECT = b"\xc3\x01"
 MAGIC_CONFLUENT = b"\x00"
+SINGLE_OBJECT_HEADER = len(MAGIC_SINGLE_OBJECT) + 8
+NAMESPACE = "io.vitalstream"
 
-# Parse order matters: ScoredObservation refers to Observation by name.
 SCHEMA_FILES: dict[str, str] = {
     "RawWebhook": "raw_webhook.avsc",
     "Observation": "observation.avsc",
@@ -46,74 +53,110 @@ class DecodeError(ValueError):
     """The bytes are not a record this codec knows (wrong magic, unknown schema, corrupt body)."""
 
 
-class SchemaRegistry(Protocol):
-    """What the codec needs from a schema registry (see ``schemas.registry``)."""
-
-    def register(self, subject: str, schema_json: str) -> int: ...
-
-    def schema_json(self, schema_id: int) -> str: ...
-
-
 def schema_text(name: str) -> str:
     return resources.files("schemas").joinpath("avro", SCHEMA_FILES[name]).read_text(encoding="utf-8")
 
 
+def full_name(name: str) -> str:
+    return f"{NAMESPACE}.{name}"
+
+
+def _inline(node: Any, defined: set[str]) -> Any:
+    """``node`` with each reference to one of our named types replaced by its full schema at first use."""
+    if isinstance(node, str):
+        short = node.removeprefix(NAMESPACE + ".")
+        if node not in defined and short in SCHEMA_FILES and node == full_name(short):
+            return _inline(json.loads(schema_text(short)), defined)
+        return node
+    if isinstance(node, list):
+        return [_inline(item, defined) for item in node]
+    if isinstance(node, dict):
+        if node.get("type") in ("record", "enum", "fixed") and "name" in node:
+            name = node["name"]
+            defined.add(name if "." in name else f"{node.get('namespace', NAMESPACE)}.{name}")
+        return {k: _inline(v, defined) for k, v in node.items()}
+    return node
+
+
+@cache
+def _standalone(name: str) -> str:
+    return json.dumps(_inline(json.loads(schema_text(name)), set()))
+
+
+def standalone_schema(name: str) -> Any:
+    """The schema JSON with every named type it uses written in full (no outside references)."""
+    return json.loads(_standalone(name))
+
+
 @cache
 def parsed_schemas() -> dict[str, Any]:
-    """Every schema parsed once with fastavro (named types resolved)."""
-    named: dict[str, Any] = {}
-    out: dict[str, Any] = {}
-    for name in SCHEMA_FILES:
-        out[name] = fastavro.parse_schema(json.loads(schema_text(name)), named_schemas=named)
-    return out
+    """Every schema parsed once with fastavro, each self-contained."""
+    return {name: fastavro.parse_schema(standalone_schema(name), named_schemas={}) for name in SCHEMA_FILES}
 
 
 def canonical_form(name: str) -> str:
+    """The Parsing Canonical Form (Avro spec): attributes stripped, full names, fixed key order."""
     return str(to_parsing_canonical_form(parsed_schemas()[name]))
+
+
+def crc64_avro(text: str) -> bytes:
+    """CRC-64-AVRO (Rabin) fingerprint of ``text``, as the 8 little-endian bytes the spec writes."""
+    return bytes.fromhex(fingerprint(text, "CRC-64-AVRO"))
 
 
 @cache
 def schema_fingerprint(name: str) -> bytes:
-    """CRC-64-AVRO fingerprint, little-endian, as single-object encoding writes it."""
-    hex_fp = fingerprint(canonical_form(name), "CRC-64-AVRO")
-    return int(hex_fp, 16).to_bytes(8, "little")
+    """The fingerprint single-object encoding writes for ``name``."""
+    return crc64_avro(canonical_form(name))
+
+
+@cache
+def single_object_header(name: str) -> bytes:
+    """``C3 01`` + fingerprint: the first 10 bytes of every single-object ``name`` record."""
+    return MAGIC_SINGLE_OBJECT + schema_fingerprint(name)
+
+
+def _legacy_fingerprint(name: str) -> bytes:
+    """What 0.1.x wrote: byte-reversed, over a form that names (not inlines) nested records."""
+    named: dict[str, Any] = {}
+    for other in SCHEMA_FILES:
+        parsed = fastavro.parse_schema(json.loads(schema_text(other)), named_schemas=named)
+        if other == name:
+            return crc64_avro(str(to_parsing_canonical_form(parsed)))[::-1]
+    raise KeyError(name)
 
 
 @cache
 def _by_fingerprint() -> dict[bytes, str]:
-    return {schema_fingerprint(name): name for name in SCHEMA_FILES}
+    """Spec fingerprints, plus the legacy ones readers accept until release 0.3.0."""
+    known = {_legacy_fingerprint(name): name for name in SCHEMA_FILES}
+    known.update({schema_fingerprint(name): name for name in SCHEMA_FILES})
+    return known
 
 
 class Codec:
-    """Encode records to bytes and back. One instance per process; thread-safe for reads."""
+    """Single-object Avro: encode records to bytes and back. One per process; thread-safe for reads.
 
-    def __init__(self, registry: SchemaRegistry | None = None, subject_prefix: str = "vitalstream.") -> None:
-        self._registry = registry
-        self._subject_prefix = subject_prefix
-        self._ids: dict[str, int] = {}
-        self._by_id: dict[int, tuple[str, Any]] = {}
+    Confluent-framed records (``00`` + schema id) need a registry to resolve the id: this codec
+    refuses them with a :class:`DecodeError`; ``vitalstream.platform.codec`` builds one that reads them.
+    """
+
+    def __init__(self) -> None:
         self._schemas = parsed_schemas()
+        self._headers = {name: single_object_header(name) for name in SCHEMA_FILES}
 
     def encode(self, record: records._Record) -> bytes:
         name = record.SCHEMA
         buf = io.BytesIO()
-        if self._registry is None:
-            buf.write(MAGIC_SINGLE_OBJECT)
-            buf.write(schema_fingerprint(name))
-        else:
-            buf.write(MAGIC_CONFLUENT)
-            buf.write(struct.pack(">I", self._schema_id(name)))
+        buf.write(self._headers[name])
         fastavro.schemaless_writer(buf, self._schemas[name], record.to_avro())
         return buf.getvalue()
 
     def decode(self, data: bytes) -> records._Record:
-        name, body = self._split(data)
-        try:
-            value = fastavro.schemaless_reader(io.BytesIO(body), self._writer_schema(name, data), self._schemas[name])
-        except Exception as exc:  # fastavro raises assorted errors on corrupt bodies
-            raise DecodeError(f"corrupt {name} body: {type(exc).__name__}") from None
-        assert isinstance(value, dict)
-        return records.RECORD_TYPES[name].from_avro(value)
+        if data[:1] == MAGIC_CONFLUENT:
+            return self._decode_confluent(data)
+        name = self.schema_name(data)
+        return self._read_body(name, data[SINGLE_OBJECT_HEADER:])
 
     def decode_as(self, data: bytes, cls: type[R]) -> R:
         record = self.decode(data)
@@ -122,43 +165,27 @@ class Codec:
         return record
 
     def schema_name(self, data: bytes) -> str:
-        return self._split(data)[0]
+        """The record name of a single-object record (spec or legacy fingerprint)."""
+        if data[:2] != MAGIC_SINGLE_OBJECT or len(data) < SINGLE_OBJECT_HEADER:
+            raise DecodeError("not an Avro single-object or Confluent-framed record")
+        name = _by_fingerprint().get(bytes(data[2:SINGLE_OBJECT_HEADER]))
+        if name is None:
+            raise DecodeError("unknown schema fingerprint")
+        return name
 
-    def _split(self, data: bytes) -> tuple[str, bytes]:
-        if data[:2] == MAGIC_SINGLE_OBJECT and len(data) >= 10:
-            name = _by_fingerprint().get(bytes(data[2:10]))
-            if name is None:
-                raise DecodeError("unknown schema fingerprint")
-            return name, data[10:]
-        if data[:1] == MAGIC_CONFLUENT and len(data) >= 5:
-            (schema_id,) = struct.unpack(">I", data[1:5])
-            return self._resolve_id(schema_id)[0], data[5:]
-        raise DecodeError("not an Avro single-object or Confluent-framed record")
+    def _read_body(self, name: str, body: bytes) -> records._Record:
+        try:
+            value = fastavro.schemaless_reader(io.BytesIO(body), self._schemas[name], None)
+        except Exception as exc:  # fastavro raises assorted errors on corrupt bodies
+            raise DecodeError(f"corrupt {name} body: {type(exc).__name__}") from None
+        return from_avro(name, value)
 
-    def _writer_schema(self, name: str, data: bytes) -> Any:
-        if data[:1] == MAGIC_CONFLUENT:
-            return self._resolve_id(struct.unpack(">I", data[1:5])[0])[1]
-        return self._schemas[name]
+    def _decode_confluent(self, data: bytes) -> records._Record:
+        raise DecodeError("Confluent-framed record but no schema registry configured (VITALSTREAM_SCHEMA_REGISTRY_URL)")
 
-    def _schema_id(self, name: str) -> int:
-        if name not in self._ids:
-            assert self._registry is not None
-            schema_id = self._registry.register(self._subject_prefix + name, schema_text(name))
-            self._ids[name] = schema_id
-            self._by_id[schema_id] = (name, self._schemas[name])
-        return self._ids[name]
 
-    def _resolve_id(self, schema_id: int) -> tuple[str, Any]:
-        if schema_id not in self._by_id:
-            if self._registry is None:
-                raise DecodeError("Confluent-framed record but no schema registry configured")
-            writer = json.loads(self._registry.schema_json(schema_id))
-            full = f"{writer.get('namespace', '')}.{writer.get('name', '')}".lstrip(".")
-            name = full.rsplit(".", 1)[-1]
-            if name not in SCHEMA_FILES:
-                raise DecodeError(f"schema id {schema_id} is {full}, not a vitalstream record")
-            named: dict[str, Any] = {}
-            if name == "ScoredObservation":
-                fastavro.parse_schema(json.loads(schema_text("Observation")), named_schemas=named)
-            self._by_id[schema_id] = (name, fastavro.parse_schema(writer, named_schemas=named))
-        return self._by_id[schema_id]
+def from_avro(name: str, value: Any) -> records._Record:
+    """The record of a decoded Avro value of schema ``name``."""
+    if not isinstance(value, dict):
+        raise DecodeError(f"{name} body is not a record")
+    return records.RECORD_TYPES[name].from_avro(value)

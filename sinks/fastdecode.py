@@ -21,11 +21,11 @@ from typing import Any
 
 import fastavro
 
-from schemas.codec import MAGIC_SINGLE_OBJECT, DecodeError, schema_fingerprint, schema_text
+from schemas.codec import SINGLE_OBJECT_HEADER, DecodeError, schema_text, single_object_header
 from sinks.rows import ObservationRow, make_observation_row
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-HEADER = len(MAGIC_SINGLE_OBJECT) + 8
+HEADER = SINGLE_OBJECT_HEADER
 MAX_CACHED_INSTANTS = 65_536
 
 
@@ -47,7 +47,7 @@ def _scored_schema() -> Any:
 
 @cache
 def scored_header() -> bytes:
-    return MAGIC_SINGLE_OBJECT + schema_fingerprint("ScoredObservation")
+    return single_object_header("ScoredObservation")
 
 
 class ScoredReader:

@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 
-from schemas.codec import Codec
 from schemas.records import EventOutcome, Observation, QualityDaily, ScoredObservation, UserEvent, _Record
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -110,7 +110,7 @@ def produce(
     headers: list[tuple[str, str | bytes | None]] | None = None,
 ) -> int:
     """Publish records (or raw bytes) to ``short_topic``, keyed as the catalogue says; wait for the acks."""
-    codec = Codec()
+    codec = codec_for(settings)
     topic = settings.topic(short_topic)
     out = (
         kafka.OutRecord(topic, rec, key or b"raw", headers)

@@ -36,7 +36,6 @@ from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
-from schemas.codec import Codec
 from schemas.records import UserEvent
 from sinks import metrics as m
 from sinks.deadletter import dlq_headers, dlq_reason, error_class
@@ -56,6 +55,7 @@ from sinks.store import (
     write_batch,
 )
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import configure_logging, get_logger
 from vitalstream.platform.settings import Settings
 
@@ -115,7 +115,7 @@ class Sink:
         pipelined: bool = True,
     ) -> None:
         self.settings = settings
-        self.codec = Codec()
+        self.codec = codec_for(settings)
         self.reader = ScoredReader()
         self.pipelined = pipelined
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-db")

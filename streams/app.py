@@ -22,7 +22,6 @@ import faust
 from aiohttp.web import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from schemas.codec import Codec
 from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
@@ -34,6 +33,7 @@ from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
 from streams.topics import ensure_topic, quality_deltas_topic, seen_changelog_config
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.control import app_id_for
 from vitalstream.platform.observability import get_logger
 from vitalstream.platform.settings import Settings
@@ -96,7 +96,7 @@ def create_app(
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
     _setup_metrics(app, registry, faust_sensor=os.environ.get("VITALSTREAM_FAUST_SENSORS", "0") == "1")
-    codec = Codec()
+    codec = codec_for(settings)
     now = clock or (lambda: datetime.now(UTC))
     producer = OutputProducer(worker_producer_config(settings))
     common: dict[str, Any] = {

@@ -25,10 +25,10 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined,unused-ignore]
     NewTopic,
 )
 
-from schemas.codec import Codec
 from schemas.records import RawWebhook
 from streams.normalize import normalize, parse_body
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "vitalstream" / "templates"
@@ -138,7 +138,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, Any]:
     """Pre-fill, run one worker, measure; returns the figures (observations/s and the ceiling)."""
-    codec = Codec()
+    codec = codec_for(settings)
     raws, total = _events(observations)
     raw_topic = settings.topic("webhooks.raw")
     records: list[tuple[bytes, bytes, list[tuple[str, str | bytes | None]]]] = [
@@ -267,7 +267,7 @@ def bench_restart(settings: Settings, keys: int = 1_000_000, bulk: bool = True) 
     approx_bytes = _fill_changelog(settings, changelog, partitions, keys)
     fill_s = time.monotonic() - fill_started
 
-    codec = Codec()
+    codec = codec_for(settings)
     at = datetime.now(UTC)
     probe = Observation(
         subject="bench-restart-probe",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 from datetime import UTC, datetime
 
-from schemas.codec import MAGIC_SINGLE_OBJECT, Codec, schema_fingerprint
+from schemas.codec import SINGLE_OBJECT_HEADER, Codec, single_object_header
 from schemas.records import LatestMetric, Observation, ScoredObservation
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -165,9 +165,9 @@ class RecordEncoder:
 
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
-        self._obs_header = MAGIC_SINGLE_OBJECT + schema_fingerprint("Observation")
-        self._scored_header = MAGIC_SINGLE_OBJECT + schema_fingerprint("ScoredObservation")
-        self._latest_header = MAGIC_SINGLE_OBJECT + schema_fingerprint("LatestMetric")
+        self._obs_header = single_object_header("Observation")
+        self._scored_header = single_object_header("ScoredObservation")
+        self._latest_header = single_object_header("LatestMetric")
         # Only if this codec writes single-object records (not registry ids) and every probe comes
         # out byte-equal; else everything goes to the codec.
         self.enabled = True
@@ -202,8 +202,8 @@ class RecordEncoder:
         """``scored`` encoded; ``source`` is the record ``observation`` was decoded from."""
         if self.enabled and scored.observation is observation:
             try:
-                if source is not None and source[:10] == self._obs_header:
-                    return b"".join((self._scored_header, source[10:], scored_tail(scored)))
+                if source is not None and source[:SINGLE_OBJECT_HEADER] == self._obs_header:
+                    return b"".join((self._scored_header, source[SINGLE_OBJECT_HEADER:], scored_tail(scored)))
                 return b"".join((self._scored_header, observation_body(observation), scored_tail(scored)))
             except _Naive:
                 pass

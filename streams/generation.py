@@ -25,10 +25,10 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, TopicPartition
 
-from schemas.codec import Codec
 from schemas.records import ScoringGeneration
 from schemas.topics import RETRY_TIERS
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.control import CONTROL_KEY, base_app_id
 from vitalstream.platform.settings import Settings
 
@@ -118,7 +118,7 @@ class ControlWatch:
 
     def __init__(self, settings: Settings, generation: int) -> None:
         self.generation = generation
-        self._codec = Codec()
+        self._codec = codec_for(settings)
         self._consumer = kafka.consumer(settings, "control-watch")
         topic = settings.topic("control")
         tp = TopicPartition(topic, 0, OFFSET_BEGINNING)

@@ -39,7 +39,6 @@ import faust
 import orjson
 from confluent_kafka import TopicPartition
 
-from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import ScoringGeneration
 from schemas.vocabulary import spec_for
@@ -49,6 +48,7 @@ from streams.confidence import SubjectMetricState, winner_record
 from streams.generation import commit, committed
 from streams.topics import quality_deltas_topic
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.control import app_id_for, publish, read_active
 from vitalstream.platform.settings import Settings
 
@@ -110,7 +110,7 @@ def _free_port() -> int:
 def _latest_records(
     settings: Settings, app_id: str, generation: int, model: ConfidenceModel
 ) -> Iterator[kafka.OutRecord]:
-    codec = Codec()
+    codec = codec_for(settings)
     now = datetime.now(UTC)
     topic = settings.topic("metrics.latest")
     for key, raw in kafka.read_compacted(settings, f"{app_id}-confidence-changelog", "recompute").items():
@@ -125,7 +125,7 @@ def _latest_records(
 
 
 def _window_records(settings: Settings, app_id: str, generation: int) -> Iterator[kafka.OutRecord]:
-    codec = Codec()
+    codec = codec_for(settings)
     topic = settings.topic("metrics.quality_daily")
     for key, raw in kafka.read_compacted(settings, f"{app_id}-quality-daily-changelog", "recompute").items():
         yield kafka.OutRecord(topic, codec.encode(quality.to_record(key.decode(), orjson.loads(raw), generation)), key)

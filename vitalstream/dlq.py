@@ -22,6 +22,7 @@ from schemas import headers as H
 from schemas.codec import Codec, DecodeError
 from schemas.records import DlqReplay, Observation, RawWebhook, ScoredObservation
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 
 # Personal fields, and credentials a payload may carry (Terra's ping-mode download URL is presigned).
@@ -254,7 +255,7 @@ def replay(
     actor: str = "cli",
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
-    codec = Codec()
+    codec = codec_for(settings)
     letters = [lt for lt in read_dead_letters(settings) if filters.matches(lt, codec)]
     replayed = read_replayed(settings)
     report = ReplayReport(dry_run=dry_run)

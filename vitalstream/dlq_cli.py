@@ -15,8 +15,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from schemas.codec import Codec
 from vitalstream import dlq as dlq_mod
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 from vitalstream.progress import progress_bar
 
@@ -51,7 +51,7 @@ def print_groups(groups: list[dlq_mod.Group], as_json: bool) -> None:
 
 
 def show(settings: Settings, ref: str | None, event_id: str | None) -> None:
-    codec = Codec()
+    codec = codec_for(settings)
     letters = [
         lt
         for lt in dlq_mod.read_dead_letters(settings)

@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException
 from schemas.codec import Codec, DecodeError
 from schemas.topics import spec
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 
 
@@ -61,7 +62,7 @@ def tail_topic(
 ) -> None:
     short = spec(topic).name
     consumer = kafka.consumer(settings, "tail", **{"auto.offset.reset": "earliest" if from_beginning else "latest"})
-    codec = Codec()
+    codec = codec_for(settings)
     consumer.subscribe([settings.topic(short)])
     shown = 0
     last = time.monotonic()

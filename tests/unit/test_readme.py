@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+from schemas.codec import Codec
+from tests.unit.test_codec import samples
 from vitalstream.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +30,30 @@ def test_every_alert_runbook_link_resolves() -> None:
 
 def test_the_two_commands_are_documented() -> None:
     assert "make up" in README and "make test" in README
+
+
+def analyst_recipe() -> str:
+    """The ``read_topic.py`` snippet of "Reading a topic as an analyst", exactly as printed."""
+    section = README[README.index("Reading a topic as an analyst") :]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_analyst_recipe_reads_every_record_type_from_the_avsc_files_alone(tmp_path: Path) -> None:
+    script = tmp_path / "read_topic.py"
+    script.write_text(analyst_recipe())
+    codec = Codec()
+    values = [codec.encode(record) for record in samples()] + [b""]  # b"": a tombstone
+    kcat_output = b"".join(b"%d:%s" % (len(v), v) for v in values)  # kcat -f '%S:%s'
+    done = subprocess.run(
+        [sys.executable, str(script), str(ROOT / "schemas" / "avro")],
+        input=kcat_output,
+        capture_output=True,
+        check=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    printed = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert printed == [json.loads(json.dumps(r.to_avro(), default=str)) for r in samples()]
 
 
 def test_every_metric_is_in_the_vocabulary_table_with_its_unit() -> None:

@@ -7,9 +7,9 @@ is the live worker's).
 
 from __future__ import annotations
 
-from schemas.codec import Codec
 from schemas.records import ScoringGeneration
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 
 CONTROL_KEY = b"scoring"
@@ -37,7 +37,7 @@ def read_active(settings: Settings, timeout_s: float = 10.0) -> ScoringGeneratio
     try:
         if not kafka.topic_exists(reader, topic, timeout_s):
             return None  # `vitalstream topics create` makes it; without it nothing ever switched
-        codec = Codec()
+        codec = codec_for(settings)
         active: ScoringGeneration | None = None
         for msg in kafka.iter_to_end(reader, topic, timeout_s=timeout_s):
             value = msg.value()
@@ -57,7 +57,9 @@ def publish(settings: Settings, record: ScoringGeneration, timeout_s: float = 30
     """Write the live generation; raises :class:`~vitalstream.platform.kafka.DeliveryFailed` if not acknowledged."""
     producer = kafka.producer(settings, "control")
     kafka.produce_all(
-        producer, [kafka.OutRecord(settings.topic("control"), Codec().encode(record), CONTROL_KEY)], timeout_s=timeout_s
+        producer,
+        [kafka.OutRecord(settings.topic("control"), codec_for(settings).encode(record), CONTROL_KEY)],
+        timeout_s=timeout_s,
     )
 
 
