@@ -21,6 +21,7 @@ from schemas.codec import Codec, DecodeError
 from schemas.records import LatestMetric
 from vitalstream.api.hub import Change, Hub
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import get_logger
 from vitalstream.platform.settings import Settings
 
@@ -78,7 +79,7 @@ class Feed:
         self._hub = hub
         self._loop = loop
         self._topic = settings.topic("metrics.latest")
-        self._codec = Codec()
+        self._codec = codec_for(settings)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="api-feed", daemon=True)
         self.last_record_at: datetime | None = None

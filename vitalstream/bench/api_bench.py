@@ -26,13 +26,13 @@ import orjson
 import psycopg
 from confluent_kafka import TopicPartition
 
-from schemas.codec import Codec
 from schemas.records import LatestMetric
 from vitalstream.api import keystore
 from vitalstream.bench.loadgen import LoadSpec, Route, run_load
 from vitalstream.bench.stack import BenchStack
 from vitalstream.bench.stats import summary
 from vitalstream.platform import kafka
+from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
 from vitalstream.stack.ports import free_port, wait_port
 
@@ -82,7 +82,7 @@ class RawReader:
         self.latencies: list[float] = []
         self._sent = sent
         self._stop = threading.Event()
-        self._codec = Codec()
+        self._codec = codec_for(settings)
         self._client = kafka.consumer(settings, "bench-raw", None, **{"fetch.wait.max.ms": 50})
         topic = settings.topic("metrics.latest")
         self._client.assign(
@@ -137,7 +137,7 @@ async def _stream_latency(url: str, key: str, settings: Settings, streams: int, 
             await asyncio.sleep(0.1)
         raw = RawReader(settings, sent)
         producer = kafka.producer(settings, "bench-api", **{"linger.ms": 0})
-        codec = Codec()
+        codec = codec_for(settings)
         topic = settings.topic("metrics.latest")
         for i in range(events):
             n = i % streams
