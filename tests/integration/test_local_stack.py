@@ -192,7 +192,7 @@ def test_failure_after_kafka_started_is_one_line_and_stops_kafka(stack_env: dict
     assert "Kafka: starting" in result.stdout
     line = _one_error_line(result)
     assert "OperationalError" in line and "stopped what had started" in line
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while port_in_use(kafka_port) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not port_in_use(kafka_port), "the broker `up` started is still running"
