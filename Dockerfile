@@ -66,7 +66,7 @@ USER 10001:10001
 WORKDIR /home/vitalstream
 
 # gateway HTTP, gateway admin, worker web/metrics, sink metrics
-EXPOSE 8080 8081 6066 9102
+EXPOSE 8080 8081 6066 9102 8090
 
 ENTRYPOINT ["vitalstream"]
 CMD ["--help"]

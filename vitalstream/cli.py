@@ -138,6 +138,60 @@ def accounts_remove(name: str) -> None:
 
 
 @main.command()
+def api() -> None:
+    """Run the read API for apps (latest metrics, history, quality, live stream, FHIR)."""
+    from vitalstream.api.app import run
+
+    run(_settings())
+
+
+@main.group("api-keys")
+def api_keys() -> None:
+    """Keys for the read API (stored as SHA-256 digests; the key is shown once)."""
+
+
+@api_keys.command("create")
+@click.argument("name")
+@click.option("--subjects", "subjects", multiple=True, help="Glob of subjects the key may see; repeatable.")
+@click.option("--scopes", default="read,stream,fhir", show_default=True, help="Comma-separated: read, stream, fhir.")
+def api_keys_create(name: str, subjects: tuple[str, ...], scopes: str) -> None:
+    """Create a key; its value is printed alone on the last line (store it: it is not kept)."""
+    from vitalstream.api import keystore
+    from vitalstream.api.keys import InvalidKeySpec, parse_scopes
+
+    try:
+        key = keystore.create(_dsn(), name, subjects or ("*",), parse_scopes(scopes))
+    except InvalidKeySpec as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created API key {name!r} (prefix {key.prefix}); it is shown once, keep it:")
+    click.echo(key.token)
+
+
+@api_keys.command("ls")
+def api_keys_ls() -> None:
+    """Every key: name, prefix, subjects, scopes, created, revoked."""
+    from vitalstream.api import keystore
+
+    for row in keystore.list_keys(_dsn()):
+        revoked = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        click.echo(
+            f"{row.name:20} {row.prefix}…  subjects={','.join(row.subjects)}  scopes={','.join(row.scopes)}  "
+            f"created {row.created_at:%Y-%m-%d %H:%M}  {revoked}"
+        )
+
+
+@api_keys.command("revoke")
+@click.argument("name")
+def api_keys_revoke(name: str) -> None:
+    """Revoke a key (the API refuses it within VITALSTREAM_API_KEY_CACHE_S seconds)."""
+    from vitalstream.api import keystore
+
+    if not keystore.revoke(_dsn(), name):
+        raise click.ClickException(f"no active key named {name!r} (see `vitalstream api-keys ls`)")
+    click.echo(f"revoked {name}")
+
+
+@main.command()
 @click.option("--url", default=None, help="Gateway base URL (default: from settings).")
 def health(url: str | None) -> None:
     """Print the health document; exit 0 healthy/degraded, 1 unhealthy."""

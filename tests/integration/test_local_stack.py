@@ -42,6 +42,7 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
         VITALSTREAM_WORKER_WEB_PORT=str(free_port()),
         VITALSTREAM_SINK_METRICS_PORT=str(free_port()),
         VITALSTREAM_CONSOLE_PORT=str(free_port()),
+        VITALSTREAM_API_PORT=str(free_port()),
     )
     return env
 
@@ -81,6 +82,8 @@ def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_pat
             "VITALSTREAM_ADMIN_TOKEN",
             "VITALSTREAM_CONSOLE_PORT",
             "VITALSTREAM_CONSOLE_ADMIN_PASSWORD",
+            "VITALSTREAM_API_PORT",
+            "VITALSTREAM_API_DATABASE_URL",
         ):
             assert values.get(key), key
         console_url = f"http://127.0.0.1:{values['VITALSTREAM_CONSOLE_PORT']}/"
@@ -95,7 +98,7 @@ def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_pat
 
         status = _cli(["status"], stack_env)
         assert status.returncode == 0, status.stdout
-        for service in ("gateway", "worker", "sink", "console", "kafka", "postgres"):
+        for service in ("gateway", "worker", "sink", "console", "api", "kafka", "postgres"):
             assert service in status.stdout
 
         # The whole pipeline runs: simulated webhooks become rows (the CLI reads stack.env itself).
@@ -109,6 +112,16 @@ def test_up_status_down_leaves_nothing_behind(stack_env: dict[str, str], tmp_pat
                 rows = conn.execute("SELECT count(*) FROM latest_metrics").fetchone()[0]  # type: ignore[index]
             time.sleep(1)
         assert rows > 0, "simulated webhooks never reached latest_metrics"
+        # The README's app-developer path: a key from the CLI, the user's metrics from the API.
+        key = _cli(["api-keys", "create", "app", "--subjects", "sim-7-*"], stack_env).stdout.splitlines()[-1]
+        with psycopg.connect(values["VITALSTREAM_DATABASE_URL"]) as conn:
+            subject = conn.execute("SELECT subject FROM latest_metrics LIMIT 1").fetchone()[0]  # type: ignore[index]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{values['VITALSTREAM_API_PORT']}/v1/subjects/{subject}/metrics",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.loads(answer.read())["metrics"]
         health = _cli(["health"], stack_env)
         assert json.loads(health.stdout)["checks"]["database"] == "ok"
 
@@ -179,7 +192,7 @@ def test_failure_after_kafka_started_is_one_line_and_stops_kafka(stack_env: dict
     assert "Kafka: starting" in result.stdout
     line = _one_error_line(result)
     assert "OperationalError" in line and "stopped what had started" in line
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while port_in_use(kafka_port) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not port_in_use(kafka_port), "the broker `up` started is still running"

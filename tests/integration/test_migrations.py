@@ -31,7 +31,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0007"
+    assert migrate.current(database_url, schema) == migrate.head() == "0008"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -155,7 +155,7 @@ def test_generation_columns_come_and_go_with_revision_0003(database_url: str, sc
     assert not scored & tables_with_generation()
 
 
-def test_service_roles_come_and_go_with_revision_0007(database_url: str, schema: str) -> None:
+def test_service_roles_come_and_go_with_revision_0008(database_url: str, schema: str) -> None:
     def analyst_reads_connections() -> bool:
         with psycopg.connect(database_url, options=f"-csearch_path={schema}") as conn:
             conn.execute("SET ROLE vitalstream_analyst")
@@ -165,11 +165,11 @@ def test_service_roles_come_and_go_with_revision_0007(database_url: str, schema:
                 return False
             return True
 
-    migrate.upgrade(database_url, schema, revision="0006")
-    assert analyst_reads_connections()  # what 0001 granted, until 0006
+    migrate.upgrade(database_url, schema, revision="0007")
+    assert analyst_reads_connections()  # what 0001 granted, until 0007
     migrate.upgrade(database_url, schema)
     assert not analyst_reads_connections()
-    migrate.downgrade(database_url, schema, revision="0006")
+    migrate.downgrade(database_url, schema, revision="0007")
     assert analyst_reads_connections()
     migrate.upgrade(database_url, schema)
     assert not analyst_reads_connections()
@@ -231,3 +231,31 @@ def test_console_tables_come_and_go_with_revision_0006(database_url: str, schema
     assert console <= tables()
     migrate.downgrade(database_url, schema, revision="0005")
     assert not console & tables()
+
+
+def test_api_keys_and_the_reader_role_come_and_go_with_revision_0007(database_url: str, schema: str) -> None:
+    def reader_grants() -> set[tuple[str, str]]:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT table_name, privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = 'vitalstream_reader' AND table_schema = %s",
+                (schema,),
+            )
+            return {(r[0], r[1]) for r in rows}
+
+    migrate.upgrade(database_url, schema, revision="0006")
+    assert not {t for t, _ in _columns(database_url, schema)} & {"api_keys"}
+    migrate.upgrade(database_url, schema)
+    assert reader_grants() == {
+        (t, "SELECT") for t in ("latest_metrics", "observations", "data_quality_daily", "api_keys")
+    }
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "INSERT INTO api_keys (name, prefix, key_hash, subjects, scopes) "
+                "VALUES ('k', 'vsk_', '\\x00'::bytea, ARRAY['*'], ARRAY['write'])"
+            )
+    migrate.downgrade(database_url, schema, revision="0006")
+    assert migrate.current(database_url, schema) == "0006"
+    assert "api_keys" not in {t for t, _ in _columns(database_url, schema)} and reader_grants() == set()

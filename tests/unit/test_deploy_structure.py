@@ -324,7 +324,13 @@ def test_dockerfile() -> None:
     # ports documented by EXPOSE are the settings' defaults
     exposed = {int(p) for line in instructions if line.startswith("EXPOSE") for p in line.split()[1:]}
     defaults = Settings()
-    assert exposed == {defaults.gateway_port, defaults.admin_port, defaults.worker_web_port, defaults.sink_metrics_port}
+    assert exposed == {
+        defaults.gateway_port,
+        defaults.admin_port,
+        defaults.worker_web_port,
+        defaults.sink_metrics_port,
+        defaults.api_port,
+    }
 
 
 def test_dockerignore_keeps_secrets_and_venv_out() -> None:

@@ -9,13 +9,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def normalized(name: str) -> str:
+    """PEP 503: case-insensitive, runs of ``-``, ``_`` and ``.`` are one ``-``."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
 def locked(path: Path) -> dict[str, tuple[str, int]]:
     """name -> (version, number of hashes)."""
     out: dict[str, tuple[str, int]] = {}
     current: str | None = None
     for line in path.read_text().splitlines():
         if m := re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)", line):
-            current = m.group(1).lower().replace("_", "-")
+            current = normalized(m.group(1))
             out[current] = (m.group(2), 0)
         elif current and "--hash=sha256:" in line:
             version, hashes = out[current]
@@ -27,7 +32,7 @@ def pins(requirements: list[str]) -> dict[str, str]:
     out = {}
     for req in requirements:
         name, version = re.split(r"==", req.split(";")[0])
-        out[re.sub(r"\[.*\]", "", name).strip().lower().replace("_", "-")] = version.strip()
+        out[normalized(re.sub(r"\[.*\]", "", name))] = version.strip()
     return out
 
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from schemas.codec import Codec, DecodeError
+from sinks.checkpoint import next_offsets
 from sinks.inbound import decode
 from sinks.rows import ObservationRow, observation_row
 from sinks.sample import scored, user_event
-from sinks.service import build_batch, next_offsets
+from sinks.writer import build_batch
 
 CODEC = Codec()
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

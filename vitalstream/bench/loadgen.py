@@ -30,7 +30,11 @@ class Route:
     path: str
     weight: float = 1.0
     method: str = "POST"
-    """POST: a signed Terra webhook; GET: a plain request (health probes)."""
+    """POST: a signed Terra webhook; GET: a plain request (health probes, the read API)."""
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    """Extra headers of a GET (``Authorization`` for the read API)."""
+    spread: int = 0
+    """A GET whose ``path`` has ``{n}``: request *i* asks for ``n = i % spread`` (many subjects)."""
 
 
 TERRA = Route("/webhooks/terra")
@@ -147,7 +151,11 @@ class _Sender:
         for n, route in enumerate(spec.routes):
             slots += [n] * max(1, round(100 * route.weight / total_weight))
         self.slots = slots
-        self.gets = {n: wire.get(r.path, self.host) for n, r in enumerate(spec.routes) if r.method == "GET"}
+        self.gets = {
+            n: wire.get(r.path, self.host, r.headers)
+            for n, r in enumerate(spec.routes)
+            if r.method == "GET" and not r.spread
+        }
         mine = range(proc, spec.total, spec.processes)
         pool = spec.total if spec.unique_subjects else min(spec.body_pool, spec.total)
         keys = mine if spec.unique_subjects else range(pool)
@@ -165,6 +173,10 @@ class _Sender:
 
     def request(self, index: int) -> tuple[int, bytes]:
         route = self.slots[index % len(self.slots)]
+        spec_route = self.spec.routes[route]
+        if spec_route.spread:
+            path = spec_route.path.format(n=index % spec_route.spread)
+            return route, wire.get(path, self.host, spec_route.headers)
         data = self.gets.get(route)
         if data is not None:
             return route, data

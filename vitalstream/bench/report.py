@@ -21,6 +21,7 @@ def headline(details: dict[str, Any]) -> dict[str, Any]:
     gw, st, sk = details.get("gateway") or {}, details.get("stream") or {}, details.get("sink") or {}
     e2e, base = details.get("e2e") or {}, details.get("baseline") or {}
     rs = details.get("restart") or {}
+    api = details.get("api") or {}
     return {
         "gateway_accepted_per_s": gw.get("accepted_per_s"),
         "gateway_p99_ms_at_2000": gw.get("p99_ms_at_2000"),
@@ -35,6 +36,10 @@ def headline(details: dict[str, Any]) -> dict[str, Any]:
         "restart_keys": rs.get("keys"),
         "restart_seconds_to_ready": rs.get("seconds_to_ready"),
         "restart_faust_seconds_to_ready": rs.get("faust_seconds_to_ready"),
+        "api_p99_ms_at_2000": api.get("p99_ms_at_2000"),
+        "api_ceiling_p99_ms_at_2000": api.get("ceiling_p99_ms_at_2000"),
+        "api_sse_p99_ms": api.get("sse_p99_ms"),
+        "api_sse_ceiling_p99_ms": api.get("sse_ceiling_p99_ms"),
     }
 
 
@@ -98,7 +103,7 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"{m['cpu_model']}, Python {m['python']}. Load generator, Kafka, PostgreSQL and services on the same "
         "machine (design §11); every figure is beside a ceiling measured in the same run. Raw figures: "
         "[`tests/bench/results.json`](tests/bench/results.json). Run it yourself: `make bench` "
-        "(or `vitalstream bench [gateway|stream|sink|restart|e2e|scenarios|all] [--quick]`).",
+        "(or `vitalstream bench [gateway|stream|sink|restart|e2e|scenarios|api|all] [--quick]`).",
         "",
         "| what | measured | ceiling (same run) | target | |",
         "|---|---|---|---|---|",
@@ -123,6 +128,12 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"{_fmt(h['restart_seconds_to_ready'], ' s')} | "
         f"{_fmt(h['restart_faust_seconds_to_ready'], ' s')} (Faust's own restore) | ≤ {TARGET_RESTART_S:g} s "
         f"(1 M keys) | {_met(_le(h['restart_seconds_to_ready'], TARGET_RESTART_S))} |",
+        f"| read API latest metrics, p99 at 2,000/s | {_fmt(h['api_p99_ms_at_2000'], ' ms')} | "
+        f"{_fmt(h['api_ceiling_p99_ms_at_2000'], ' ms')} (bare aiohttp + psycopg, same query) | ≤ 10 ms | "
+        f"{_met(_le(h['api_p99_ms_at_2000'], 10.0))} |",
+        f"| SSE: metrics.latest record → subscriber, p99 | {_fmt(h['api_sse_p99_ms'], ' ms')} | "
+        f"{_fmt(h['api_sse_ceiling_p99_ms'], ' ms')} (bare consumer, same records) | ≤ ceiling + 50 ms | "
+        f"{_met(_sse_met(h))} |",
         "",
     ]
     lines += _notes(doc)
@@ -131,6 +142,11 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
     if images:
         lines += ["## Plots", ""] + [f"![{Path(i).stem}]({i})" for i in images] + [""]
     return "\n".join(lines)
+
+
+def _sse_met(h: dict[str, Any]) -> bool | None:
+    sse, ceiling = h["api_sse_p99_ms"], h["api_sse_ceiling_p99_ms"]
+    return None if sse is None or ceiling is None else sse <= ceiling + 50.0
 
 
 def _ceiling_p99(d: dict[str, Any]) -> Any:

@@ -23,8 +23,9 @@ def post(path: str, host: str, headers: list[tuple[bytes, bytes]], payload: byte
     return b"\r\n".join(head) + b"\r\n\r\n" + payload
 
 
-def get(path: str, host: str) -> bytes:
-    return b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path.encode(), host.encode())
+def get(path: str, host: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
+    extra = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    return b"GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (path.encode(), host.encode(), extra)
 
 
 class Connection(asyncio.Protocol):

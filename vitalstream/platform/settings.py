@@ -116,6 +116,26 @@ class Settings(BaseSettings):
     db_idle_in_tx_timeout_ms: int = 60_000
     db_pool_max: int = 4
 
+    # --- read API (vitalstream api) ---
+    api_host: str = "127.0.0.1"
+    api_port: int = 8090
+    api_database_url: SecretStr | None = Field(
+        None, description="The API's own least-privilege login (vitalstream_reader); else VITALSTREAM_DATABASE_URL."
+    )
+    api_pool_min: int = Field(2, ge=1)
+    api_pool_max: int = Field(8, ge=1)
+    api_connect_timeout_s: float = Field(3.0, gt=0)
+    api_pool_timeout_s: float = Field(2.0, gt=0, description="Longest wait for a free pooled connection.")
+    api_statement_timeout_ms: int = Field(2_000, ge=1)
+    api_rate_per_s: float = Field(100.0, gt=0, description="Sustained requests per second per API key.")
+    api_rate_burst: int = Field(200, ge=1, description="Requests a key may send at once before it is limited.")
+    api_key_cache_s: float = Field(5.0, ge=0, description="How long a looked-up key is trusted (revocation delay).")
+    api_observations_max_limit: int = Field(1000, ge=1)
+    api_sse_heartbeat_s: float = Field(15.0, gt=0)
+    api_sse_queue_max: int = Field(1000, ge=1, description="Events buffered per stream; a slower client is dropped.")
+    api_sse_max_subjects: int = Field(100, ge=1, description="Subjects one stream may follow.")
+    api_stream_ready_timeout_s: float = Field(30.0, gt=0)
+
     # --- health ---
     health_cache_s: float = 2.0
     health_check_timeout_s: float = 2.0
@@ -276,6 +296,12 @@ class Settings(BaseSettings):
                 "or export a postgresql:// URL"
             )
         return self.database_url.get_secret_value()
+
+    def api_database_dsn(self) -> str:
+        """The read API's login; the owner's URL only when no reader login is configured."""
+        if self.api_database_url is not None:
+            return self.api_database_url.get_secret_value()
+        return self.database_dsn()
 
 
 def secret_values(settings: Settings) -> list[str]:

@@ -33,6 +33,7 @@ SERVICES: dict[str, str] = {
     "worker": "streams.main",
     "sink": "sinks.service",
     "console": "vitalstream.console.app",
+    "api": "vitalstream.api.app",
 }
 
 
@@ -106,7 +107,9 @@ def service_available(name: str) -> bool:
         return False
 
 
-def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink", "console"), secure: bool = False) -> int:
+def up(
+    detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink", "console", "api"), secure: bool = False
+) -> int:
     """Start the stack, or the part of it an interrupted ``up`` left stopped.
 
     Processes of an earlier ``up`` that still run (say Kafka and PostgreSQL after the CLI was
@@ -184,6 +187,8 @@ def _bring_up(
         "VITALSTREAM_WEBHOOK_SECRETS": f"acme={keys['webhook']}",
         "VITALSTREAM_ADMIN_TOKEN": keys["admin"],
         "VITALSTREAM_WORKER_DATADIR": str(paths.root / "worker"),
+        "VITALSTREAM_API_HOST": os.environ.get("VITALSTREAM_API_HOST", "127.0.0.1"),
+        "VITALSTREAM_API_PORT": os.environ.get("VITALSTREAM_API_PORT", "8090"),
         **_console_env(paths, keys),
     }
     settings = Settings(**{k.removeprefix("VITALSTREAM_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
@@ -191,6 +196,8 @@ def _bring_up(
 
     upgrade(db_url)
     print("PostgreSQL: migrations applied")
+    if "api" in services:
+        _api_login(env, keys["pg_password"])
     report = ensure_topics(secured.with_principal(settings, broker.admin_settings()) if broker else settings)
     if report.problems:
         raise StackError("topics: " + "; ".join(report.problems))
@@ -248,6 +255,7 @@ def _service_ports(services: tuple[str, ...]) -> dict[str, tuple[str, int]]:
         "worker": ("127.0.0.1", s.worker_web_port),
         "sink": ("127.0.0.1", s.sink_metrics_port),
         "console": (s.console_host, s.console_port),
+        "api": (s.api_host, s.api_port),
     }
     return {n: hp for n, hp in ports.items() if n.split()[0] in services}
 
@@ -277,6 +285,7 @@ _PORT_VARS = {
     "worker": "VITALSTREAM_WORKER_WEB_PORT",
     "sink": "VITALSTREAM_SINK_METRICS_PORT",
     "console": "VITALSTREAM_CONSOLE_PORT",
+    "api": "VITALSTREAM_API_PORT",
 }
 
 
@@ -348,6 +357,17 @@ def _last_line(log: Path) -> str:
     return f"{lines[-1][:200] if lines else 'no output'} (see {log})"
 
 
+def _api_login(env: dict[str, str], stack_secret: str) -> None:
+    """The read API's own least-privilege login (else it falls back to the owner's URL)."""
+    from vitalstream.stack.reader import reader_url
+
+    url = reader_url(env["VITALSTREAM_DATABASE_URL"], stack_secret)
+    if url is None:
+        print("PostgreSQL: could not give vitalstream_reader a login; the api uses VITALSTREAM_DATABASE_URL")
+    else:
+        env["VITALSTREAM_API_DATABASE_URL"] = url
+
+
 def _console_env(paths: StackPaths, keys: dict[str, str]) -> dict[str, str]:
     """The console's port and its generated ``admin`` password (kept in secrets.json across restarts)."""
     if "console_admin" not in keys:
@@ -380,6 +400,9 @@ def _print_summary(paths: StackPaths, env: dict[str, str], state: dict[str, Any]
     print(
         f"  gateway     http://{host}:{port}/webhooks/terra   (health: http://{host}:{port}/health, metrics: /metrics)"
     )
+    if "api" in state["processes"]:
+        ahost, aport = env["VITALSTREAM_API_HOST"], env["VITALSTREAM_API_PORT"]
+        print(f"  api         http://{ahost}:{aport}/v1/subjects/{{subject}}/metrics   (keys: vitalstream api-keys)")
     if "console" in state["processes"]:
         chost, cport = env["VITALSTREAM_CONSOLE_HOST"], env["VITALSTREAM_CONSOLE_PORT"]
         print(
@@ -434,7 +457,7 @@ def down(quiet: bool = False) -> int:
     state = load_state(paths)
     processes: dict[str, Any] = state.get("processes", {})
     stopped: list[str] = []
-    for name in ("console", "gateway", "worker", "sink"):
+    for name in ("console", "api", "gateway", "worker", "sink"):
         info = processes.get(name)
         if info and proc.stop(info.get("pid"), timeout_s=20):
             stopped.append(name)

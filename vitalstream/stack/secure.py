@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from vitalstream.stack.kafka import KafkaBroker
 
-PRINCIPALS: tuple[str, ...] = ("gateway", "worker", "sink", "ops", "analyst")
+PRINCIPALS: tuple[str, ...] = ("gateway", "worker", "sink", "ops", "analyst", "api")
 BROKER_USER = "broker"
 MECHANISM = "SCRAM-SHA-512"
 SCRAM_ITERATIONS = 8192
@@ -111,6 +111,10 @@ ACL_TABLE: dict[str, tuple[Grant, ...]] = {
     "analyst": (
         Grant("topic", "metrics.", READ, prefixed=True),
         Grant("group", "analyst", READ, prefixed=True),
+    ),
+    "api": (  # the read API's live feed (/v1/stream) follows the current values
+        Grant("topic", "metrics.latest", READ),
+        Grant("group", "api", READ, prefixed=True),
     ),
 }
 """Who may do what (design §3, issue 14). Nothing here: denied (``allow.everyone.if.no.acl.found=false``)."""

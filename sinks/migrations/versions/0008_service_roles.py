@@ -5,18 +5,18 @@
   SECURITY DEFINER so creating a month's partition needs no CREATE on the schema. No
   TRUNCATE, no DROP (only an owner can drop), and on ``provider_connections`` column grants:
   it writes ``sex`` and ``birth_year`` but never reads them back.
-- ``vitalstream_reader``: the read API: current values, observations, daily quality.
 - ``vitalstream_analyst``: no longer every table (0001 granted that, default privileges
   included, so each new table leaked to analysts): the people views and the metric tables,
   plus ``analyst_connections``, the connections without ``reference_id``, ``sex`` or
   ``birth_year``.
 
 Roles are cluster-wide and NOLOGIN: a deployment gives each service a LOGIN role that is a
-member (README "Least privilege"). Grants are per schema. Created with ``IF NOT EXISTS`` so
-another revision creating the same role first (the read API's) does no harm.
+member (README "Least privilege"). Grants are per schema. ``vitalstream_reader`` (the read API)
+is 0007's. The analyst loses 0001's blanket grant, which had reached ``api_keys`` (0007) and the
+console's accounts (0006) through the default privileges.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -24,14 +24,13 @@ from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-ROLES = ("vitalstream_sink", "vitalstream_reader", "vitalstream_analyst")
+ROLES = ("vitalstream_sink", "vitalstream_analyst")
 SINK_TABLES = ("observations", "latest_metrics", "ingested_events", "data_quality_daily")
-READER_TABLES = ("latest_metrics", "observations", "data_quality_daily")
 ANALYST_TABLES = ("latest_metrics", "observations", "data_quality_daily", "ingested_events")
 PEOPLE_VIEWS = ("webhook_processing_stats", "data_quality_trends", "pipeline_stats")
 CONNECTION_READ = (
@@ -86,24 +85,20 @@ def upgrade() -> None:
     op.execute("ALTER FUNCTION ensure_observation_partitions(timestamptz, integer) SECURITY DEFINER")
     op.execute("REVOKE EXECUTE ON FUNCTION ensure_observation_partitions(timestamptz, integer) FROM PUBLIC")
     op.execute("GRANT EXECUTE ON FUNCTION ensure_observation_partitions(timestamptz, integer) TO vitalstream_sink")
-    for table in READER_TABLES:
-        op.execute(f"GRANT SELECT ON {table} TO vitalstream_reader")
     for relation in (*ANALYST_TABLES, *PEOPLE_VIEWS, "analyst_connections"):
         op.execute(f"GRANT SELECT ON {relation} TO vitalstream_analyst")
 
 
 def downgrade() -> None:
-    """Back to 0006's grants: the analyst reads every table again; the service roles stay (cluster-wide)."""
+    """Back to 0007's grants: the analyst reads every table again; the service roles stay (cluster-wide)."""
     op.execute("DROP VIEW IF EXISTS analyst_connections")
     op.execute("ALTER FUNCTION ensure_observation_partitions(timestamptz, integer) SECURITY INVOKER")
     op.execute("GRANT EXECUTE ON FUNCTION ensure_observation_partitions(timestamptz, integer) TO PUBLIC")
     op.execute(
         _in_schema(
             "REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM vitalstream_sink",
-            "REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM vitalstream_reader",
             "REVOKE ALL ON FUNCTION ensure_observation_partitions(timestamptz, integer) FROM vitalstream_sink",
             "REVOKE USAGE ON SCHEMA %I FROM vitalstream_sink",
-            "REVOKE USAGE ON SCHEMA %I FROM vitalstream_reader",
             "GRANT SELECT ON ALL TABLES IN SCHEMA %I TO vitalstream_analyst",
             "ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT ON TABLES TO vitalstream_analyst",
         )
