@@ -40,7 +40,7 @@ from sinks.deadletter import error_class
 from sinks.fastdecode import ScoredReader
 from sinks.inbound import TOPICS, Inbound, MessageLike, decode
 from sinks.rows import ObservationRow
-from sinks.store import BatchResult, make_pool
+from sinks.store import BatchResult, make_pool, record_scoring_settings
 from sinks.writer import BatchWriter, build_batch, count
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
@@ -93,9 +93,14 @@ class Sink:
         )
         self.writer = BatchWriter(settings, self.pool, self.producer, self.backpressure)
         self.dead_letters = DeadLetterer(settings, self.pool, self.producer, self.backpressure)
+        self.backpressure.retrying(self._record_scoring_settings)
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-db")
         self._inflight: InFlight | None = None
         self._closed = False
+
+    def _record_scoring_settings(self) -> None:
+        with self.pool.connection() as conn:
+            record_scoring_settings(conn, self.settings.scoring_model().high_confidence_threshold)
 
     @property
     def last_commit_at(self) -> float | None:

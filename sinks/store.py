@@ -197,6 +197,16 @@ def write_batch(
     return result
 
 
+def record_scoring_settings(conn: psycopg.Connection[Any], high_confidence_threshold: float) -> None:
+    """What views need of the confidence model (``pipeline_stats``' high-confidence rate)."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE scoring_settings SET high_confidence_threshold = %s, updated_at = now()"
+            " WHERE high_confidence_threshold IS DISTINCT FROM %s",
+            (high_confidence_threshold, high_confidence_threshold),
+        )
+
+
 def record_dead_letters(conn: psycopg.Connection[Any], rows: Sequence[LedgerRow]) -> None:
     if not rows:
         return

@@ -23,7 +23,7 @@ from schemas.confidence_model import ConfidenceModel
 from schemas.records import EventOutcome, Observation, RawWebhook
 from schemas.vocabulary import LAB_PREFIX, spec_for
 from streams import quality
-from streams.agents_io import Out, OutputProducer, bind, send_all
+from streams.agents_io import KeyValueTable, Out, OutputProducer, StreamEvent, bind, send_all
 from streams.confidence import SubjectMetricState, score
 from streams.encoders import RecordEncoder
 from streams.errors import PermanentError, SchemaInvalidError
@@ -61,7 +61,7 @@ class Stage:
 
     def failure(
         self,
-        event: Any,
+        event: StreamEvent,
         exc: BaseException,
         stage: str,
         event_id: str | None,
@@ -103,16 +103,16 @@ class Stage:
 class NormalizeStage(Stage):
     """``webhooks.raw`` → observations, user events, ops events, one ledger row per event."""
 
-    def __init__(self, *args: Any, seen: Any, fetcher: PayloadFetcher, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, seen: KeyValueTable, fetcher: PayloadFetcher, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.seen = seen
         self.seen_writer = TableWriter(seen)
         self.fetcher = fetcher
         self.encoder = RecordEncoder(self.codec)
 
-    async def process(self, events: Sequence[Any]) -> None:
+    async def process(self, events: Sequence[StreamEvent]) -> None:
         outs: list[Out] = []
-        done: list[tuple[Any, str]] = []
+        done: list[tuple[StreamEvent, str]] = []
         in_batch: set[str] = set()
         now_s = int(time.time())
         obs_counts: Counter[tuple[str, str]] = Counter()
@@ -122,7 +122,7 @@ class NormalizeStage(Stage):
         for event in events:
             raw: RawWebhook | None = None
             try:
-                raw = self.codec.decode_as(event.message.value, RawWebhook)
+                raw = self.codec.decode_as(event.message.value or b"", RawWebhook)  # a null value: a DecodeError
                 eid = raw.event_id
                 bind(event)
                 if eid in in_batch or self._seen_recently(eid, now_s):
@@ -239,7 +239,7 @@ class ScoreStage(Stage):
     def __init__(
         self,
         *args: Any,
-        table: Any,
+        table: KeyValueTable,
         model: ConfidenceModel,
         deltas_topic: str,
         scoring_clock: Callable[[Observation], datetime] | None = None,
@@ -257,15 +257,15 @@ class ScoreStage(Stage):
         self.scoring_clock = scoring_clock
         self.encoder = RecordEncoder(self.codec)
 
-    async def process(self, events: Sequence[Any]) -> None:
+    async def process(self, events: Sequence[StreamEvent]) -> None:
         outs: list[Out] = []
-        groups: dict[tuple[int, str], list[tuple[Any, Observation]]] = defaultdict(list)
+        groups: dict[tuple[int, str], list[tuple[StreamEvent, Observation]]] = defaultdict(list)
         decode_as = self.codec.decode_as
         self.metrics.batch.labels("score").observe(len(events))
         for event in events:
             obs: Observation | None = None
             try:
-                obs = decode_as(event.message.value, Observation)
+                obs = decode_as(event.message.value or b"", Observation)
                 if spec_for(obs.metric) is None:
                     raise UnknownMetricError("the observation's metric is not in the vocabulary")
             except Exception as exc:
@@ -273,7 +273,7 @@ class ScoreStage(Stage):
                 continue
             groups[(event.message.partition, f"{obs.subject}|{obs.metric}")].append((event, obs))
 
-        new_states: list[tuple[Any, bytes, bytes]] = []
+        new_states: list[tuple[StreamEvent, bytes, bytes]] = []
         latest: dict[str, Out] = {}
         deltas: dict[tuple[str, int], list[tuple[int, float, str]]] = defaultdict(list)
         t_scored, t_latest = self.topic("metrics.scored"), self.topic("metrics.latest")
@@ -326,22 +326,22 @@ class ScoreStage(Stage):
 class QualityStage(Stage):
     """Quality deltas (keyed ``day|metric|provider``) → table → ``metrics.quality_daily``."""
 
-    def __init__(self, *args: Any, table: Any, generation: int = 0, emit: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, table: KeyValueTable, generation: int = 0, emit: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.table = table
         self.table_writer = TableWriter(table)
         self.generation = generation
         self.emit = emit
 
-    async def process(self, events: Sequence[Any]) -> None:
+    async def process(self, events: Sequence[StreamEvent]) -> None:
         outs: list[Out] = []
-        groups: dict[tuple[int, bytes], list[Any]] = defaultdict(list)
+        groups: dict[tuple[int, bytes], list[StreamEvent]] = defaultdict(list)
         for event in events:
             key = event.message.key
             if key is None:
                 continue
             groups[(event.message.partition, bytes(key))].append(event)
-        updates: list[tuple[Any, bytes, bytes]] = []
+        updates: list[tuple[StreamEvent, bytes, bytes]] = []
         t_quality = self.topic("metrics.quality_daily")
         for (_partition, key), items in groups.items():
             bind(items[0])
@@ -350,7 +350,7 @@ class QualityStage(Stage):
             applied = 0
             for event in items:
                 try:
-                    source_partition, entries = quality.decode_delta(event.message.value)
+                    source_partition, entries = quality.decode_delta(event.message.value or b"")
                 except Exception as exc:  # our own internal format: only a bug gets here
                     self.failure(event, exc, "quality", None, outs)
                     continue

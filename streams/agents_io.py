@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, cast
 
 import confluent_kafka
 from faust.streams import _current_event
+from faust.types import EventT
 
 from streams.metrics import WorkerMetrics
 from vitalstream.platform import kafka
@@ -47,14 +48,49 @@ class Out(NamedTuple):
     """None: the key's partition (murmur2, as Java and aiokafka place it)."""
 
 
-def bind(event: Any) -> None:
+class ConsumedMessage(Protocol):
+    """What the stages read of a Faust message (``faust.types.Message``)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> float | None: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]] | None: ...
+
+
+class StreamEvent(Protocol):
+    """One event of a Faust stream (``faust.types.EventT``): the seam between Faust and the stages."""
+
+    @property
+    def message(self) -> ConsumedMessage: ...
+
+
+class KeyValueTable(Protocol):
+    """What :class:`~streams.tables.TableWriter` needs of a bytes→bytes Faust table."""
+
+    @property
+    def data(self) -> Any: ...  # the partition's store (RocksDB or memory): untyped in Faust
+    @property
+    def changelog_topic(self) -> Any: ...
+
+
+def bind(event: StreamEvent) -> None:
     """Make ``event`` Faust's current event in this task (tables find their partition by it).
 
     ``Stream.take_events`` fills its buffer in another task, so the agent's task has no
     current event of its own; table reads/writes need one to pick the partition's store
     and changelog partition.
     """
-    _current_event.set(weakref.ref(event))
+    _current_event.set(weakref.ref(cast("EventT[Any]", event)))  # a Faust event behind the Protocol
 
 
 def worker_producer_config(settings: Settings) -> dict[str, Any]:

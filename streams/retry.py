@@ -18,7 +18,7 @@ from typing import Any
 from schemas import deadletter as H
 from schemas.topics import RETRY_TIERS
 from streams.agents import Stage
-from streams.agents_io import Out
+from streams.agents_io import Out, StreamEvent
 from streams.errors import PermanentError
 from streams.failures import header_value, republish_headers, retry_due_s
 
@@ -37,7 +37,7 @@ class RetryStage(Stage):
         self.allowed = {self.topic(t) for t in RETRIABLE_SOURCES}
         self.delays = list(self.settings.retry_delays_s)
 
-    async def process(self, events: Sequence[Any]) -> None:
+    async def process(self, events: Sequence[StreamEvent]) -> None:
         for event in events:
             msg = event.message
             outs: list[Out] = []

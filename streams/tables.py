@@ -19,18 +19,17 @@ unchanged, and a change is never in the local store before it is in the changelo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from faust.types import TP
 
-from streams.agents_io import Out, OutputProducer, bind, send_all
+from streams.agents_io import KeyValueTable, Out, OutputProducer, StreamEvent, bind, send_all
 from streams.metrics import WorkerMetrics
 
 
 class TableWriter:
     """Writes batches of ``(event, key, value)`` to one bytes→bytes Faust table."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: KeyValueTable) -> None:
         self.table = table
         self._topic: str | None = None
 
@@ -52,7 +51,7 @@ class TableWriter:
     async def write(
         self,
         producer: OutputProducer,
-        updates: Sequence[tuple[Any, bytes, bytes]],
+        updates: Sequence[tuple[StreamEvent, bytes, bytes]],
         metrics: WorkerMetrics | None = None,
     ) -> None:
         """Changelog first (acknowledged), then the local store; ``event`` picks the partition."""

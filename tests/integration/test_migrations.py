@@ -11,6 +11,7 @@ import pytest
 
 from sinks import migrate
 from sinks.retention import partitions
+from sinks.store import record_scoring_settings
 from tests.fix_pg import with_search_path
 from tests.fix_sink import quality_drift
 
@@ -259,3 +260,26 @@ def test_api_keys_and_the_reader_role_come_and_go_with_revision_0007(database_ur
     migrate.downgrade(database_url, schema, revision="0006")
     assert migrate.current(database_url, schema) == "0006"
     assert "api_keys" not in {t for t, _ in _columns(database_url, schema)} and reader_grants() == set()
+
+
+def test_pipeline_stats_uses_the_configured_high_confidence_threshold(database_url: str, schema: str) -> None:
+    migrate.upgrade(database_url, schema)
+    with psycopg.connect(with_search_path(database_url, schema), autocommit=True) as conn:
+        for subject, confidence in (("a", 90.0), ("b", 70.0)):
+            conn.execute(
+                "INSERT INTO latest_metrics (subject, metric, value, unit, measured_at, provider, confidence, level, "
+                "reliability, event_id, ordering_ts) "
+                "VALUES (%s, 'm', 1, 'u', now(), 'P', %s, 'good', 0.5, %s, now())",
+                (subject, confidence, subject),
+            )
+
+        def rate() -> float:
+            row = conn.execute("SELECT high_confidence_rate FROM pipeline_stats").fetchone()
+            assert row is not None
+            return float(row[0])
+
+        assert rate() == 50.0  # the model's default, 80
+        record_scoring_settings(conn, 95.0)
+        assert rate() == 0.0
+        record_scoring_settings(conn, 60.0)
+        assert rate() == 100.0
