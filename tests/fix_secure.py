@@ -82,7 +82,7 @@ def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKaf
 
 @pytest.fixture(scope="session")
 def db_logins(database_url: str) -> dict[str, tuple[str, str]]:
-    """``{service: (login, password)}`` for the service roles of migration 0007 (created once per server).
+    """``{service: (login, password)}`` for the service roles of migrations 0007 and 0009 (created once per server).
 
     The group roles exist once any schema is migrated: this fixture migrates a throwaway schema first.
     """

@@ -32,7 +32,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0008"
+    assert migrate.current(database_url, schema) == migrate.head() == "0009"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -156,7 +156,7 @@ def test_generation_columns_come_and_go_with_revision_0003(database_url: str, sc
     assert not scored & tables_with_generation()
 
 
-def test_service_roles_come_and_go_with_revision_0008(database_url: str, schema: str) -> None:
+def test_service_roles_come_and_go_with_revision_0009(database_url: str, schema: str) -> None:
     def analyst_reads_connections() -> bool:
         with psycopg.connect(database_url, options=f"-csearch_path={schema}") as conn:
             conn.execute("SET ROLE vitalstream_analyst")
@@ -166,11 +166,11 @@ def test_service_roles_come_and_go_with_revision_0008(database_url: str, schema:
                 return False
             return True
 
-    migrate.upgrade(database_url, schema, revision="0007")
-    assert analyst_reads_connections()  # what 0001 granted, until 0007
+    migrate.upgrade(database_url, schema, revision="0008")
+    assert analyst_reads_connections()  # what 0001 granted, until 0008
     migrate.upgrade(database_url, schema)
     assert not analyst_reads_connections()
-    migrate.downgrade(database_url, schema, revision="0007")
+    migrate.downgrade(database_url, schema, revision="0008")
     assert analyst_reads_connections()
     migrate.upgrade(database_url, schema)
     assert not analyst_reads_connections()

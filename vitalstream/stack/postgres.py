@@ -207,7 +207,7 @@ SERVICE_LOGINS: dict[str, str] = {
     "reader": "vitalstream_reader",
     "analyst": "vitalstream_analyst",
 }
-"""Login role per service (``vs_<name>``) → the NOLOGIN role of migration 0007 it is a member of."""
+"""Login role per service (``vs_<name>``) → the NOLOGIN role (migrations 0007, 0009) it is a member of."""
 
 
 def ensure_login_role(admin_url: str, name: str, password: str) -> str:

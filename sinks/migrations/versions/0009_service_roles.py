@@ -15,8 +15,8 @@ member (README "Least privilege"). Grants are per schema. ``vitalstream_reader``
 is 0007's. The analyst loses 0001's blanket grant, which had reached ``api_keys`` (0007) and the
 console's accounts (0006) through the default privileges.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -24,14 +24,14 @@ from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | None = None
 depends_on: str | None = None
 
 ROLES = ("vitalstream_sink", "vitalstream_analyst")
 SINK_TABLES = ("observations", "latest_metrics", "ingested_events", "data_quality_daily")
-ANALYST_TABLES = ("latest_metrics", "observations", "data_quality_daily", "ingested_events")
+ANALYST_TABLES = ("latest_metrics", "observations", "data_quality_daily", "ingested_events", "scoring_settings")
 PEOPLE_VIEWS = ("webhook_processing_stats", "data_quality_trends", "pipeline_stats")
 CONNECTION_READ = (
     "user_id, provider, reference_id, status, scopes, connected_at, updated_at, last_event_id, last_event_ts, "
@@ -82,6 +82,7 @@ def upgrade() -> None:
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO vitalstream_sink")
     op.execute(f"GRANT SELECT ({CONNECTION_READ}) ON provider_connections TO vitalstream_sink")
     op.execute("GRANT INSERT, UPDATE, DELETE ON provider_connections TO vitalstream_sink")
+    op.execute("GRANT SELECT, UPDATE ON scoring_settings TO vitalstream_sink")  # its one row, at start (0008)
     op.execute("ALTER FUNCTION ensure_observation_partitions(timestamptz, integer) SECURITY DEFINER")
     op.execute("REVOKE EXECUTE ON FUNCTION ensure_observation_partitions(timestamptz, integer) FROM PUBLIC")
     op.execute("GRANT EXECUTE ON FUNCTION ensure_observation_partitions(timestamptz, integer) TO vitalstream_sink")
@@ -90,7 +91,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0007's grants: the analyst reads every table again; the service roles stay (cluster-wide)."""
+    """Back to 0008's grants: the analyst reads every table again; the service roles stay (cluster-wide)."""
     op.execute("DROP VIEW IF EXISTS analyst_connections")
     op.execute("ALTER FUNCTION ensure_observation_partitions(timestamptz, integer) SECURITY INVOKER")
     op.execute("GRANT EXECUTE ON FUNCTION ensure_observation_partitions(timestamptz, integer) TO PUBLIC")
