@@ -1,4 +1,4 @@
-"""PostgreSQL service roles (migration 0007) on the real server: each login can do its job and no more."""
+"""PostgreSQL service roles (migrations 0007 and 0009) on the real server: each login can do its job and no more."""
 
 from __future__ import annotations
 
