@@ -167,8 +167,12 @@ def deliveries(
             )
             continue
         if rng.random() < poison:
-            body = orjson.dumps({"type": "body", "user": {"provider": "GARMIN"}, "data": [{"weight": "heavy"}]})
-            yield Delivery("poison", "GARMIN", "-", f"poison-{uuid.UUID(int=rng.getrandbits(128))}", 0, body)
+            # distinct bytes per event: identical bytes signed in the same second are one delivery, replayed
+            trace = f"poison-{uuid.UUID(int=rng.getrandbits(128))}"
+            body = orjson.dumps(
+                {"type": "body", "user": {"provider": "GARMIN"}, "data": [{"weight": "heavy"}], "note": trace}
+            )
+            yield Delivery("poison", "GARMIN", "-", trace, 0, body)
             continue
         person = rng.choice(people)
         data_type = rng.choice(types)
