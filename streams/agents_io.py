@@ -104,9 +104,11 @@ def worker_producer_config(settings: Settings) -> dict[str, Any]:
 class _Batch:
     """Delivery reports of one :func:`send_all` round: how many are pending, which failed."""
 
-    __slots__ = ("failed", "first_error", "offsets", "pending", "refused")
+    __slots__ = ("_by_content", "failed", "first_error", "offsets", "outs", "pending", "refused")
 
-    def __init__(self, track_offsets: bool = False) -> None:
+    def __init__(self, outs: Sequence[Out] = (), track_offsets: bool = False) -> None:
+        self.outs = outs
+        self._by_content: dict[tuple[str, bytes | None, bytes | None], list[Out]] | None = None
         self.pending = 0
         self.failed: list[Out] = []
         self.refused: list[tuple[Out, str]] = []
@@ -122,12 +124,25 @@ class _Batch:
         if self.first_error is None:
             self.first_error = error_name
 
+    def sent_as(self, msg: Any) -> Out:
+        """The :class:`Out` a delivery report is about (a report carries no headers: they come from here).
+
+        Indexed on the first failure only: the success path stays one C call per record.
+        """
+        if self._by_content is None:
+            self._by_content = {}
+            for out in self.outs:
+                self._by_content.setdefault((out.topic, out.key, out.value), []).append(out)
+        same = self._by_content.get((msg.topic(), msg.key(), msg.value()))
+        if same:
+            return same.pop()
+        partition = msg.partition()
+        return Out(msg.topic(), msg.key(), msg.value(), None, partition if partition >= 0 else None)
+
     def report(self, err: Any, msg: Any) -> None:  # librdkafka's on_delivery, inside poll()/flush()
         self.pending -= 1
         if err is not None:
-            partition = msg.partition()
-            out = Out(msg.topic(), msg.key(), msg.value(), msg.headers(), partition if partition >= 0 else None)
-            self.fail(out, err.name() if hasattr(err, "name") else str(err))
+            self.fail(self.sent_as(msg), err.name() if hasattr(err, "name") else str(err))
         elif self.offsets is not None:
             tp = (msg.topic(), msg.partition())
             offset = msg.offset()
@@ -151,7 +166,7 @@ class OutputProducer:
 
     async def send(self, outs: Sequence[Out], track_offsets: bool = False) -> _Batch:
         """Produce ``outs``; returns once every one has a delivery report (ok or failed)."""
-        batch = _Batch(track_offsets)
+        batch = _Batch(outs, track_offsets)
         producer = self._producer
         produce = producer.produce
         report = batch.report

@@ -15,14 +15,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from gateway.app import create_app
 from gateway.signatures import terra_header
 from schemas import deadletter as H
 from tests.fix_pipeline import Pipeline
-from tests.kafka_helpers import consume_all
-from vitalstream.platform import kafka
+from tests.kafka_helpers import consume_all, lower_max_message_bytes
 from vitalstream.platform.settings import Settings
 
 MB = 1024 * 1024
@@ -105,18 +103,6 @@ def test_big_bodies_flow_and_poison_is_dead_lettered_once_without_blocking(pipel
     assert len(dead) == 1
     assert dict(dead[0].headers() or [])[H.ERROR_STAGE] == b"normalize"
     assert dead[0].value() is not None and len(dead[0].value() or b"") > 1.5 * MB
-
-
-def lower_max_message_bytes(settings: Settings, short: str, limit: int) -> None:
-    admin = kafka.admin(settings, "test")
-    entry = ConfigEntry("max.message.bytes", str(limit), incremental_operation=AlterConfigOpType.SET)
-    res = ConfigResource(ConfigResource.Type.TOPIC, settings.topic(short), incremental_configs=[entry])
-    admin.incremental_alter_configs([res])[res].result()
-    plain = ConfigResource(ConfigResource.Type.TOPIC, settings.topic(short))
-    deadline = time.monotonic() + 10
-    while admin.describe_configs([plain])[plain].result()["max.message.bytes"].value != str(limit):
-        assert time.monotonic() < deadline, "the lowered max.message.bytes never showed"
-        time.sleep(0.1)
 
 
 async def test_a_record_the_topic_refuses_is_413_not_503(settings: Settings, aiohttp_client: Any) -> None:
