@@ -27,6 +27,7 @@ from gateway.ratelimit import Decision, SlidingWindowLimiter
 from gateway.signatures import SignatureError, StandardVerifier, TerraVerifier, Verified
 from schemas.codec import Codec
 from schemas.records import RawWebhook
+from vitalstream.platform import kafka
 
 TERRA = "terra"
 KEPT_HEADERS = (
@@ -318,14 +319,14 @@ class Intake:
         )
         outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.inflight[ckey] = (digest, outcome)
-        ok = False
+        failure: str | None = "not produced"
         try:
-            ok = await self._produce(record, (user_id or trace_id or key).encode())
+            failure = await self._produce(record, (user_id or trace_id or key).encode())
         finally:
             del self.inflight[ckey]
-            outcome.set_result(ok)
-        if not ok:
-            return self._unavailable
+            outcome.set_result(failure is None)
+        if failure is not None:
+            return self._refused(failure) if kafka.is_permanent_produce_error(failure) else self._unavailable
         self.cache.put(ckey, digest)
         return Answer(202, {"event_id": eid}, event_id=eid)
 
@@ -337,7 +338,8 @@ class Intake:
         self.signed.put(identity, key.encode())
         return key
 
-    async def _produce(self, record: RawWebhook, kafka_key: bytes) -> bool:
+    async def _produce(self, record: RawWebhook, kafka_key: bytes) -> str | None:
+        """None once Kafka acknowledged the record, else librdkafka's error name."""
         value = self.codec.encode(record)
         try:
             delivery = self.producer.produce(
@@ -345,11 +347,20 @@ class Intake:
             )
         except ProducerUnavailable:
             self.metrics.delivery_error("queue_unavailable")
-            return False
+            return "queue_unavailable"
         # always resolves: librdkafka reports every message within message.timeout.ms (= the produce
         # timeout), and the producer's deadline sweep answers any it forgot one second later
         result = await delivery
-        return result.ok
+        return result.error
+
+    @staticmethod
+    def _refused(error_name: str) -> Answer:
+        """Kafka refuses this record itself (too large once encoded, invalid): retrying cannot help."""
+        return error(
+            413,
+            "record_refused",
+            f"Kafka cannot store this delivery as one record ({error_name}); send it in smaller parts.",
+        )
 
     def _duplicate(self, eid: str) -> Answer:
         self.metrics.duplicates.inc()

@@ -184,7 +184,11 @@ class DurableProducer:
         except BufferError:
             raise ProducerUnavailable("local producer queue is full") from None
         except confluent_kafka.KafkaException as exc:
-            raise ProducerUnavailable(f"produce failed: {exc.args[0].name()}") from None
+            name = exc.args[0].name()
+            if not kafka.is_permanent_produce_error(name):
+                raise ProducerUnavailable(f"produce failed: {name}") from None
+            fut.set_result(Delivery(name))  # refused before queueing (larger than the client allows)
+            return fut
         self._deadlines.append((loop.time() + self._backstop_s, fut))
         if not self._busy:
             self._schedule(BUSY_POLL_S)

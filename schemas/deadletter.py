@@ -37,6 +37,8 @@ ATTEMPTS = "vs.attempts"
 FIRST_FAILURE_AT = "vs.first_failure_at"
 EVENT_ID = "vs.event_id"
 REPLAY_OF = "vs.replay.of"
+VALUE_REFUSED = "vs.value.refused"
+"""On a DLQ record without its value: why Kafka refused the value (the original is at ``vs.original.*``)."""
 
 FAILURE_HEADERS = (
     ERROR_STAGE,
@@ -240,3 +242,12 @@ def replay_headers(original: Iterable[tuple[str, bytes | None]], ref: str) -> He
     drop = {ERROR_STAGE, ERROR_CLASS, ERROR_MESSAGE, ERROR_STACKTRACE, ATTEMPTS, FIRST_FAILURE_AT, REPLAY_OF}
     kept = [(k, bytes(v)) for k, v in original if k not in drop and v is not None]
     return [*kept, (REPLAY_OF, f"dlq:{ref}".encode()), (ATTEMPTS, b"0")]
+
+
+def value_free_headers(headers: Iterable[tuple[str, bytes | None]], refusal: str) -> list[tuple[str, bytes]]:
+    """Headers of a dead letter whose value Kafka refused: all of them, plus why the value is missing.
+
+    Failure copies already carry ``vs.original.topic/partition/offset``: where the value still lives.
+    """
+    kept = [(k, bytes(v)) for k, v in headers if v is not None and k != VALUE_REFUSED]
+    return [*kept, (VALUE_REFUSED, refusal.encode())]

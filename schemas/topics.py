@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 PREFIX = "vitalstream."
 DAY_MS = 24 * 3600 * 1000
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""The largest record a topic that carries raw bodies accepts (the 10 MiB body cap, encoded, plus headers)."""
+RAW_BODY_CONFIG: dict[str, str] = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+"""Topic config of every topic whose records copy a raw webhook body (the broker default is ~1 MB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         "delete",
         7 * DAY_MS,
         doc="Every accepted webhook, body untouched. May hold personal data: not for analysts.",
+        extra_config=RAW_BODY_CONFIG,
     ),
     TopicSpec(
         "metrics.normalized",
@@ -107,6 +112,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         1 * DAY_MS,
         partitions=3,
         doc="First retry tier: original value + headers, due 5 s after failure.",
+        extra_config=RAW_BODY_CONFIG,
     ),
     TopicSpec(
         "retry.1m",
@@ -116,6 +122,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         1 * DAY_MS,
         partitions=3,
         doc="Second retry tier, due 1 min after failure.",
+        extra_config=RAW_BODY_CONFIG,
     ),
     TopicSpec(
         "retry.10m",
@@ -125,6 +132,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         1 * DAY_MS,
         partitions=3,
         doc="Third retry tier, due 10 min after failure.",
+        extra_config=RAW_BODY_CONFIG,
     ),
     TopicSpec(
         "dlq",
@@ -134,6 +142,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         30 * DAY_MS,
         partitions=3,
         doc="Dead letters with vs.error.* / vs.original.* headers; replay with `vitalstream dlq replay`.",
+        extra_config=RAW_BODY_CONFIG,
     ),
     TopicSpec(
         "dlq.replays",
@@ -157,6 +166,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in CATALOGUE}
 RETRY_TIERS: tuple[str, ...] = ("retry.5s", "retry.1m", "retry.10m")
+RAW_BODY_TOPICS: tuple[str, ...] = tuple(t.name for t in CATALOGUE if t.extra_config is RAW_BODY_CONFIG)
 
 
 def spec(name: str) -> TopicSpec:

@@ -57,7 +57,7 @@ class Stage:
 
     async def send(self, outs: list[Out]) -> None:
         """Every record of ``outs`` acknowledged by the broker (see :func:`streams.agents_io.send_all`)."""
-        await send_all(self.producer, outs, self.metrics)
+        await send_all(self.producer, outs, self.metrics, dead_letter_topic=self.topic("dlq"))
 
     def failure(
         self,

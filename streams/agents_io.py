@@ -26,6 +26,7 @@ import confluent_kafka
 from faust.streams import _current_event
 from faust.types import EventT
 
+from schemas import deadletter as D
 from streams.metrics import WorkerMetrics
 from vitalstream.platform import kafka
 from vitalstream.platform.observability import get_logger
@@ -103,23 +104,45 @@ def worker_producer_config(settings: Settings) -> dict[str, Any]:
 class _Batch:
     """Delivery reports of one :func:`send_all` round: how many are pending, which failed."""
 
-    __slots__ = ("failed", "first_error", "offsets", "pending")
+    __slots__ = ("_by_content", "failed", "first_error", "offsets", "outs", "pending", "refused")
 
-    def __init__(self, track_offsets: bool = False) -> None:
+    def __init__(self, outs: Sequence[Out] = (), track_offsets: bool = False) -> None:
+        self.outs = outs
+        self._by_content: dict[tuple[str, bytes | None, bytes | None], list[Out]] | None = None
         self.pending = 0
         self.failed: list[Out] = []
+        self.refused: list[tuple[Out, str]] = []
+        """Records Kafka refuses for good (too large, invalid), with the error name: never retried as they are."""
         self.first_error: str | None = None
         self.offsets: dict[tuple[str, int], int] | None = {} if track_offsets else None
+
+    def fail(self, out: Out, error_name: str) -> None:
+        if kafka.is_permanent_produce_error(error_name):
+            self.refused.append((out, error_name))
+        else:
+            self.failed.append(out)
+        if self.first_error is None:
+            self.first_error = error_name
+
+    def sent_as(self, msg: Any) -> Out:
+        """The :class:`Out` a delivery report is about (a report carries no headers: they come from here).
+
+        Indexed on the first failure only: the success path stays one C call per record.
+        """
+        if self._by_content is None:
+            self._by_content = {}
+            for out in self.outs:
+                self._by_content.setdefault((out.topic, out.key, out.value), []).append(out)
+        same = self._by_content.get((msg.topic(), msg.key(), msg.value()))
+        if same:
+            return same.pop()
+        partition = msg.partition()
+        return Out(msg.topic(), msg.key(), msg.value(), None, partition if partition >= 0 else None)
 
     def report(self, err: Any, msg: Any) -> None:  # librdkafka's on_delivery, inside poll()/flush()
         self.pending -= 1
         if err is not None:
-            partition = msg.partition()
-            self.failed.append(
-                Out(msg.topic(), msg.key(), msg.value(), msg.headers(), partition if partition >= 0 else None)
-            )
-            if self.first_error is None:
-                self.first_error = err.name() if hasattr(err, "name") else str(err)
+            self.fail(self.sent_as(msg), err.name() if hasattr(err, "name") else str(err))
         elif self.offsets is not None:
             tp = (msg.topic(), msg.partition())
             offset = msg.offset()
@@ -143,7 +166,7 @@ class OutputProducer:
 
     async def send(self, outs: Sequence[Out], track_offsets: bool = False) -> _Batch:
         """Produce ``outs``; returns once every one has a delivery report (ok or failed)."""
-        batch = _Batch(track_offsets)
+        batch = _Batch(outs, track_offsets)
         producer = self._producer
         produce = producer.produce
         report = batch.report
@@ -159,8 +182,7 @@ class OutputProducer:
                     await asyncio.sleep(POLL_INTERVAL_S)
                     continue
                 except confluent_kafka.KafkaException as exc:
-                    batch.failed.append(out)
-                    batch.first_error = batch.first_error or str(exc.args[0])
+                    batch.fail(out, exc.args[0].name())
                     break
                 batch.pending += 1
                 break
@@ -184,10 +206,13 @@ async def send_all(
     max_backoff_s: float = 5.0,
     *,
     track_offsets: bool = False,
+    dead_letter_topic: str | None = None,
 ) -> dict[tuple[str, int], int]:
     """Send ``outs`` and return once the broker acknowledged every one of them.
 
     With ``track_offsets``, returns the highest acknowledged offset per (topic, partition).
+    A record Kafka refuses for good (too large, invalid) is not retried as it is: with a
+    ``dead_letter_topic`` it goes there without its value (see :func:`refused_to_dead_letter`).
     """
     todo: Sequence[Out] = outs
     backoff = 0.1
@@ -198,8 +223,12 @@ async def send_all(
             for tp, offset in batch.offsets.items():
                 if offset > offsets.get(tp, -1):
                     offsets[tp] = offset
-        if not batch.failed:
+        replacements = refused_to_dead_letter(batch.refused, dead_letter_topic, batch.failed)
+        if not batch.failed and not replacements:
             return offsets
+        if not batch.failed:
+            todo = replacements
+            continue
         if metrics is not None:
             metrics.produce_retries.inc(len(batch.failed))
         log.warning(
@@ -210,5 +239,29 @@ async def send_all(
         )
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, max_backoff_s)
-        todo = batch.failed
+        todo = [*batch.failed, *replacements]
     return offsets
+
+
+def refused_to_dead_letter(
+    refused: Sequence[tuple[Out, str]], dead_letter_topic: str | None, failed: list[Out]
+) -> list[Out]:
+    """What to send instead of records Kafka refuses for good: never the same record again.
+
+    A refused record with a value becomes a DLQ record with every header, no value and
+    ``vs.value.refused`` (failure copies say where the original lives: ``vs.original.*``).
+    A refused value-free record cannot shrink further: it is logged and given up (not retried
+    forever holding its partitions). Without a ``dead_letter_topic`` (table changelogs) a refused
+    record is retried like any failure (appended to ``failed``).
+    """
+    replacements: list[Out] = []
+    for out, error_name in refused:
+        if dead_letter_topic is None:
+            failed.append(out)
+        elif out.value is None:
+            log.error("record refused by Kafka even without its value; dropped", topic=out.topic, error=error_name)
+        else:
+            headers = D.value_free_headers(out.headers or [], error_name)
+            replacements.append(Out(dead_letter_topic, out.key, None, headers))
+            log.warning("record refused by Kafka; dead-lettered without its value", topic=out.topic, error=error_name)
+    return replacements

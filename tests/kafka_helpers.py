@@ -6,6 +6,7 @@ import time
 from collections import defaultdict
 
 from confluent_kafka import Message
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from schemas.topics import CATALOGUE
 from vitalstream.platform import kafka
@@ -62,3 +63,16 @@ def misplaced_keys(settings: Settings) -> dict[str, list[str]]:
         if wrong:
             found[spec.name] = wrong[:5] + ([f"... {len(wrong)} keys"] if len(wrong) > 5 else [])
     return found
+
+
+def lower_max_message_bytes(settings: Settings, short: str, limit: int) -> None:
+    """Set a topic's max.message.bytes and wait until the broker reports it."""
+    admin = kafka.admin(settings, "test")
+    entry = ConfigEntry("max.message.bytes", str(limit), incremental_operation=AlterConfigOpType.SET)
+    res = ConfigResource(ConfigResource.Type.TOPIC, settings.topic(short), incremental_configs=[entry])
+    admin.incremental_alter_configs([res])[res].result()
+    plain = ConfigResource(ConfigResource.Type.TOPIC, settings.topic(short))
+    deadline = time.monotonic() + 10
+    while admin.describe_configs([plain])[plain].result()["max.message.bytes"].value != str(limit):
+        assert time.monotonic() < deadline, "the lowered max.message.bytes never showed"
+        time.sleep(0.1)

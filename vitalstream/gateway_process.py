@@ -43,6 +43,12 @@ class HealthGauges:
             "Share (%) of latest metrics at or above the model's high-confidence threshold.",
             registry=registry,
         )
+        self.stuck = Gauge(
+            "vitalstream_stage_stuck",
+            "1 while the stage has lag and a committed offset that has not moved for VITALSTREAM_HEALTH_STUCK_AFTER_S.",
+            ["stage"],
+            registry=registry,
+        )
 
     def update(self, doc: dict[str, Any]) -> None:
         checks = doc["checks"]
@@ -50,6 +56,7 @@ class HealthGauges:
         for stage, lag in (checks.get("consumer_lag") or {}).items():
             if lag is not None:
                 self.lag.labels(stage).set(lag)
+                self.stuck.labels(stage).set(1 if stage in (checks.get("stuck") or {}) else 0)
         if checks.get("deadLetters") is not None:
             self.dead.set(checks["deadLetters"])
         if checks.get("highConfidenceRate") is not None:

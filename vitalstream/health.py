@@ -2,7 +2,8 @@
 
 Checks run concurrently, each with a timeout; the document is cached for
 ``health_cache_s``. Every threshold is a setting. Status: ``unhealthy`` when Kafka or
-the database cannot be reached or lag passes the unhealthy threshold; ``degraded`` when
+the database cannot be reached, lag passes the unhealthy threshold or a stage is stuck
+(lag, and a committed offset that has not moved for ``health_stuck_after_s``); ``degraded`` when
 workers are missing, lag or dead letters pass their degraded thresholds, or the webhook
 success rate falls below its threshold; else ``healthy``.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from vitalstream.platform import __version__, kafka
 from vitalstream.platform.control import live_worker_group
 from vitalstream.platform.settings import Settings
+from vitalstream.stuck import OffsetWatch
 
 # Which consumer group reads which topics, per stage ("worker": the live scoring generation's
 # Faust app id, which is its group; see vitalstream.platform.control).
@@ -66,7 +68,7 @@ def _committed(consumer: Any, tps: list[Any], attempts: int = 5) -> list[Any]:
 
 
 def _kafka_probe(settings: Settings) -> dict[str, Any]:
-    """Lag per stage and group membership.
+    """Lag per stage, ``{partition: (committed offset, lag)}`` per stage, and group membership.
 
     Committed offsets are read with ``Consumer.committed`` (a consumer that never subscribes does
     not join the group), not the admin client's ListConsumerGroupOffsets: that call can crash
@@ -78,6 +80,7 @@ def _kafka_probe(settings: Settings) -> dict[str, Any]:
     admin = kafka.admin(settings, "health", socket_timeout_ms=2000)
     md = admin.list_topics(timeout=settings.health_check_timeout_s)
     lags: dict[str, int | None] = {}
+    positions: dict[str, dict[int, tuple[int, int]]] = {}
     readers: dict[str, Consumer] = {}
 
     def reader(group: str) -> Consumer:
@@ -95,12 +98,14 @@ def _kafka_probe(settings: Settings) -> dict[str, Any]:
             consumer = reader(groups[group_key])
             tps = [TopicPartition(topic, p) for p in md.topics[topic].partitions]
             committed = {tp.partition: tp.offset for tp in _committed(consumer, tps)}
-            lag = 0
+            stage_partitions: dict[int, tuple[int, int]] = {}
             for tp in tps:
                 low, high = consumer.get_watermark_offsets(tp, timeout=2)
                 pos = committed.get(tp.partition, -1)
-                lag += max(0, high - (pos if pos >= 0 else low))
-            lags[stage] = lag
+                start = pos if pos >= 0 else low
+                stage_partitions[tp.partition] = (start, max(0, high - start))
+            lags[stage] = sum(lag for _, lag in stage_partitions.values())
+            positions[stage] = stage_partitions
         members: dict[str, int] = {}
         for key, group in groups.items():
             desc = admin.describe_consumer_groups([group])[group].result()
@@ -108,7 +113,7 @@ def _kafka_probe(settings: Settings) -> dict[str, Any]:
     finally:
         for consumer in readers.values():
             consumer.close()
-    return {"lags": lags, "members": members}
+    return {"lags": lags, "members": members, "positions": positions}
 
 
 def _db_probe(settings: Settings) -> dict[str, Any]:
@@ -133,10 +138,27 @@ def _db_probe(settings: Settings) -> dict[str, Any]:
     }
 
 
+PROCESS_WATCH = OffsetWatch()
+"""This process's memory of when each stage's committed offsets last moved (see :mod:`vitalstream.stuck`)."""
+
+
+def stuck_stages(
+    watch: OffsetWatch, positions: dict[str, dict[int, tuple[int, int]]], now: float, stuck_after_s: float
+) -> dict[str, list[dict[str, Any]]]:
+    """``{stage: [stuck partition, …]}`` for every stage with at least one stuck partition."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for stage, partitions in positions.items():
+        stuck = watch.observe(stage, partitions, now, stuck_after_s)
+        if stuck:
+            found[stage] = [p.as_dict() for p in stuck]
+    return found
+
+
 async def compute(
     settings: Settings,
     webhook_stats: WebhookStats | None = None,
     gateway_probe: Callable[[], Awaitable[bool]] | None = None,
+    watch: OffsetWatch = PROCESS_WATCH,
 ) -> dict[str, Any]:
     timeout = settings.health_check_timeout_s
     kafka, db = await asyncio.gather(
@@ -173,6 +195,15 @@ async def compute(
     if kafka.ok and checks["workers"] != "ok":
         worse("degraded", checks["workers"])
     checks["consumer_lag"] = lags
+    stuck = (
+        stuck_stages(watch, kafka.value["positions"], time.monotonic(), settings.health_stuck_after_s)
+        if kafka.ok
+        else {}
+    )
+    checks["stuck"] = stuck
+    for stage, partitions in stuck.items():
+        where = ", ".join(f"partition {p['partition']} at offset {p['offset']}" for p in partitions)
+        worse("unhealthy", f"{stage} stuck ({where})")
     pending = sum(v for v in lags.values() if v is not None)
     checks["pendingEvents"] = pending
     if pending >= settings.health_lag_unhealthy:

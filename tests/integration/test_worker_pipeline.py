@@ -27,7 +27,7 @@ from schemas.codec import Codec
 from schemas.records import EventOutcome, LatestMetric, QualityDaily, RawWebhook, ScoredObservation
 from streams.generation import seen_events_changelog
 from streams.normalize import normalize, parse_body
-from tests.kafka_helpers import consume_all
+from tests.kafka_helpers import consume_all, lower_max_message_bytes
 from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 
@@ -346,6 +346,29 @@ class FlakyPayloadServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+def test_a_dead_letter_too_large_for_the_dlq_goes_there_without_its_value(
+    settings: Settings, worker_factory: Any
+) -> None:
+    lower_max_message_bytes(settings, "dlq", 64 * 1024)
+    key = b"big-poison"
+    poison = raw_webhook({"user": {"user_id": "big-poison"}, "noise": os.urandom(200 * 1024).hex()}, user="big-poison")
+    good = raw_webhook(example("body__body.json"), user="big-poison")
+    produce(settings, [(key, CODEC.encode(poison), poison.event_id), (key, CODEC.encode(good), good.event_id)])
+    n_obs = expected_observations([good])
+    worker = worker_factory(settings)
+    wait_for("good event scored", lambda: len(consume_all(settings, "metrics.scored", n_obs, 2.0)) >= n_obs, 90, worker)
+    [dead] = wait_for("the dead letter", at_least(1, lambda: consume_all(settings, "dlq", 1, 2.0)), 30, worker)
+    h = headers_of(dead)
+    assert dead.value() is None and dead.key() == key
+    assert h.get(H.VALUE_REFUSED) == "MSG_SIZE_TOO_LARGE" and h.get(H.EVENT_ID) == poison.event_id, h
+    [raw] = [m for m in consume_all(settings, "webhooks.raw") if m.value() == CODEC.encode(poison)]
+    assert h[H.ORIGINAL_TOPIC] == settings.topic("webhooks.raw")
+    assert (int(h[H.ORIGINAL_PARTITION]), int(h[H.ORIGINAL_OFFSET])) == (raw.partition(), raw.offset())
+    assert set(H.FAILURE_HEADERS) <= set(h)
+    time.sleep(2)
+    assert len(consume_all(settings, "dlq")) == 1
 
 
 def test_transient_failure_recovers_through_retry_topic(kafka_bootstrap: str, worker_factory: Any) -> None:

@@ -50,6 +50,7 @@ ALERT_METRICS = {
     "vitalstream_gateway_requests_total",
     "vitalstream_health_status",
     "vitalstream_sink_rows_written_total",
+    "vitalstream_stage_stuck",
 }
 DASHBOARD_PANELS = {
     # title: metrics its queries must use

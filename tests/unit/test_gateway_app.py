@@ -160,6 +160,18 @@ async def test_failed_produce_is_503_and_does_not_poison_the_cache(make_client: 
     assert len(stub.records) == 1
 
 
+@pytest.mark.parametrize("refusal", ["MSG_SIZE_TOO_LARGE", "INVALID_RECORD"])
+async def test_a_record_kafka_refuses_for_good_is_413_not_503(make_client: MakeClient, refusal: str) -> None:
+    client, stub = await make_client()
+    stub.outcome = refusal
+    r = await client.post("/webhooks/terra", data=BODY, headers=terra(BODY))
+    assert r.status == 413
+    answer = await r.json()
+    assert answer["error"] == "record_refused"
+    assert refusal in answer["detail"]
+    assert "Retry-After" not in r.headers
+
+
 async def test_signature_failures_are_401(make_client: MakeClient) -> None:
     client, stub = await make_client()
     cases = {

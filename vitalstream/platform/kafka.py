@@ -27,6 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
+from schemas.topics import MAX_MESSAGE_BYTES
 from vitalstream.platform.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,8 +35,17 @@ if TYPE_CHECKING:
 
 Headers = list[tuple[str, str | bytes | None]]
 
-MAX_RECORD_BYTES = 16 * 1024 * 1024
+MAX_RECORD_BYTES = MAX_MESSAGE_BYTES
 """The largest record a client may send or fetch (brokers and topics are configured to match)."""
+
+PERMANENT_PRODUCE_ERRORS = frozenset({"MSG_SIZE_TOO_LARGE", "INVALID_RECORD", "RECORD_LIST_TOO_LARGE"})
+"""librdkafka error names of a produce that can never succeed however often it is retried."""
+
+
+def is_permanent_produce_error(name: str | None) -> bool:
+    """A refusal of the record itself (too large, invalid), not an outage: retrying cannot help."""
+    return name is not None and name.lstrip("_") in PERMANENT_PRODUCE_ERRORS
+
 
 PRODUCER_RULES: dict[str, Any] = {
     "acks": "all",

@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     health_lag_unhealthy: int = 1_000_000
     health_dlq_degraded: int = 1
     health_webhook_success_degraded: float = 95.0
+    health_stuck_after_s: float = Field(
+        300.0, gt=0, description="A stage with lag whose committed offset has not moved for this long is stuck."
+    )
 
     # --- ops console ---
     console_host: str = "127.0.0.1"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from schemas.topics import MAX_MESSAGE_BYTES
 from vitalstream.stack import proc
 from vitalstream.stack.errors import StackError
 from vitalstream.stack.ports import free_port, port_in_use
@@ -182,6 +183,8 @@ class KafkaBroker:
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=false",
                 "log.segment.bytes=67108864",
+                # Records up to the body cap (topics that carry raw bodies also set max.message.bytes).
+                f"message.max.bytes={MAX_MESSAGE_BYTES}",
                 "log.retention.check.interval.ms=60000",
                 # Fence a dead broker within ~4 s (default 9 s) so its partitions' leadership moves
                 # while the gateway's produce timeout (5 s) can still succeed.
