@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from schemas import timing
 
 ROWS_WRITTEN = Counter("vitalstream_sink_rows_written_total", "Rows inserted or updated, by table", ["table"])
 MESSAGES = Counter("vitalstream_sink_messages_total", "Messages consumed, by topic and result", ["topic", "result"])
@@ -24,6 +28,19 @@ CONSUMER_LAG = Gauge("vitalstream_sink_consumer_lag", "High watermark minus next
 PAUSED = Gauge("vitalstream_sink_paused", "1 while the sink has paused its partitions (database unavailable)")
 POOL = Gauge("vitalstream_sink_pool", "psycopg pool statistics", ["stat"])
 
+STAGE_LATENCY = Histogram(
+    timing.STAGE_METRIC,
+    "Latency of one pipeline hop, from the vs.t.* headers (schemas.timing): normalize, score, sink",
+    ["stage"],
+    buckets=timing.LATENCY_BUCKETS,
+)
+END_TO_END = Histogram(
+    timing.END_TO_END_METRIC,
+    "Gateway produce (vs.t.accepted) to committed in PostgreSQL, per scored observation",
+    buckets=timing.LATENCY_BUCKETS,
+)
+_HOP_CHILDREN = {hop: STAGE_LATENCY.labels(hop) for hop in timing.HOPS}
+
 POOL_STATS = ("pool_min", "pool_max", "pool_size", "pool_available", "requests_waiting", "connections_errors")
 
 
@@ -31,3 +48,11 @@ def observe_pool(stats: dict[str, int]) -> None:
     for name in POOL_STATS:
         if name in stats:
             POOL.labels(name).set(stats[name])
+
+
+def observe_latency(headers: Iterable[list[tuple[str, bytes]] | None], committed_ms: int) -> None:
+    """Observe each record's hops (its ``vs.t.*`` headers) ending at the commit at ``committed_ms``."""
+    for one in headers:
+        for hop, seconds in timing.hops(one, committed_ms).items():
+            child = _HOP_CHILDREN.get(hop)
+            (END_TO_END if child is None else child).observe(seconds)
