@@ -25,6 +25,7 @@ NORMALIZED = "vs.t.normalized"
 SCORED = "vs.t.scored"
 STAMPS = (ACCEPTED, NORMALIZED, SCORED)
 """In pipeline order: the hop after each stamp ends at the next one (the last at the commit)."""
+_STAMP_SET = frozenset(STAMPS)
 HOPS = ("normalize", "score", "sink")
 """The hop ending at each of ``NORMALIZED``, ``SCORED`` and the commit."""
 
@@ -63,27 +64,50 @@ def readings(headers: Iterable[tuple[str, bytes | str | None]] | None) -> dict[s
     """Stamp name → epoch ms for every well-formed timing header (the last one of a name wins)."""
     found: dict[str, int] = {}
     for key, value in headers or ():
-        if value is None or key not in STAMPS:
-            continue
-        text = value if isinstance(value, str) else bytes(value).decode("ascii", "replace")
-        if text.isascii() and text.isdigit() and len(text) <= 15:
-            found[key] = int(text)
+        if key in _STAMP_SET and value is not None:
+            ms = _millis(value)
+            if ms is not None:
+                found[key] = ms
     return found
 
 
-def hops(headers: Iterable[tuple[str, bytes | str | None]] | None, committed_ms: int) -> dict[str, float]:
-    """Seconds per hop (``HOPS``) and ``"end_to_end"`` for a record committed at ``committed_ms``.
+def stamps(headers: Iterable[tuple[str, bytes | str | None]] | None) -> tuple[int | None, int | None, int | None]:
+    """(accepted, normalized, scored) epoch ms of a record, None where absent or malformed.
 
-    A hop is reported only when both its ends are known; a negative hop (clock skew) is clamped to 0.
+    The sink calls this for every row it writes: one pass over the headers, no intermediate dicts.
     """
-    seen = readings(headers)
-    ends = [seen.get(name) for name in STAMPS[1:]] + [committed_ms]
-    starts = [seen.get(name) for name in STAMPS]
-    out: dict[str, float] = {}
-    for hop, start, end in zip(HOPS, starts, ends, strict=True):
-        if start is not None and end is not None:
-            out[hop] = max(end - start, 0) / 1000.0
-    accepted = seen.get(ACCEPTED)
-    if accepted is not None:
-        out["end_to_end"] = max(committed_ms - accepted, 0) / 1000.0
-    return out
+    accepted = normalized = scored = None
+    for key, value in headers or ():
+        if value is None or not key.startswith("vs.t."):
+            continue
+        if key == ACCEPTED:
+            accepted = _millis(value)
+        elif key == NORMALIZED:
+            normalized = _millis(value)
+        elif key == SCORED:
+            scored = _millis(value)
+    return accepted, normalized, scored
+
+
+def hop_millis(
+    accepted: int | None, normalized: int | None, scored: int | None, committed_ms: int
+) -> tuple[int | None, int | None, int | None, int | None]:
+    """Milliseconds of (normalize, score, sink, end to end); None where an end is unknown, skew clamped to 0."""
+    return (
+        None if accepted is None or normalized is None else max(normalized - accepted, 0),
+        None if normalized is None or scored is None else max(scored - normalized, 0),
+        None if scored is None else max(committed_ms - scored, 0),
+        None if accepted is None else max(committed_ms - accepted, 0),
+    )
+
+
+def hops(headers: Iterable[tuple[str, bytes | str | None]] | None, committed_ms: int) -> dict[str, float]:
+    """Seconds per hop (``HOPS``) and ``"end_to_end"`` for a record committed at ``committed_ms``."""
+    names = (*HOPS, "end_to_end")
+    millis = hop_millis(*stamps(headers), committed_ms)
+    return {name: ms / 1000.0 for name, ms in zip(names, millis, strict=True) if ms is not None}
+
+
+def _millis(value: bytes | str) -> int | None:
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    return int(raw) if 0 < len(raw) <= 15 and raw.isdigit() else None  # bytes.isdigit(): ASCII digits only

@@ -214,7 +214,7 @@ class Sink:
     def _observe_latency(written: Sequence[Inbound]) -> None:
         """The latency budget of the scored observations just committed (``schemas.timing``)."""
         committed_ms = timing.now_ms()
-        m.observe_latency((i.msg.headers() for i in written if i.short_topic == SCORED), committed_ms)
+        m.LATENCY.observe((i.msg.headers() for i in written if i.short_topic == SCORED), committed_ms)
 
     def close(self) -> None:
         if self._closed:
