@@ -78,7 +78,7 @@ def _upsert(conn: psycopg.Connection[Any], ev: UserEvent, user_id: str, **values
     values = {**values, "last_event_id": ev.event_id, "last_event_ts": ev.ordering_ts}
     names = ["user_id", *values]
     placeholders = ", ".join(f"%({n})s" for n in names)
-    sets = ", ".join(f"{n} = EXCLUDED.{n}" for n in values)
+    sets = ", ".join(f"{n} = %({n})s" for n in values)  # not EXCLUDED: that needs SELECT on sex, birth year
     conn.execute(
         f"INSERT INTO provider_connections ({', '.join(names)}) VALUES ({placeholders}) "
         f"ON CONFLICT (user_id) DO UPDATE SET {sets}, updated_at = now()",

@@ -33,6 +33,7 @@ from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
 from streams.topics import ensure_topic, quality_deltas_topic, seen_changelog_config
+from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.control import app_id_for
 from vitalstream.platform.observability import get_logger
@@ -69,6 +70,7 @@ def create_app(
     app = faust.App(
         app_id or app_id_for(settings, generation),
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=kafka.faust_credentials(settings),
         store=settings.worker_store,
         datadir=datadir or str(datadir_for(settings, generation)),
         processing_guarantee="at_least_once",

@@ -32,6 +32,8 @@ class Pipeline:
     env: dict[str, str]
     pids: dict[str, int] = field(default_factory=dict)
     restarts: int = 0
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    """A service's whole environment when it differs from ``env`` (secure mode: its own principal)."""
 
     @property
     def gateway_url(self) -> str:
@@ -46,7 +48,9 @@ class Pipeline:
 
     def start(self, service: str) -> None:
         self.pids[service] = proc.spawn(
-            [sys.executable, "-m", "vitalstream.cli", service], self.log(service), env=self.env
+            [sys.executable, "-m", "vitalstream.cli", service],
+            self.log(service),
+            env=self.service_env.get(service, self.env),
         )
         if service == "gateway":
             assert wait_port(int(self.env["VITALSTREAM_GATEWAY_PORT"]), timeout_s=30), self.log(service).read_text()

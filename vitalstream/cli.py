@@ -41,11 +41,14 @@ def main() -> None:
 
 @main.command()
 @click.option("--detach", is_flag=True, help="Start in the background and return.")
-def up(detach: bool) -> None:
+@click.option(
+    "--secure", is_flag=True, help="Kafka on SASL_SSL with ACLs, one principal per service (.vitalstream/principals/)."
+)
+def up(detach: bool, secure: bool) -> None:
     """Run Kafka, PostgreSQL, gateway, worker and sink locally (writes .vitalstream/stack.env)."""
     from vitalstream.stack import launcher
 
-    sys.exit(launcher.up(detach))
+    sys.exit(launcher.up(detach, secure=secure))
 
 
 @main.command()

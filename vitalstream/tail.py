@@ -78,7 +78,11 @@ def tail_topic(
                 if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
                     break
                 continue
-            if msg.error():
+            err = msg.error()
+            if err is not None:
+                if err.code() in kafka.REFUSALS:
+                    who = settings.kafka_username or "this client"
+                    raise SystemExit(f"error: Kafka refused {who} reading {short}: {err.str()}")
                 continue
             last = time.monotonic()
             row = record_json(codec, msg.value(), msg.key(), msg.headers(), unmasked=unmasked)

@@ -17,7 +17,7 @@ from tests.fix_sink import quality_drift
 
 LEDGER_COLUMNS = ("outcome_at", "ledger_offset", "source", "event_type", "observations", "rejected")
 TABLES = {"observations", "latest_metrics", "provider_connections", "ingested_events", "data_quality_daily"}
-VIEWS = {"webhook_processing_stats", "data_quality_trends", "pipeline_stats"}
+VIEWS = {"webhook_processing_stats", "data_quality_trends", "pipeline_stats", "analyst_connections"}
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0008"
+    assert migrate.current(database_url, schema) == migrate.head() == "0009"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables
@@ -82,7 +82,7 @@ def test_analyst_can_read_but_not_write(database_url: str, db_schema: str) -> No
             False,
         )
         conn.execute("SET ROLE vitalstream_analyst")
-        for rel in (*TABLES, *VIEWS):
+        for rel in (*(TABLES - {"provider_connections"}), *VIEWS):
             conn.execute(f"SELECT * FROM {rel} LIMIT 1").fetchall()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("INSERT INTO ingested_events (event_id, outcome, stage) VALUES ('x', 'processed', 's')")
@@ -154,6 +154,26 @@ def test_generation_columns_come_and_go_with_revision_0003(database_url: str, sc
     assert scored <= tables_with_generation()
     migrate.downgrade(database_url, schema, revision="0002")
     assert not scored & tables_with_generation()
+
+
+def test_service_roles_come_and_go_with_revision_0009(database_url: str, schema: str) -> None:
+    def analyst_reads_connections() -> bool:
+        with psycopg.connect(database_url, options=f"-csearch_path={schema}") as conn:
+            conn.execute("SET ROLE vitalstream_analyst")
+            try:
+                conn.execute("SELECT reference_id FROM provider_connections").fetchall()
+            except psycopg.errors.InsufficientPrivilege:
+                return False
+            return True
+
+    migrate.upgrade(database_url, schema, revision="0008")
+    assert analyst_reads_connections()  # what 0001 granted, until 0008
+    migrate.upgrade(database_url, schema)
+    assert not analyst_reads_connections()
+    migrate.downgrade(database_url, schema, revision="0008")
+    assert analyst_reads_connections()
+    migrate.upgrade(database_url, schema)
+    assert not analyst_reads_connections()
 
 
 LAB_COLUMNS = {"value_operator", "reference_low", "reference_high", "interpretation", "code"}

@@ -35,6 +35,8 @@ DASHBOARD = GRAFANA_DIR / "dashboards" / "vitalstream.json"
 K8S = DEPLOY / "k8s"
 SECRET_EXAMPLE = K8S / "examples" / "secret.yaml"
 
+MOUNTED_SECRETS = ("vitalstream-kafka-", "vitalstream-db-")
+"""Secrets mounted as files or read by ``secretKeyRef`` (examples/kafka-principals.yaml), not ``envFrom``."""
 SETTINGS_ENV = {"VITALSTREAM_" + name.upper() for name in Settings.model_fields}
 # design §3: the gateway's HTTP interface.
 GATEWAY_HTTP_PATHS = {"/healthz", "/readyz", "/health", "/metrics", "/openapi.json"}
@@ -495,7 +497,8 @@ def test_every_vitalstream_variable_is_a_setting(
     for path, doc in k8s_docs:
         if doc["kind"] in {"ConfigMap", "Secret"}:
             for key in {**doc.get("data", {}), **doc.get("stringData", {})}:
-                used[key] = rel(path)
+                if not doc["metadata"]["name"].startswith(MOUNTED_SECRETS):  # files, not variables
+                    used[key] = rel(path)
     for where, template in pod_templates(k8s_docs):
         for container in all_containers(template):
             used.update({e["name"]: where for e in container.get("env", []) if e["name"].startswith("VITALSTREAM_")})
@@ -806,3 +809,60 @@ def test_dotenv_files_are_git_ignored() -> None:
     for name in (".env", ".env.local", "deploy/compose/.env"):
         out = subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT, check=False)
         assert out.returncode == 0, f"{name} is not git-ignored"
+
+
+def test_k8s_every_workload_is_its_own_kafka_principal(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
+    """Issue 14: SASL_SSL for everyone; each workload its own username, password file and the CA."""
+    from vitalstream.stack.secure import PRINCIPALS
+
+    config = next(d for _, d in k8s_docs if d["kind"] == "ConfigMap")["data"]
+    assert config["VITALSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    password_dir = str(Path(config["VITALSTREAM_KAFKA_PASSWORD_FILE"]).parent)
+    assert str(Path(config["VITALSTREAM_KAFKA_CA_FILE"]).parent) == password_dir
+    secrets = {d["metadata"]["name"] for d in load_yaml_docs(K8S / "examples" / "kafka-principals.yaml")}
+    seen: set[str] = set()
+    for _where, template in pod_templates(k8s_docs):
+        volumes = {v["name"]: v for v in template["spec"].get("volumes", [])}
+        for container in all_containers(template):
+            env = {e["name"]: e for e in container.get("env", [])}
+            user = env["VITALSTREAM_KAFKA_USERNAME"]["value"]
+            assert user in (*PRINCIPALS, "admin"), user
+            seen.add(user)
+            mount = next(m for m in container["volumeMounts"] if m["mountPath"] == password_dir)
+            sources = [s["secret"]["name"] for s in volumes[mount["name"]]["projected"]["sources"]]
+            assert sources == [f"vitalstream-kafka-{user}", "vitalstream-kafka-ca"]
+            assert set(sources) <= secrets
+            if user == "sink":
+                assert env["VITALSTREAM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "vitalstream-db-sink"
+    assert {"gateway", "worker", "sink"} <= seen
+
+
+SECURE_COMPOSE = DEPLOY / "compose" / "secure.yml"
+
+
+def test_compose_secure_override_gives_each_service_its_own_principal() -> None:
+    """deploy/compose/secure.yml: the services see the CA only, never the broker's key or password."""
+    from vitalstream.stack import compose_secure, secure
+
+    override = yaml.safe_load(SECURE_COMPOSE.read_text())
+    services = override["services"]
+    password_vars: set[str] = set()
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env["VITALSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["VITALSTREAM_KAFKA_USERNAME"] == name
+        password_vars.add(re.findall(r"\$\{(\w+)", env["VITALSTREAM_KAFKA_PASSWORD"])[0])
+        assert services[name]["volumes"] == ["secure-ca:/secure-ca:ro"]
+        assert {k for k in env if k.startswith("VITALSTREAM_")} <= SETTINGS_ENV
+    assert len(password_vars) == len(SERVICES)
+    assert services["sink"]["environment"]["VITALSTREAM_DATABASE_URL"].startswith("postgresql://vs_sink:")
+    init_env = services["init"]["environment"]
+    assert {f"KAFKA_{p.upper()}_PASSWORD" for p in secure.PRINCIPALS} <= set(init_env)
+    assert "compose_secure provision" in services["init"]["command"][0]
+    assert services["kafka"]["volumes"] == ["secure-broker:/secure:ro"]
+    for var in {*password_vars, "KAFKA_BROKER_PASSWORD", "SINK_DB_PASSWORD"}:
+        assert f"# {var}=" in ENV_EXAMPLE.read_text(), var
+    props = compose_secure.broker_properties(secure.BrokerSecurity(secure.Tls(Path("/x")), "pw"))
+    assert "CONTROLLER://localhost:9093" in props and "INTERNAL:SASL_SSL,EXTERNAL:SASL_SSL" in props
+    assert "allow.everyone.if.no.acl.found=false" in props
+    assert "ssl.keystore.location=/secure/tls/broker.pem" in props

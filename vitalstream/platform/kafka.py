@@ -16,17 +16,21 @@ durability or partitioning rules: :data:`PRODUCER_RULES` is applied last.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from vitalstream.platform.settings import Settings
+
+if TYPE_CHECKING:
+    from faust.types.auth import CredentialsT
 
 Headers = list[tuple[str, str | bytes | None]]
 
@@ -80,13 +84,64 @@ def quiet_logger(client_id: str) -> logging.Logger:
     return logger
 
 
+def security_config(settings: Settings) -> dict[str, Any]:
+    """librdkafka's TLS and SASL settings for the configured principal (nothing extra for PLAINTEXT)."""
+    protocol = settings.kafka_security_protocol
+    config: dict[str, Any] = {"security.protocol": protocol}
+    if protocol == "PLAINTEXT":
+        return config
+    config["ssl.endpoint.identification.algorithm"] = "https"  # the broker's name must match its certificate
+    if settings.kafka_ca_file:
+        config["ssl.ca.location"] = settings.kafka_ca_file
+    if settings.kafka_cert_file and settings.kafka_key_file:
+        config["ssl.certificate.location"] = settings.kafka_cert_file
+        config["ssl.key.location"] = settings.kafka_key_file
+    if protocol == "SASL_SSL":
+        assert settings.kafka_password is not None  # Settings refuses SASL_SSL without one
+        config["sasl.mechanism"] = settings.kafka_sasl_mechanism
+        config["sasl.username"] = settings.kafka_username
+        config["sasl.password"] = settings.kafka_password.get_secret_value()
+    return config
+
+
 def client_config(settings: Settings, client_id: str) -> dict[str, Any]:
-    """What every client shares: where the brokers are, who it is, where its log lines go."""
+    """What every client shares: where the brokers are, who it is and how it proves it, where its logs go."""
     return {
         "bootstrap.servers": settings.kafka_bootstrap,
         "client.id": f"vitalstream-{client_id}",
         "logger": quiet_logger(client_id),
+        **security_config(settings),
     }
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context of an asyncio client (aiokafka): the configured CA, the client certificate if any."""
+    context = ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH, cafile=settings.kafka_ca_file)
+    if settings.kafka_cert_file and settings.kafka_key_file:
+        context.load_cert_chain(settings.kafka_cert_file, settings.kafka_key_file)
+    return context
+
+
+def faust_credentials(settings: Settings) -> CredentialsT | None:
+    """Faust's ``broker_credentials`` for the configured principal (None for PLAINTEXT).
+
+    Faust (aiokafka) speaks SASL_SSL only when the SASL credentials carry an SSL context;
+    without one it would send the password over SASL_PLAINTEXT.
+    """
+    import faust  # only the worker pays for importing Faust
+
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return faust.SSLCredentials(ssl_context(settings))
+    assert settings.kafka_password is not None  # Settings refuses SASL_SSL without one
+    return faust.SASLCredentials(
+        username=settings.kafka_username,
+        password=settings.kafka_password.get_secret_value(),
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=ssl_context(settings),
+    )
 
 
 def producer_config(settings: Settings, client_id: str, **overrides: Any) -> dict[str, Any]:
@@ -100,8 +155,24 @@ def producer(settings: Settings, client_id: str, **overrides: Any) -> Producer:
 
 
 def ephemeral_group(settings: Settings, client_id: str) -> str:
-    """A group id for a reader that never commits (assign-only tools)."""
-    return f"{settings.group_prefix}{client_id}-{uuid.uuid4().hex[:8]}"
+    """A group id for a reader that never commits (assign-only tools).
+
+    Under a Kafka principal it starts with the principal's name, where its group ACLs allow it
+    (``<prefix>analyst.tail-…``), so no principal needs rights on every group.
+    """
+    owner = f"{settings.kafka_username}." if settings.kafka_username else ""
+    return f"{settings.group_prefix}{owner}{client_id}-{uuid.uuid4().hex[:8]}"
+
+
+REFUSALS = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError._AUTHENTICATION,
+    }
+)
+"""Errors no retry can cure: this principal may not do that (or is not who it says)."""
 
 
 def consumer_config(
@@ -199,12 +270,30 @@ def produce_all(
         client.poll(0)
     deadline = time.monotonic() + timeout_s
     while acks.pending > 0 and time.monotonic() < deadline:
-        client.flush(min(1.0, max(0.0, deadline - time.monotonic())))
+        try:
+            client.flush(min(1.0, max(0.0, deadline - time.monotonic())))
+        except (KafkaException, SystemError) as exc:
+            fatal = _fatal_error(exc)
+            raise DeliveryFailed(max(acks.pending, 1) + acks.failed, total, fatal) from None
     if acks.pending > 0:
         raise DeliveryFailed(acks.failed + acks.pending, total, acks.first_error or "timed out")
     if acks.failed:
         raise DeliveryFailed(acks.failed, total, acks.first_error)
     return total
+
+
+def _fatal_error(exc: BaseException) -> str:
+    """The name of the fatal client error behind ``exc`` (re-raised when it is something else).
+
+    A fatal error (the broker refused this principal an idempotent producer id, say) surfaces in
+    ``flush`` as a KafkaException, or as a SystemError caused by it when the client reports it
+    while running delivery callbacks.
+    """
+    cause = exc if isinstance(exc, KafkaException) else exc.__cause__
+    if not isinstance(cause, KafkaException):
+        raise exc
+    err = cause.args[0]
+    return err.name() if isinstance(err, KafkaError) else str(err)
 
 
 # --- reading to the end ----------------------------------------------------------------------

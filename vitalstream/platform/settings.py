@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal, Self
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.confidence_model import ConfidenceModel, load_model
@@ -39,6 +40,16 @@ class Settings(BaseSettings):
     group_prefix: str = "vitalstream."
     replication_factor: int = Field(1, ge=1, description="RF for topics we create (3 in production).")
     min_insync_replicas: int = Field(1, ge=1)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_password_file: str | None = None
+    """Read once at load into ``kafka_password`` (a mounted secret; the password itself stays off the env)."""
+    kafka_ca_file: str | None = None
+    kafka_cert_file: str | None = None
+    """Client certificate (PEM) for mutual TLS; with ``kafka_key_file``."""
+    kafka_key_file: str | None = None
 
     # --- gateway ---
     gateway_host: str = "127.0.0.1"
@@ -212,6 +223,26 @@ class Settings(BaseSettings):
             key = source.strip()
             out[key] = f"{out[key]} {secret.strip()}" if key in out else secret.strip()
         return out
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Self:
+        """Read the password file; refuse a half-configured client with the variable to set."""
+        if self.kafka_password_file and self.kafka_password is None:
+            try:
+                text = Path(self.kafka_password_file).read_text().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"VITALSTREAM_KAFKA_PASSWORD_FILE={self.kafka_password_file} cannot be read ({exc.strerror})"
+                ) from None
+            object.__setattr__(self, "kafka_password", SecretStr(text))
+        if self.kafka_security_protocol == "SASL_SSL" and (not self.kafka_username or self.kafka_password is None):
+            raise ValueError(
+                "VITALSTREAM_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs VITALSTREAM_KAFKA_USERNAME and "
+                "VITALSTREAM_KAFKA_PASSWORD (or VITALSTREAM_KAFKA_PASSWORD_FILE)"
+            )
+        if bool(self.kafka_cert_file) != bool(self.kafka_key_file):
+            raise ValueError("VITALSTREAM_KAFKA_CERT_FILE and VITALSTREAM_KAFKA_KEY_FILE go together (mutual TLS)")
+        return self
 
     @field_validator("webhook_secrets")
     @classmethod

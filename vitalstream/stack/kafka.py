@@ -18,10 +18,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vitalstream.stack import proc
 from vitalstream.stack.errors import StackError
 from vitalstream.stack.ports import free_port, port_in_use
+from vitalstream.stack.secure import BrokerSecurity
+
+if TYPE_CHECKING:
+    from vitalstream.platform.settings import Settings
 
 DEPLOY_KAFKA = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 POM = DEPLOY_KAFKA / "pom.xml"
@@ -129,6 +134,8 @@ class KafkaBroker:
     replication_factor: int = 1
     min_insync_replicas: int = 1
     pid: int | None = None
+    security: BrokerSecurity | None = None
+    """SASL_SSL, SCRAM and ACLs (:mod:`vitalstream.stack.secure`); None: PLAINTEXT, no authorizer."""
 
     @property
     def bootstrap(self) -> str:
@@ -148,16 +155,22 @@ class KafkaBroker:
         else:
             quorum = f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
         rf = self.replication_factor
+        if self.security is not None:
+            listeners = self.security.listener_properties(self.port, self.controller_port)
+        else:
+            listeners = [
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ]
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 f"node.id={self.node_id}",
                 quorum,
-                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                *listeners,
                 "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 f"log.dirs={self.data_dir}",
                 "num.partitions=3",
                 f"default.replication.factor={rf}",
@@ -209,6 +222,8 @@ class KafkaBroker:
         args = ["format", f"--cluster-id={cluster_id}", "-c", str(props)]
         if not self.voters:
             args.append("--standalone")
+        if self.security is not None:
+            args += self.security.format_args()
         out = proc.run(self._java("kafka.tools.StorageTool", *args))
         if out.returncode != 0:
             raise StackError(f"formatting Kafka storage failed: {(out.stdout + out.stderr).strip()[-300:]}")
@@ -227,13 +242,21 @@ class KafkaBroker:
         if wait:
             self.wait_ready(timeout_s)
 
+    def admin_settings(self) -> Settings:
+        """Settings of a client on this broker's own principal (the super user when secured)."""
+        from vitalstream.stack.secure import BROKER_USER, env_settings
+
+        env = {"VITALSTREAM_KAFKA_BOOTSTRAP": self.bootstrap}
+        if self.security is not None:
+            env |= self.security.client_env(BROKER_USER, self.security.broker_password)
+        return env_settings(env)
+
     def wait_ready(self, timeout_s: float = 60.0, expect_brokers: int = 1) -> None:
         """Block until the broker answers a metadata request."""
         from vitalstream.platform import kafka
-        from vitalstream.platform.settings import Settings
 
         deadline = time.monotonic() + timeout_s
-        admin = kafka.admin(Settings(kafka_bootstrap=self.bootstrap), "stack", socket_timeout_ms=2000)
+        admin = kafka.admin(self.admin_settings(), "stack", socket_timeout_ms=2000)
         last = ""
         while time.monotonic() < deadline:
             if self.pid and not proc.alive(self.pid):

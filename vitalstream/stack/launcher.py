@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vitalstream.stack import proc
+from vitalstream.stack import secure as secured
 from vitalstream.stack.errors import StackError
 from vitalstream.stack.kafka import KafkaBroker, new_cluster_id
 from vitalstream.stack.ports import port_in_use, wait_port
@@ -106,12 +107,15 @@ def service_available(name: str) -> bool:
         return False
 
 
-def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink", "console", "api")) -> int:
+def up(
+    detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink", "console", "api"), secure: bool = False
+) -> int:
     """Start the stack, or the part of it an interrupted ``up`` left stopped.
 
     Processes of an earlier ``up`` that still run (say Kafka and PostgreSQL after the CLI was
     killed) are kept and only the rest is started. A failure prints one line saying why and
-    stops every process of the stack, so the next ``up`` starts clean.
+    stops every process of the stack, so the next ``up`` starts clean. ``secure``: Kafka on SASL_SSL
+    with ACLs and one principal per service (:mod:`vitalstream.stack.secure`).
     """
     paths = StackPaths(stack_dir())
     previous = load_state(paths)
@@ -130,7 +134,7 @@ def up(detach: bool, services: tuple[str, ...] = ("gateway", "worker", "sink", "
     }
     _save(paths.state, json.dumps(state))  # from here on, down() stops exactly what this stack runs
     try:
-        env = _bring_up(paths, state, kept, services)
+        env = _bring_up(paths, state, kept, services, secure)
     except KeyboardInterrupt:
         down(quiet=True)
         return 130
@@ -165,14 +169,14 @@ def _stack_processes(services: tuple[str, ...]) -> list[str]:
 
 
 def _bring_up(
-    paths: StackPaths, state: dict[str, Any], kept: dict[str, int], services: tuple[str, ...]
+    paths: StackPaths, state: dict[str, Any], kept: dict[str, int], services: tuple[str, ...], secure: bool
 ) -> dict[str, str]:
     from vitalstream.platform.settings import Settings
     from vitalstream.platform.topics import ensure_topics
 
     keys = _stack_secrets(paths)
     _check_ports_free(paths, kept, services)
-    bootstrap = _kafka(paths, state, kept)
+    bootstrap, broker = _kafka(paths, state, kept, secure)
     db_url = _postgres(paths, state, kept, keys)
     env = {
         "VITALSTREAM_KAFKA_BOOTSTRAP": bootstrap,
@@ -194,21 +198,30 @@ def _bring_up(
     print("PostgreSQL: migrations applied")
     if "api" in services:
         _api_login(env, keys["pg_password"])
-    report = ensure_topics(settings)
+    report = ensure_topics(secured.with_principal(settings, broker.admin_settings()) if broker else settings)
     if report.problems:
         raise StackError("topics: " + "; ".join(report.problems))
     print(f"Kafka: {len(report.created)} topics created, {len(report.verified) + len(report.fixed)} verified")
+    given_db = bool(os.environ.get("VITALSTREAM_DATABASE_URL"))
+    principal_env = secured.provision_stack(paths.root, broker, settings, local_db=not given_db) if secure else {}
+    env |= principal_env.get("ops", {})  # the CLI (and the console) act as ops
     if "console" in services:
         _console_admin(settings, env)
     _save(paths.env, "".join(f"{k}={v}\n" for k, v in env.items()))
-    _start_services(paths, state, kept, services, env)
+    _start_services(paths, state, kept, services, env, principal_env)
     return env
 
 
 def _start_services(
-    paths: StackPaths, state: dict[str, Any], kept: dict[str, int], services: tuple[str, ...], env: dict[str, str]
+    paths: StackPaths,
+    state: dict[str, Any],
+    kept: dict[str, int],
+    services: tuple[str, ...],
+    env: dict[str, str],
+    principal_env: dict[str, dict[str, str]],
 ) -> None:
-    """Spawn the services not still running; fail if one exits right away or the gateway never listens."""
+    """Spawn the services not still running, each on its own principal when there is one; fail if one
+    exits right away or the gateway never listens."""
     child_env = {**os.environ, **env}
     started: list[str] = []
     for name in services:
@@ -218,7 +231,8 @@ def _start_services(
             print(f"{name}: not built yet, skipped")
             continue
         log = paths.logs / f"{name}.log"
-        pid = proc.spawn([sys.executable, "-m", "vitalstream.cli", name], log, env=child_env)
+        own = {**child_env, **principal_env.get(name, {})}
+        pid = proc.spawn([sys.executable, "-m", "vitalstream.cli", name], log, env=own)
         state["processes"][name] = {"pid": pid, "log": str(log)}
         _save(paths.state, json.dumps(state))
         started.append(name)
@@ -279,26 +293,37 @@ def _kafka_port() -> int:
     return int(os.environ.get("VITALSTREAM_LOCAL_KAFKA_PORT", "9092"))
 
 
-def _kafka(paths: StackPaths, state: dict[str, Any], kept: dict[str, int]) -> str:
-    """The bootstrap address: the given cluster, the broker still running here, or a new one."""
+def _kafka(
+    paths: StackPaths, state: dict[str, Any], kept: dict[str, int], secure: bool
+) -> tuple[str, KafkaBroker | None]:
+    """The bootstrap address: the given cluster, the broker still running here, or a new one (and that broker)."""
     bootstrap = os.environ.get("VITALSTREAM_KAFKA_BOOTSTRAP")
+    if bootstrap and secure:
+        raise StackError(
+            "--secure starts its own broker: unset VITALSTREAM_KAFKA_BOOTSTRAP "
+            "(for an existing cluster, see README 'Least privilege')"
+        )
     if bootstrap:
         print(f"Kafka: using {bootstrap} (VITALSTREAM_KAFKA_BOOTSTRAP)")
-        return bootstrap
+        return bootstrap, None
+    security = secured.storage_mode(paths.root / "kafka", secure)
     if "kafka" in kept:
         port = int(state["processes"]["kafka"]["port"])
-        broker = KafkaBroker(paths.root / "kafka", port=port, controller_port=port + 1, pid=kept["kafka"])
+        broker = KafkaBroker(
+            paths.root / "kafka", port=port, controller_port=port + 1, pid=kept["kafka"], security=security
+        )
         print(f"Kafka: still running on 127.0.0.1:{port} (pid {broker.pid})", flush=True)
     else:
         kport = _kafka_port()
-        broker = KafkaBroker(paths.root / "kafka", port=kport, controller_port=kport + 1)
-        print(f"Kafka: starting Apache Kafka (KRaft) on 127.0.0.1:{kport} …", flush=True)
+        broker = KafkaBroker(paths.root / "kafka", port=kport, controller_port=kport + 1, security=security)
+        mode = "SASL_SSL, ACLs" if secure else "PLAINTEXT"
+        print(f"Kafka: starting Apache Kafka (KRaft, {mode}) on 127.0.0.1:{kport} …", flush=True)
         broker.format(new_cluster_id())
         broker.start(wait=False)
         state["processes"]["kafka"] = {"pid": broker.pid, "port": broker.port, "log": str(broker.log_dir)}
         _save(paths.state, json.dumps(state))
     broker.wait_ready()
-    return broker.bootstrap
+    return broker.bootstrap, broker
 
 
 def _postgres(paths: StackPaths, state: dict[str, Any], kept: dict[str, int], keys: dict[str, str]) -> str:

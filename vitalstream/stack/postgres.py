@@ -200,3 +200,41 @@ class PostgresServer:
 def _has_c_utf8() -> bool:
     out = proc.run(["locale", "-a"])
     return any(line.lower() in ("c.utf8", "c.utf-8") for line in out.stdout.splitlines())
+
+
+SERVICE_LOGINS: dict[str, str] = {
+    "sink": "vitalstream_sink",
+    "reader": "vitalstream_reader",
+    "analyst": "vitalstream_analyst",
+}
+"""Login role per service (``vs_<name>``) → the NOLOGIN role (migrations 0007, 0009) it is a member of."""
+
+
+def ensure_login_role(admin_url: str, name: str, password: str) -> str:
+    """Create (or re-password) the login role ``vs_<name>``, a member of its service role; returns its URL.
+
+    The URL is ``admin_url`` with the login's credentials: same host, port, database and options.
+    """
+    import psycopg
+    from psycopg import sql
+
+    login = f"vs_{name}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(
+            sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                sql.Identifier(login), sql.Literal(password)
+            )
+        )
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(SERVICE_LOGINS[name]), sql.Identifier(login)))
+    return with_credentials(admin_url, login, password)
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """``url`` (postgresql://user:pw@host…) with another user and password (sslmode and options kept)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))

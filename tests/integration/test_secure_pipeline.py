@@ -1,0 +1,79 @@
+"""The whole pipeline in secure mode: gateway, worker and sink each on its own Kafka principal
+(SASL_SSL, ACLs) and the sink on its own database login — webhook to ``latest_metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from gateway.signatures import terra_header
+from tests.fix_pg import with_search_path
+from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
+from tests.fix_secure import SecureKafka, login_url
+from vitalstream.simulate import deliveries, send_all
+
+pytestmark = pytest.mark.secure
+
+EXAMPLES = Path(__file__).parents[1] / "data" / "terra" / "examples"
+WEBHOOKS = 60
+
+
+@pytest.fixture
+def secure_pipeline(
+    secure_kafka: SecureKafka,
+    database_url: str,
+    db_schema: str,
+    db_logins: dict[str, tuple[str, str]],
+    tmp_path: Path,
+) -> Iterator[Pipeline]:
+    settings = secure_kafka.prepare(database_url=SecretStr(with_search_path(database_url, db_schema)))
+    env = pipeline_env(settings, tmp_path)
+    without_db = {k: v for k, v in env.items() if k != "VITALSTREAM_DATABASE_URL"}
+    p = Pipeline(settings, tmp_path, env)
+    p.service_env = {name: {**without_db, **secure_kafka.env(name)} for name in SERVICES}
+    p.service_env["sink"]["VITALSTREAM_DATABASE_URL"] = login_url(database_url, db_schema, db_logins["sink"])
+    for service in SERVICES:
+        p.start(service)
+    yield p
+    for service in list(p.pids):
+        p.stop(service)
+
+
+async def _post_terra(url: str, secret: str, body: bytes) -> int:
+    headers = {"Content-Type": "application/json", "terra-signature": terra_header(secret, int(time.time()), body)}
+    async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as resp:
+        return resp.status
+
+
+def _count(p: Pipeline, query: str) -> int:
+    with p.db() as conn:
+        row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_webhooks_reach_latest_metrics_with_every_service_on_its_own_principal(secure_pipeline: Pipeline) -> None:
+    p = secure_pipeline
+    url = f"{p.gateway_url}/webhooks/terra"
+    items = list(deliveries(WEBHOOKS, users=5, seed=14))
+    stats = asyncio.run(send_all(url, p.terra_secret, items, rate=100))
+    assert stats.errors == 0, stats.by_status
+    assert stats.by_status.get(202, 0) + stats.by_status.get(200, 0) == WEBHOOKS, stats.by_status  # 200: a repeat
+    auth = (EXAMPLES / "auth__authSuccess.json").read_bytes()
+    assert asyncio.run(_post_terra(url, p.terra_secret, auth)) == 202  # the sink's connection upsert, on its role
+    p.wait_for(lambda: _count(p, "SELECT count(*) FROM latest_metrics") > 0, 120, "rows in latest_metrics")
+    p.wait_for(lambda: _count(p, "SELECT count(*) FROM provider_connections") > 0, 60, "connection rows")
+    p.wait_for(
+        lambda: _count(p, "SELECT count(*) FROM ingested_events") >= len(set(stats.accepted_ids.values())),
+        120,
+        "every event in the ledger",
+    )
+    for service in SERVICES:
+        log = p.log(service).read_text()
+        assert "AUTHORIZATION_FAILED" not in log and "Authorization failed" not in log, f"{service}: {log[-2000:]}"
+        assert p.service_env[service]["VITALSTREAM_KAFKA_PASSWORD"] not in log
