@@ -137,7 +137,9 @@ async def _webhook(request: web.Request, source: str) -> web.StreamResponse:
     else:
         answer = await intake.standard_webhook(source, body, request.headers, client)
     if answer.status == 202:
-        state.metrics.accept_latency.labels(source).observe(time.perf_counter() - request[_START])
+        elapsed = time.perf_counter() - request[_START]
+        state.metrics.accept_latency.labels(source).observe(elapsed)
+        state.metrics.accepted.observe(elapsed)
     return respond(request, answer)
 
 

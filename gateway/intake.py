@@ -25,6 +25,7 @@ from gateway.producer import ProducerUnavailable, RecordProducer
 from gateway.proxies import TrustedProxies
 from gateway.ratelimit import Decision, SlidingWindowLimiter
 from gateway.signatures import SignatureError, StandardVerifier, TerraVerifier, Verified
+from schemas import timing
 from schemas.codec import Codec
 from schemas.records import RawWebhook
 from vitalstream.platform import kafka
@@ -343,7 +344,10 @@ class Intake:
         value = self.codec.encode(record)
         try:
             delivery = self.producer.produce(
-                self.config.raw_topic, value, kafka_key, headers=[("vs.event_id", record.event_id.encode())]
+                self.config.raw_topic,
+                value,
+                kafka_key,
+                headers=[("vs.event_id", record.event_id.encode()), timing.stamp(timing.ACCEPTED)],
             )
         except ProducerUnavailable:
             self.metrics.delivery_error("queue_unavailable")

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from schemas import timing
+
 MAX_ROUTE_LABELS = 1000
 OTHER = "other"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -62,6 +64,14 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.stage_latency = Histogram(
+            timing.STAGE_METRIC,
+            "Latency of one pipeline hop; here stage=accept: request start to 202 (raw record acknowledged).",
+            ["stage"],
+            buckets=timing.LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.accepted = self.stage_latency.labels("accept")
         self.request_bytes = Histogram(
             "vitalstream_gateway_request_bytes",
             "Webhook body sizes read.",

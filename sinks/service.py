@@ -32,13 +32,14 @@ from confluent_kafka import KafkaException, Message
 from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 
+from schemas import timing
 from sinks import metrics as m
 from sinks.backpressure import Backpressure
 from sinks.checkpoint import Checkpoint
 from sinks.dead_lettering import DeadLetterer
 from sinks.deadletter import error_class
 from sinks.fastdecode import ScoredReader
-from sinks.inbound import TOPICS, Inbound, MessageLike, decode
+from sinks.inbound import SCORED, TOPICS, Inbound, MessageLike, decode
 from sinks.rows import ObservationRow
 from sinks.store import BatchResult, make_pool, record_scoring_settings
 from sinks.writer import BatchWriter, build_batch, count
@@ -197,6 +198,7 @@ class Sink:
             except Exception:
                 # the first attempt failed: back off and retry, or bisect, on this thread
                 self.writer.write_isolating(batch.writable, batch.dead)
+        self._observe_latency(batch.writable)
         if batch.dead:
             self.dead_letters.send(batch.dead)
         outcomes = Counter((i.short_topic, "dead_lettered" if i.error else "ok") for i in batch.items)
@@ -207,6 +209,12 @@ class Sink:
         self.checkpoint.commit(self.consumer, batch.msgs)
         self.checkpoint.observe_lag(self.consumer, batch.msgs)
         m.observe_pool(dict(self.pool.get_stats()))
+
+    @staticmethod
+    def _observe_latency(written: Sequence[Inbound]) -> None:
+        """The latency budget of the scored observations just committed (``schemas.timing``)."""
+        committed_ms = timing.now_ms()
+        m.LATENCY.observe((i.msg.headers() for i in written if i.short_topic == SCORED), committed_ms)
 
     def close(self) -> None:
         if self._closed:

@@ -18,12 +18,13 @@ from typing import Any
 
 import orjson
 
+from schemas import timing
 from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import EventOutcome, Observation, RawWebhook
 from schemas.vocabulary import LAB_PREFIX, spec_for
 from streams import quality
-from streams.agents_io import KeyValueTable, Out, OutputProducer, StreamEvent, bind, send_all
+from streams.agents_io import Headers, KeyValueTable, Out, OutputProducer, StreamEvent, bind, send_all
 from streams.confidence import SubjectMetricState, score
 from streams.encoders import RecordEncoder
 from streams.errors import PermanentError, SchemaInvalidError
@@ -119,6 +120,7 @@ class NormalizeStage(Stage):
         rejections: Counter[str] = Counter()
         outcomes: Counter[str] = Counter()
         self.metrics.batch.labels("normalize").observe(len(events))
+        normalized = timing.stamp(timing.NORMALIZED)
         for event in events:
             raw: RawWebhook | None = None
             try:
@@ -135,7 +137,8 @@ class NormalizeStage(Stage):
                     result = normalize(raw, await self.fetcher.fetch(result.s3_url))
                     if result.s3_url is not None:
                         raise SchemaInvalidError("s3_payload download is itself an s3_payload event")
-                event_outs, outcome = self._outputs(raw, payload, result, obs_counts, rejections)
+                headers = [*timing.forward(event.message.headers), normalized]
+                event_outs, outcome = self._outputs(raw, payload, result, headers, obs_counts, rejections)
             except Exception as exc:  # a bad record never stops the batch (design §7)
                 ctx = None
                 if raw is not None:
@@ -177,6 +180,7 @@ class NormalizeStage(Stage):
         raw: RawWebhook,
         payload: object,
         result: NormalizeResult,
+        headers: Headers,
         obs_counts: Counter[tuple[str, str]],
         rejections: Counter[str],
     ) -> tuple[list[Out], str]:
@@ -185,7 +189,7 @@ class NormalizeStage(Stage):
         t_norm, t_users, t_ops = self.topic("metrics.normalized"), self.topic("users"), self.topic("ops.events")
         encode_observation = self.encoder.observation
         for obs in result.observations:
-            outs.append(Out(t_norm, obs.subject.encode(), encode_observation(obs)))
+            outs.append(Out(t_norm, obs.subject.encode(), encode_observation(obs), headers))
             # a bounded label: lab metrics (one per biomarker and unit) count as "lab"
             metric_label = "lab" if obs.metric.startswith(LAB_PREFIX) else obs.metric
             obs_counts[(metric_label, obs.provider)] += 1
@@ -280,6 +284,7 @@ class ScoreStage(Stage):
         encode_scored, encode_latest = self.encoder.scored, self.encoder.latest
         clock, scoring_clock, generation = self.clock, self.scoring_clock, self.generation
         observe = self.metrics.confidence.observe
+        scored_at, forward = timing.stamp(timing.SCORED), timing.forward
         scored_n = dup_n = 0
         for (_partition, key), items in groups.items():
             bind(items[0][0])
@@ -303,7 +308,8 @@ class ScoreStage(Stage):
                 scored_n += 1
                 sc = out.scored
                 observe(sc.confidence)
-                outs.append(Out(t_scored, obs.subject.encode(), encode_scored(sc, obs, event.message.value)))
+                headers = [*forward(event.message.headers), scored_at]
+                outs.append(Out(t_scored, obs.subject.encode(), encode_scored(sc, obs, event.message.value), headers))
                 if out.latest is not None:
                     latest[key] = Out(t_latest, tkey, encode_latest(out.latest))
                 qk = quality.quality_key(obs.measured_at, obs.metric, obs.provider)

@@ -3,6 +3,8 @@
 Gateway, worker and sink run as their own processes on the bench's private Kafka and
 PostgreSQL; 1 KB webhooks arrive open-loop at 1,000/s, each for a subject of its own, and
 a poller reads ``latest_metrics`` every ~10 ms (by subject, through its primary key).
+Beside it, ``budget``: p50/p99 of each hop (gateway accept, normalize, score, sink) and of
+accepted → committed, from the services' histograms over the measured load (``bench.budget``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from vitalstream.bench import budget
 from vitalstream.bench.freshness import VisibilityPoller, freshness
 from vitalstream.bench.loadgen import LoadSpec, run_load
 from vitalstream.bench.stack import BenchStack
@@ -86,9 +89,12 @@ def bench_e2e(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
                 "sink_log_tail": stack.log_tail("e2e/sink"),
             }
         progress("e2e warm-up", warm)
+        metrics_urls = [f"http://127.0.0.1:{port}/metrics", f"http://127.0.0.1:{settings.sink_metrics_port}/"]
+        before = budget.scrape(metrics_urls)
         result = measure(
             url, "127.0.0.1", port, stack.terra_secret, LATEST_SQL, RATE, 20.0 if quick else 60.0, settle_s=60.0
         )
+        result["budget"] = budget.report(before, budget.scrape(metrics_urls))
         result["services_alive_after"] = {s: stack.alive(f"e2e/{s}") for s in ("worker", "sink", "gateway")}
         if result["not_visible"]:
             result["worker_log_tail"] = stack.log_tail("e2e/worker")

@@ -137,6 +137,7 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         "",
     ]
     lines += _notes(doc)
+    lines += _budget_table(d.get("e2e") or {})
     lines += _gateway_table(d.get("gateway") or {})
     lines += _scenario_table(d.get("scenarios") or [])
     if images:
@@ -173,6 +174,36 @@ def _notes(doc: dict[str, Any]) -> list[str]:
     out += [f"- {note}" for note in doc.get("notes", [])]
     out.append("")
     return out
+
+
+BUDGET_ROWS = (
+    ("accept", "gateway: request start → 202 (raw record acknowledged)"),
+    ("normalize", "vs.t.accepted → vs.t.normalized (raw append, raw topic, normalize)"),
+    ("score", "vs.t.normalized → vs.t.scored"),
+    ("sink", "vs.t.scored → committed in PostgreSQL"),
+    ("end_to_end", "vs.t.accepted → committed in PostgreSQL"),
+)
+
+
+def _budget_table(e2e: dict[str, Any]) -> list[str]:
+    """Per-hop p50/p99 of the e2e run (``bench.budget``), beside its accept → visible figures."""
+    stages = e2e.get("budget")
+    if not stages:
+        return []
+    out = [
+        "## Latency budget (e2e run, from the services' `vitalstream_stage_latency_seconds` histograms)",
+        "",
+        f"Accept (client) → row visible: p50 {_fmt(e2e.get('p50_ms'), ' ms')}, p99 {_fmt(e2e.get('p99_ms'), ' ms')}. "
+        "Hop quantiles are interpolated inside histogram buckets, so they do not add up exactly.",
+        "",
+        "| hop | measured between | records | p50 ms | p99 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for stage, between in BUDGET_ROWS:
+        row = stages.get(stage) or {}
+        figures = " | ".join(_fmt(row.get(k)) for k in ("count", "p50_ms", "p99_ms"))
+        out.append(f"| {stage} | {between} | {figures} |")
+    return [*out, ""]
 
 
 def _gateway_table(gw: dict[str, Any]) -> list[str]:

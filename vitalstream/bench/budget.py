@@ -1,0 +1,78 @@
+"""The latency budget in a bench: per-hop p50/p99 from the services' histograms (``schemas.timing``).
+
+A bench scrapes the gateway's and the sink's ``/metrics`` before and after its measured load;
+the difference of the cumulative bucket counts is the load's own distribution (warm-up
+excluded), and a quantile is interpolated inside its bucket as PromQL's ``histogram_quantile``
+does — so a figure is only as fine as the buckets (5 ms steps at the low end).
+"""
+
+from __future__ import annotations
+
+import math
+import urllib.request
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from schemas import timing
+
+Buckets = dict[float, float]
+"""Upper bound (``inf`` included) → cumulative count."""
+STAGES = ("accept", *timing.HOPS, "end_to_end")
+
+
+def parse(text: str) -> dict[str, Buckets]:
+    """Stage → cumulative buckets of the budget's histograms in a Prometheus text exposition."""
+    out: dict[str, Buckets] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in (timing.STAGE_METRIC, timing.END_TO_END_METRIC):
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                stage = sample.labels.get("stage", "end_to_end")
+                out.setdefault(stage, {})[float(sample.labels["le"])] = sample.value
+    return out
+
+
+def scrape(urls: list[str], timeout_s: float = 5.0) -> dict[str, Buckets]:
+    """The budget's histograms of every service at ``urls`` (a service that does not answer is left out)."""
+    merged: dict[str, Buckets] = {}
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+                merged.update(parse(resp.read().decode()))
+        except OSError:
+            continue
+    return merged
+
+
+def quantile(buckets: Buckets, q: float) -> float | None:
+    """Seconds at quantile ``q`` (linear inside the bucket); None without observations."""
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]] if bounds else 0.0
+    if total <= 0:
+        return None
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                return lower  # past the last finite bucket: its bound is all that is known
+            return lower + (bound - lower) * (rank - below) / max(count - below, 1e-12)
+        lower, below = bound, count
+    return lower
+
+
+def report(before: dict[str, Buckets], after: dict[str, Buckets]) -> dict[str, Any]:
+    """Per stage: observations, p50 and p99 in ms, of what was observed between the two scrapes."""
+    out: dict[str, Any] = {}
+    for stage in STAGES:
+        now, then = after.get(stage, {}), before.get(stage, {})
+        delta = {bound: count - then.get(bound, 0.0) for bound, count in now.items()}
+        p50, p99 = quantile(delta, 0.5), quantile(delta, 0.99)
+        out[stage] = {
+            "count": int(delta.get(math.inf, 0.0)),
+            "p50_ms": None if p50 is None else round(p50 * 1000, 1),
+            "p99_ms": None if p99 is None else round(p99 * 1000, 1),
+        }
+    return out
