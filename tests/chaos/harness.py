@@ -166,8 +166,8 @@ class Load:
     items: list[Delivery]
     rate: float = RATE
     answers: dict[str, list[int | str]] = field(default_factory=dict)
-    answered_ids: dict[str, str] = field(default_factory=dict)
-    """event id → id returned in a 2xx body (must be the same)."""
+    answered_ids: dict[str, set[str]] = field(default_factory=dict)
+    """event id → every id a 2xx body named for it (its own, or a byte-identical delivery's: a replay)."""
     started_at: float = 0.0
     ended_at: float = 0.0
     retried: int = 0
@@ -224,7 +224,7 @@ class Load:
                         body = b""
                 self.answers.setdefault(eid, []).append(outcome)
                 if isinstance(outcome, int) and 200 <= outcome < 300:
-                    self.answered_ids[eid] = str(json.loads(body).get("event_id"))
+                    self.answered_ids.setdefault(eid, set()).add(str(json.loads(body).get("event_id")))
 
             start = time.perf_counter()
             tasks = []
@@ -259,12 +259,16 @@ class Load:
 
     def accepted(self) -> set[str]:
         """The ids the gateway answered 2xx with (a replayed delivery is answered with its original's id)."""
-        return {self.answered_ids.get(e, e) for e in self._answered_2xx()}
+        return {r for e in self._answered_2xx() for r in self.answered_ids.get(e, {e})}
 
     def replays_answered_as_their_original(self) -> set[str]:
         """Deliveries repeating an earlier one's exact bytes, answered 2xx with that one's id (design §3)."""
         body_of = {gateway_event_id("terra", d.trace_id): d.body for d in self.items}
-        return {e for e, r in self.answered_ids.items() if e != r and r in body_of and body_of[r] == body_of.get(e)}
+        return {
+            e
+            for e, named in self.answered_ids.items()
+            if all(r == e or (r in body_of and body_of[r] == body_of.get(e)) for r in named)
+        }
 
     def unknown(self) -> set[str]:
         """Never answered 2xx, and at least once not answered at all."""
@@ -408,7 +412,7 @@ def verdict(rig: Rig, load: Load, recover_s: float) -> Verdict:
     violations: list[str] = []
 
     replays = load.replays_answered_as_their_original()
-    wrong_ids = {e: r for e, r in load.answered_ids.items() if e != r and e not in replays}
+    wrong_ids = {e: named for e, named in load.answered_ids.items() if named != {e} and e not in replays}
     if wrong_ids:
         violations.append(f"2xx bodies named other event ids: {list(wrong_ids.items())[:3]}")
 
