@@ -23,7 +23,8 @@ async def test_undeliverable_record_resolves_with_an_error_within_the_timeout() 
     started = time.monotonic()
     delivery = await asyncio.wait_for(producer.produce("t", b"v", b"k"), timeout=5)
     assert not delivery.ok
-    assert delivery.error == "_MSG_TIMED_OUT"
+    # librdkafka's own timeout, or (on a loaded machine) the backstop sweep just after it
+    assert delivery.error in {"_MSG_TIMED_OUT", "_ANSWER_TIMEOUT"}
     assert 0.9 <= time.monotonic() - started < 6.0  # librdkafka gives up at the timeout, not after it (loaded CI slack)
     assert await producer.close(1.0) == 0
     with pytest.raises(ProducerUnavailable):
