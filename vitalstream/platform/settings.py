@@ -97,8 +97,13 @@ class Settings(BaseSettings):
     worker_store: str = "rocksdb://"
     worker_bulk_restore: bool = Field(True, description="Restore tables from changelogs in bulk before Faust starts.")
     retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
-    s3_fetch_timeout_s: float = 10.0
-    s3_max_bytes: int = 50 * 1024 * 1024
+    s3_fetch_timeout_s: float = Field(10.0, gt=0, description="Longest download of one ping-mode payload.")
+    s3_max_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest ping-mode payload downloaded.")
+    fetch_concurrency: int = Field(32, ge=1, description="Ping-mode downloads in flight at once (fetch stage).")
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let ping-mode URLs use plain http and private/loopback addresses (tests, the local stack).",
+    )
     source_formats: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description="source=format pairs; a source not named speaks Terra's format."
     )
