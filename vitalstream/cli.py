@@ -268,6 +268,21 @@ def db_retention(older_than: str) -> None:
     click.echo("dropped: " + (", ".join(dropped) if dropped else "nothing"))
 
 
+@main.group()
+def connections() -> None:
+    """Provider connections (PostgreSQL's provider_connections)."""
+
+
+@connections.command("silent")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1), help="Days without data.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of lines.")
+def connections_silent(days: int, as_json: bool) -> None:
+    """Connected users with no data for --days days (the newest of their latest metrics is older)."""
+    from vitalstream.connections import print_silent
+
+    print_silent(_settings(), days, as_json)
+
+
 def _dsn() -> str:
     settings = _settings()
     try:

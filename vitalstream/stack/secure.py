@@ -71,6 +71,8 @@ ACL_TABLE: dict[str, tuple[Grant, ...]] = {
     "gateway": (
         Grant("topic", "webhooks.", WRITE, prefixed=True),  # webhooks.raw, webhooks.backfill
         Grant("topic", "backfill.jobs", WRITE),
+        Grant("topic", "ops.events", READ),  # Terra's healthcheck, for the reconciliation gauge
+        Grant("group", "gateway", READ, prefixed=True),  # its ephemeral readers (gateway.reconcile-…)
         # /health's lag and members: offsets and group metadata, never a record
         Grant("topic", "", ("DESCRIBE",), prefixed=True),
         Grant("internal", "", ("DESCRIBE",), prefixed=True),
