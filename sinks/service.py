@@ -40,6 +40,7 @@ from sinks.dead_lettering import DeadLetterer
 from sinks.deadletter import error_class
 from sinks.fastdecode import ScoredReader
 from sinks.inbound import SCORED, TOPICS, Inbound, MessageLike, decode
+from sinks.reconcile import ReconcileGauges, start_reconciler
 from sinks.rows import ObservationRow
 from sinks.store import BatchResult, make_pool, record_scoring_settings
 from sinks.writer import BatchWriter, build_batch, count
@@ -247,6 +248,7 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     sink = Sink(settings, stop=stop)
+    start_reconciler(settings, stop, ReconcileGauges())
     log.info("sink started", topics=[settings.topic(t) for t in TOPICS], group=settings.group_prefix + "sink")
     try:
         sink.run_forever()

@@ -21,8 +21,6 @@ from vitalstream.admin import GUARD_KEY, AdminGuard, Verdict, admin_server_ctx
 from vitalstream.health import HealthCache, http_status
 from vitalstream.platform.observability import configure_logging
 from vitalstream.platform.settings import Settings, secret_values
-from vitalstream.reconcile import PERIOD_S as reconcile_period_s
-from vitalstream.reconcile import ReconcileGauges, reconcile
 
 HEALTH_KEY = web.AppKey("vitalstream_health", HealthCache)
 HEALTH_EXPORT_PERIOD_S = 15.0
@@ -82,25 +80,6 @@ def health_exporter(gauges: HealthGauges) -> Any:
     return ctx
 
 
-def reconcile_exporter(settings: Settings, gauges: ReconcileGauges) -> Any:
-    """Terra's healthcheck against arrivals, every ``reconcile.PERIOD_S`` (see :mod:`vitalstream.reconcile`)."""
-
-    async def ctx(_app: web.Application) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                with contextlib.suppress(Exception):  # no database or broker yet: the gauges keep their last value
-                    gauges.update(await asyncio.to_thread(reconcile, settings))
-                await asyncio.sleep(reconcile_period_s)
-
-        task = asyncio.create_task(loop())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return ctx
-
-
 def webhook_stats(app: web.Application) -> tuple[int, int]:
     """(2xx, 2xx + 5xx) answers on webhook routes, from the gateway's own request counter."""
     ok = answered = 0
@@ -139,8 +118,6 @@ def build_app(settings: Settings) -> web.Application:
     app[GUARD_KEY] = guard
     app.cleanup_ctx.append(admin_server_ctx(settings, guard, app[HEALTH_KEY].get))
     app.cleanup_ctx.append(health_exporter(HealthGauges(app[STATE_KEY].metrics.registry)))
-    if settings.database_url is not None:
-        app.cleanup_ctx.append(reconcile_exporter(settings, ReconcileGauges(app[STATE_KEY].metrics.registry)))
     return app
 
 

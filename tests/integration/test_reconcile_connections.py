@@ -11,11 +11,11 @@ import orjson
 import psycopg
 
 from schemas.records import OpsEvent
+from sinks.reconcile import reconcile
 from tests.integration.test_ops_tools import _env
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
-from vitalstream.reconcile import reconcile
 
 
 def _db(settings: Settings) -> psycopg.Connection[Any]:

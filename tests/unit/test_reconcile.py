@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas.records import OpsEvent
-from vitalstream.reconcile import Healthcheck, Reconciliation, healthcheck_of, latest_healthcheck
+from sinks.reconcile import Healthcheck, Reconciliation, healthcheck_of, latest_healthcheck
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -71,8 +71,6 @@ ACL_TABLE: dict[str, tuple[Grant, ...]] = {
     "gateway": (
         Grant("topic", "webhooks.", WRITE, prefixed=True),  # webhooks.raw, webhooks.backfill
         Grant("topic", "backfill.jobs", WRITE),
-        Grant("topic", "ops.events", READ),  # Terra's healthcheck, for the reconciliation gauge
-        Grant("group", "gateway", READ, prefixed=True),  # its ephemeral readers (gateway.reconcile-…)
         # /health's lag and members: offsets and group metadata, never a record
         Grant("topic", "", ("DESCRIBE",), prefixed=True),
         Grant("internal", "", ("DESCRIBE",), prefixed=True),
@@ -97,6 +95,7 @@ ACL_TABLE: dict[str, tuple[Grant, ...]] = {
     ),
     "sink": (
         *(Grant("topic", t, READ) for t in SINK_INPUTS),
+        Grant("topic", "ops.events", READ),  # Terra's healthcheck, for the reconciliation gauge
         Grant("topic", "metrics.latest", WRITE),  # tombstones after a purge
         Grant("topic", "dlq", WRITE),
         Grant("group", "sink", READ, prefixed=True),  # its group and its ephemeral readers' (sink.…)

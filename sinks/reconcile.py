@@ -8,7 +8,8 @@ that hour (Terra's retries of one delivery are one event id; a ping and its fetc
 one). ``first_seen_at`` is the sink's write time, seconds after arrival: under a steady flow
 the shift moves as many events into the hour at its start as out of it at its end.
 
-The gateway recomputes it every :data:`PERIOD_S` (so late-written events of the hour count)
+Every sink process recomputes it every :data:`PERIOD_S` on a thread of its own (so events of
+the hour written late count; every sink computes the same central figure: alerts take the max)
 and exports ``vitalstream_terra_delivery_gap`` — the share of Terra's count that did not
 arrive (``(sent - arrived) / sent``; negative when more arrived, e.g. redeliveries Terra does
 not count) — with the two counts beside it; alert ``VitalstreamTerraDeliveryGap``.
@@ -16,16 +17,20 @@ not count) — with the two counts beside it; alert ``VitalstreamTerraDeliveryGa
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 
 from schemas.records import OpsEvent
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
+from vitalstream.platform.observability import get_logger
 from vitalstream.platform.settings import Settings
+
+log = get_logger("sinks.reconcile")
 
 PERIOD_S = 60.0
 TAIL_PER_PARTITION = 1000
@@ -107,7 +112,7 @@ def reconcile(settings: Settings, source: str = "terra") -> Reconciliation | Non
 
 
 class ReconcileGauges:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.gap = Gauge(
             "vitalstream_terra_delivery_gap",
             "Share of Terra's sent_webhooks_last_hour (latest healthcheck) that did not arrive.",
@@ -128,3 +133,19 @@ class ReconcileGauges:
         self.gap.set(result.gap)
         self.sent.set(result.healthcheck.sent)
         self.arrived.set(result.arrived)
+
+
+def start_reconciler(settings: Settings, stop: threading.Event, gauges: ReconcileGauges) -> threading.Thread:
+    """A daemon thread updating ``gauges`` every :data:`PERIOD_S` until ``stop`` is set."""
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                gauges.update(reconcile(settings))
+            except Exception as exc:  # no broker or database for now: the gauges keep their last value
+                log.warning("terra reconciliation failed", error=type(exc).__name__)
+            stop.wait(PERIOD_S)
+
+    thread = threading.Thread(target=loop, name="sink-reconcile", daemon=True)
+    thread.start()
+    return thread
