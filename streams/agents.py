@@ -60,6 +60,17 @@ class Stage:
         """Every record of ``outs`` acknowledged by the broker (see :func:`streams.agents_io.send_all`)."""
         await send_all(self.producer, outs, self.metrics, dead_letter_topic=self.topic("dlq"))
 
+    def dead_context(self, raw: RawWebhook, stage: str, event_type: str | None) -> EventOutcome:
+        """What the ledger row of ``raw`` says if it is dead-lettered at ``stage`` (see :meth:`failure`)."""
+        return EventOutcome(
+            event_id=raw.event_id,
+            outcome="dead_lettered",
+            stage=stage,
+            at=self.clock(),
+            source=raw.source,
+            event_type=event_type,
+        )
+
     def failure(
         self,
         event: StreamEvent,
@@ -142,16 +153,7 @@ class NormalizeStage(Stage):
                 headers = [*timing.forward(event.message.headers), normalized]
                 event_outs, outcome = self._outputs(raw, payload, result, headers, obs_counts, rejections)
             except Exception as exc:  # a bad record never stops the batch (design §7)
-                ctx = None
-                if raw is not None:
-                    ctx = EventOutcome(
-                        event_id=raw.event_id,
-                        outcome="dead_lettered",
-                        stage="normalize",
-                        at=self.clock(),
-                        source=raw.source,
-                        event_type=_event_type(raw),
-                    )
+                ctx = None if raw is None else self.dead_context(raw, "normalize", _event_type(raw))
                 self.failure(event, exc, "normalize", raw.event_id if raw else None, outs, dead_outcome=ctx)
                 continue
             outs.extend(event_outs)

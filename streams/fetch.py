@@ -20,6 +20,7 @@ rebalance callbacks run on the loop thread too and nothing here needs a lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Message, TopicPartition
 
-from schemas.records import EventOutcome, RawWebhook
+from schemas.records import RawWebhook
 from streams.agents import Stage
 from streams.agents_io import Out
 from streams.errors import SchemaInvalidError
@@ -43,6 +44,7 @@ log = get_logger("streams.fetch")
 IDLE_S = 0.02
 """Pause of the loop when nothing arrived: the added arrival latency at most."""
 POLL_MAX = 500
+FINAL_COMMIT_S = 10.0
 TP = tuple[str, int]
 OUTCOMES: dict[str, str] = {
     "UrlExpiredError": "expired",
@@ -166,7 +168,9 @@ class FetchStage(Stage):
                 await asyncio.sleep(0 if msgs else IDLE_S)
             if self.tasks:
                 await asyncio.wait(self.tasks, timeout=self.settings.s3_fetch_timeout_s + 5)
-            self._commit(consumer)
+            # what a restart would otherwise download again; bounded: a lost coordinator can stall a commit
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.to_thread(self._commit, consumer, False), FINAL_COMMIT_S)
         finally:
             consumer.close()
             await self.fetcher.close()
@@ -212,26 +216,20 @@ class FetchStage(Stage):
             outcome = "fetched"
         except Exception as exc:  # every failure is routed (retry tier or DLQ), never raised
             outcome = OUTCOMES.get(type(exc).__name__, "failed")
-            dead = EventOutcome(
-                event_id=raw.event_id,
-                outcome="dead_lettered",
-                stage="fetch",
-                at=self.clock(),
-                source=raw.source,
-                event_type="s3_payload",
-            )
+            dead = self.dead_context(raw, "fetch", "s3_payload")
             self.failure(_Event(msg), exc, "fetch", raw.event_id, outs, dead_outcome=dead)
         self.metrics.fetch_seconds.labels(outcome).observe(time.perf_counter() - started)
         await self.send(outs)
         self.metrics.fetch_outcomes.labels(outcome).inc()
         self.tracker.finish((msg.topic, msg.partition), msg.offset, epoch)
 
-    def _commit(self, consumer: Any) -> None:
+    def _commit(self, consumer: Any, asynchronous: bool = True) -> None:
         positions = self.tracker.committable()
         if not positions:
             return
         try:
-            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=True)
+            offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+            consumer.commit(offsets=offsets, asynchronous=asynchronous)
         except KafkaException as exc:  # e.g. revoked meanwhile: the next owner downloads again
             log.warning("fetch offset commit failed", error=str(exc.args[0]))
             return
