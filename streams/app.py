@@ -201,7 +201,10 @@ def create_app(
 
 
 def _fetch_service(app: faust.App, stage: FetchStage) -> None:
-    """The fetch stage as a service of the worker app: started and stopped with it, its own group."""
+    """The fetch stage as a service of the worker app: started and stopped with it, its own group.
+
+    Run through ``add_future``: if it fails, the service crashes the worker (Faust's supervision),
+    never a silent stop while pings wait."""
     stop = asyncio.Event()
 
     @app.service
@@ -209,12 +212,12 @@ def _fetch_service(app: faust.App, stage: FetchStage) -> None:
         running: asyncio.Future[None] | None = None
 
         async def on_start(self) -> None:
-            self.running = asyncio.ensure_future(stage.run(stop))
+            self.running = self.add_future(stage.run(stop))
 
         async def on_stop(self) -> None:
             stop.set()
             if self.running is not None:
-                await self.running
+                await asyncio.wait([self.running])
 
 
 def _batch_agent(app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], batch: int = BATCH_MAX) -> None:
