@@ -132,11 +132,13 @@ def _webhooks_while_streaming(
             rss["rss_mib_after_events"] = _rss_mib(pid)
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            ended = await asyncio.gather(*tasks, return_exceptions=True)
+            failed.extend(f"{type(e).__name__}: {e}" for e in ended if isinstance(e, Exception))
             table.update(poller.seen)
             return result
 
     table: dict[int, float] = {}
+    failed: list[str] = []
     result = asyncio.run(scenario())
     accepted = result.accepted()
     sse = {i: got[subjects[i]] for i, _ in accepted if subjects[i] in got}
@@ -146,6 +148,8 @@ def _webhooks_while_streaming(
     return {
         "streams": streams,
         "streams_ready": len(ready),
+        "streams_failed": len(failed),
+        "first_stream_error": failed[0] if failed else None,
         "webhooks_per_s": STREAM_RATE,
         "accepted": len(accepted),
         "delivered": on_stream["visible"],
