@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vitalstream.bench import sweep
+
 
 def _pyplot() -> Any:
     import matplotlib
@@ -86,6 +88,34 @@ def freshness(e2e: dict[str, Any], baseline: dict[str, Any], path: Path) -> Path
     ax.set_title("End-to-end freshness at 1,000 webhooks/s")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def e2e_sweep(sw: dict[str, Any], baseline: dict[str, Any], path: Path) -> Path:
+    """Accept → visible p50/p99 by rate, main's figures before the tuning and the earlier design beside them."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    points = [p for p in sw.get("points") or [] if p.get("p99_ms") is not None]
+    rates = [p["rate"] for p in points]
+    ax.plot(rates, [p["p50_ms"] for p in points], "-o", color="tab:green", label="p50")
+    ax.plot(rates, [p["p99_ms"] for p in points], "-o", color="tab:red", label="p99")
+    before = sorted(sweep.MAIN_BEFORE.items())
+    ax.plot([r for r, _ in before], [v[0] for _, v in before], ":x", color="tab:green", label="p50 on main before")
+    ax.plot([r for r, _ in before], [v[1] for _, v in before], ":x", color="tab:red", label="p99 on main before")
+    earlier_s = baseline.get("freshness_p99_s") or sweep.EARLIER_DESIGN_S
+    ax.axhline(earlier_s * 1000, color="tab:grey", linestyle="--", label=f"earlier design ({earlier_s:g} s)")
+    ax.axhline(sweep.KNEE_P99_MS, color="black", linewidth=0.8, linestyle="--", label="knee limit (p99 1 s)")
+    if sw.get("knee_per_s"):
+        ax.axvline(sw["knee_per_s"], color="tab:blue", linewidth=0.8, label=f"knee {sw['knee_per_s']:,}/s")
+    ax.set_yscale("log")
+    ax.set_xlabel("webhooks/s (open-loop, 2 observations each)")
+    ax.set_ylabel("accepted → row visible (ms)")
+    ax.set_title("End-to-end freshness vs rate")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
