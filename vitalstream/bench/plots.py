@@ -17,6 +17,22 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _log_latency_axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+
+
 def latency_vs_rate(gateway: dict[str, Any], path: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -26,16 +42,13 @@ def latency_vs_rate(gateway: dict[str, Any], path: Path) -> Path:
         for q, color in (("p50", "tab:green"), ("p95", "tab:orange"), ("p99", "tab:red")):
             ax.plot(rates, [p["latency_ms"][q] for p in points], style, marker="o", color=color, label=f"{label} {q}")
     ax.axhline(20, color="grey", linewidth=0.8, linestyle=":", label="target p99 at 2,000/s (20 ms)")
-    ax.set_yscale("log")
-    ax.set_xlabel("offered rate (requests/s, open-loop)")
-    ax.set_ylabel("accept latency from scheduled time (ms)")
-    ax.set_title("Gateway accept latency vs rate")
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    _log_latency_axes(
+        ax,
+        "offered rate (requests/s, open-loop)",
+        "accept latency from scheduled time (ms)",
+        "Gateway accept latency vs rate",
+    )
+    return _save(plt, fig, path)
 
 
 def throughput_vs_ceiling(bars: list[tuple[str, float | None, float | None, float]], path: Path) -> Path:
@@ -54,10 +67,7 @@ def throughput_vs_ceiling(bars: list[tuple[str, float | None, float | None, floa
     ax.set_title("Throughput vs ceiling")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def freshness(e2e: dict[str, Any], baseline: dict[str, Any], path: Path) -> Path:
@@ -88,10 +98,7 @@ def freshness(e2e: dict[str, Any], baseline: dict[str, Any], path: Path) -> Path
     ax.set_title("End-to-end freshness at 1,000 webhooks/s")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def e2e_sweep(sw: dict[str, Any], baseline: dict[str, Any], path: Path) -> Path:
@@ -110,13 +117,7 @@ def e2e_sweep(sw: dict[str, Any], baseline: dict[str, Any], path: Path) -> Path:
     ax.axhline(sweep.KNEE_P99_MS, color="black", linewidth=0.8, linestyle="--", label="knee limit (p99 1 s)")
     if sw.get("knee_per_s"):
         ax.axvline(sw["knee_per_s"], color="tab:blue", linewidth=0.8, label=f"knee {sw['knee_per_s']:,}/s")
-    ax.set_yscale("log")
-    ax.set_xlabel("webhooks/s (open-loop, 2 observations each)")
-    ax.set_ylabel("accepted → row visible (ms)")
-    ax.set_title("End-to-end freshness vs rate")
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    _log_latency_axes(
+        ax, "webhooks/s (open-loop, 2 observations each)", "accepted → row visible (ms)", "End-to-end freshness vs rate"
+    )
+    return _save(plt, fig, path)

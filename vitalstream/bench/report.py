@@ -9,8 +9,8 @@ from typing import Any
 from vitalstream.bench import plots, sweep
 from vitalstream.bench.gateway_bench import TARGET_ACCEPTED_PER_S, TARGET_P99_MS_AT_2000
 
-TARGET_STREAM = 5000
-TARGET_SINK = 20000
+TARGET_STREAM = 10_000
+TARGET_SINK = 30_000
 TARGET_E2E_P50_MS = 100
 TARGET_E2E_P99_MS = 500
 TARGET_RESTART_S = 30.0
@@ -113,7 +113,8 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"{m['cpu_model']}, Python {m['python']}. Load generator, Kafka, PostgreSQL and services on the same "
         "machine (design §11); every figure is beside a ceiling measured in the same run. Raw figures: "
         "[`tests/bench/results.json`](tests/bench/results.json). Run it yourself: `make bench` "
-        "(or `vitalstream bench [gateway|stream|sink|restart|e2e|scenarios|api|all] [--quick]`).",
+        "(or `vitalstream bench [gateway|stream|sink|restart|e2e|scenarios|api|all] [--quick]`; "
+        "`vitalstream bench e2e --rates R,R,…` for the freshness sweep).",
         "",
         "| what | measured | ceiling (same run) | target | |",
         "|---|---|---|---|---|",
