@@ -60,8 +60,8 @@ def test_a_knee_not_reached_by_the_sweep_is_unknown_not_met() -> None:
 def test_the_sweep_section_shows_each_rate_beside_main_and_the_verdicts() -> None:
     points = [point(100, 20, 80), point(250, 40, 600)]
     sw = {"points": points, "knee_per_s": 250, "targets": sweep.verdicts(points), "duration_per_rate_s": 10.0}
-    text = "\n".join(report._sweep_section(sw, {}))
-    assert "| 250 | 100 | 0 | 40 | 600 | 375 / 682 |" in text
+    text = "\n".join(report._sweep_section(sw, {}, {}))
+    assert "| 250 | 100 of not measured | 0 | 40 | 600 | 375 / 682 |" in text
     assert "knee ≥ 1,000/s | 250 | — |" in text  # not reached by the sweep: neither met nor missed
     assert "p99 ≤ 250 ms at 250/s | 600 | **missed** | sink |" in text
     assert "up to 300 s" in text

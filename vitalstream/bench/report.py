@@ -149,7 +149,7 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
     ]
     lines += _notes(doc)
     lines += _budget_table(d.get("e2e") or {})
-    lines += _sweep_section(d.get("e2e_sweep") or {}, d.get("baseline") or {})
+    lines += _sweep_section(d.get("e2e_sweep") or {}, d.get("baseline") or {}, doc.get("environment") or {})
     lines += _gateway_table(d.get("gateway") or {})
     lines += _scenario_table(d.get("scenarios") or [])
     if images:
@@ -218,7 +218,13 @@ def _budget_table(e2e: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
-def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+def _knee_text(sw: dict[str, Any]) -> str:
+    if sw.get("knee_per_s") is not None:
+        return _fmt(sw["knee_per_s"], "/s")
+    return f"below {min(p['rate'] for p in sw['points']):,}/s, the lowest rate swept"
+
+
+def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any], environment: dict[str, Any]) -> list[str]:
     """The e2e rate sweep: per rate p50/p99 beside main's before the tuning, the hops' p99, the knee, the targets."""
     points = sw.get("points")
     if not points:
@@ -234,9 +240,10 @@ def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
         "",
         f"`{sw.get('measured_by', 'vitalstream bench e2e --rates …')}`, {_fmt(sw.get('duration_per_rate_s'))} s per "
         f"rate on one pipeline (gateway, worker and sink processes). Knee ({sw.get('knee_rule', '')}): "
-        f"**{_fmt(sw.get('knee_per_s'), '/s')}**. The earlier design: {earlier_text}.",
+        f"**{_knee_text(sw)}**. The earlier design: {earlier_text}. Hop quantiles stop at the "
+        f"buckets' top (10 s). Machine load average at the start: {_fmt(environment.get('load_average_1m_at_start'))}.",
         "",
-        "| webhooks/s | accepted | not visible | p50 ms | p99 ms | on main before (p50 / p99 ms) "
+        "| webhooks/s | accepted of sent | not visible | p50 ms | p99 ms | on main before (p50 / p99 ms) "
         "| accept p99 | normalize p99 | score p99 | sink p99 | largest hop |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -244,7 +251,8 @@ def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
         before = sweep.MAIN_BEFORE.get(p["rate"])
         hops = " | ".join(_fmt((p.get("budget") or {}).get(h, {}).get("p99_ms")) for h in sweep.HOPS)
         out.append(
-            f"| {p['rate']:,} | {_fmt(p.get('accepted'))} | {_fmt(p.get('not_visible'))} | {_fmt(p.get('p50_ms'))} | "
+            f"| {p['rate']:,} | {_fmt(p.get('accepted'))} of {_fmt((p.get('load') or {}).get('requests'))} | "
+            f"{_fmt(p.get('not_visible'))} | {_fmt(p.get('p50_ms'))} | "
             f"{_fmt(p.get('p99_ms'))} | {f'{before[0]:,} / {before[1]:,}' if before else '—'} | {hops} | "
             f"{sweep.holding_stage(p.get('budget')) or '—'} |"
         )
