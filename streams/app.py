@@ -46,7 +46,9 @@ log = get_logger("streams.app")
 
 BATCH_MAX = 1000
 EXPIRY_TICK_S = 10.0
-BATCH_WITHIN_S = 0.02
+RETRY_WITHIN_S = 1.0
+"""The retry tiers take one record at a time (a full batch is processed at once): the window only
+paces their idle wake-ups."""
 """Internal topic (name prefixed with the group prefix), created by Faust like its changelogs."""
 
 
@@ -104,6 +106,7 @@ def create_app(
     codec = codec_for(settings)
     now = clock or (lambda: datetime.now(UTC))
     producer = OutputProducer(worker_producer_config(settings))
+    within_s = settings.worker_batch_within_ms / 1000
     common: dict[str, Any] = {
         "app": app,
         "settings": settings,
@@ -146,7 +149,7 @@ def create_app(
         raw_topic = app.topic(
             settings.topic("webhooks.raw"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
-        _batch_agent(app, raw_topic, "normalize", normalize_stage.process)
+        _batch_agent(app, raw_topic, "normalize", normalize_stage.process, within_s)
         expiry = SeenExpiry(lambda: seen.data, settings.dedup_window_s)
 
         @app.timer(EXPIRY_TICK_S)  # type: ignore[untyped-decorator]
@@ -179,7 +182,7 @@ def create_app(
         norm_topic = app.topic(
             settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
-        _batch_agent(app, norm_topic, "score", score_stage.process)
+        _batch_agent(app, norm_topic, "score", score_stage.process, within_s)
     if "quality" in agents:
         quality_table = app.Table(
             "quality-daily",
@@ -189,14 +192,14 @@ def create_app(
             partitions=spec("metrics.quality_daily").partitions,
         )
         quality_stage = QualityStage(**common, table=quality_table, generation=generation, emit=not rebuild)
-        _batch_agent(app, deltas, "quality", quality_stage.process)
+        _batch_agent(app, deltas, "quality", quality_stage.process, within_s)
     if "retry" in agents:
         for tier in RETRY_TIERS:
             stage = RetryStage(**common, tier=tier)
             topic = app.topic(
                 settings.topic(tier), key_serializer="raw", value_serializer="raw", partitions=spec(tier).partitions
             )
-            _batch_agent(app, topic, tier.replace(".", "-"), stage.process, batch=1)
+            _batch_agent(app, topic, tier.replace(".", "-"), stage.process, RETRY_WITHIN_S, batch=1)
     return app
 
 
@@ -220,9 +223,14 @@ def _fetch_service(app: faust.App, stage: FetchStage) -> None:
                 await asyncio.wait([self.running])
 
 
-def _batch_agent(app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], batch: int = BATCH_MAX) -> None:
+def _batch_agent(
+    app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], within_s: float, batch: int = BATCH_MAX
+) -> None:
+    """An agent taking up to ``batch`` records, or what came within ``within_s`` (Faust's ``take_events``:
+    the window is a fixed wait at low load, so it is the worker's share of the freshness floor)."""
+
     async def agent(stream: Any) -> None:
-        async for events in stream.take_events(batch, within=BATCH_WITHIN_S):
+        async for events in stream.take_events(batch, within=within_s):
             await process(events)
 
     agent.__name__ = agent.__qualname__ = f"vs_{name.replace('-', '_')}"

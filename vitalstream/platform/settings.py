@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     worker_datadir: str = ".vitalstream/worker"
     worker_store: str = "rocksdb://"
+    worker_batch_within_ms: float = Field(
+        5.0,
+        gt=0,
+        description="How long a worker stage waits to fill a batch (up to 1,000 records) before it processes it.",
+    )
     worker_bulk_restore: bool = Field(True, description="Restore tables from changelogs in bulk before Faust starts.")
     retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
     s3_fetch_timeout_s: float = Field(10.0, gt=0, description="Longest download of one ping-mode payload.")
@@ -114,7 +119,14 @@ class Settings(BaseSettings):
     # --- sink ---
     sink_metrics_port: int = 9102
     sink_batch_size: int = 5000
-    sink_batch_max_wait_ms: int = 200
+    sink_batch_max_wait_ms: int = Field(
+        200, ge=0, description="How long an idle sink waits for a first record before it looks again."
+    )
+    sink_batch_linger_ms: int = Field(
+        0,
+        ge=0,
+        description="After a batch's first record, how long to wait for more; 0: write what is ready at once.",
+    )
     purge_on_deauth: bool = True
     db_statement_timeout_ms: int = 30_000
     db_lock_timeout_ms: int = 5_000
