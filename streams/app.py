@@ -8,6 +8,8 @@ it produced is acknowledged by the broker, see :mod:`streams.agents_io`):
 - ``score``: ``metrics.normalized`` → table ``confidence`` → ``metrics.scored`` /
   ``metrics.latest`` + quality deltas (internal topic, keyed ``day|metric|provider``);
 - ``quality``: quality deltas → table ``quality-daily`` → ``metrics.quality_daily``;
+- ``tracking``: large-request facts from normalize (internal topic, keyed by ``terra-reference``)
+  → table ``backfill-jobs`` → ``backfill.jobs`` (design §13);
 - ``retry-5s``, ``retry-1m``, ``retry-10m``: retry tiers back to the original topic.
 """
 
@@ -25,14 +27,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
-from streams.agents_io import OutputProducer, worker_producer_config
+from streams.agents_io import OutputProducer, send_all, worker_producer_config
 from streams.consumer import FastDeliveryConsumer
 from streams.expiry import SeenExpiry
-from streams.generation import datadir_for, seen_events_changelog
+from streams.generation import datadir_for, seen_events_changelog, tracking_changelog, tracking_facts_topic
 from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.s3 import PayloadFetcher
 from streams.topics import ensure_topic, quality_deltas_topic, seen_changelog_config
+from streams.tracking_stage import TrackingStage, status_counts, tick_outs, tracking_tick_s
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.control import app_id_for
@@ -53,7 +56,7 @@ def create_app(
     app_id: str | None = None,
     clock: Callable[[], datetime] | None = None,
     scoring_clock: Callable[[Observation], datetime] | None = None,
-    agents: tuple[str, ...] = ("normalize", "score", "quality", "retry"),
+    agents: tuple[str, ...] = ("normalize", "score", "quality", "tracking", "retry"),
     web_port: int | None = None,
     generation: int = 0,
     rebuild: bool = False,
@@ -190,6 +193,8 @@ def create_app(
         )
         quality_stage = QualityStage(**common, table=quality_table, generation=generation, emit=not rebuild)
         _batch_agent(app, deltas, "quality", quality_stage.process)
+    if "tracking" in agents:
+        _tracking(app, settings, common, metrics)
     if "retry" in agents:
         for tier in RETRY_TIERS:
             stage = RetryStage(**common, tier=tier)
@@ -198,6 +203,46 @@ def create_app(
             )
             _batch_agent(app, topic, tier.replace(".", "-"), stage.process, batch=1)
     return app
+
+
+def _tracking(app: faust.App, settings: Settings, common: dict[str, Any], metrics: WorkerMetrics) -> None:
+    """Large requests (design §13): normalize's facts → table ``backfill-jobs`` → ``backfill.jobs``.
+
+    The facts topic and the table's changelog keep one name across generations, so a switch-over
+    keeps every job; a timer sends each partition a tick (the sweep) and refreshes the gauge."""
+    partitions = spec("backfill.jobs").partitions
+    facts_name = tracking_facts_topic(settings)
+    changelog_name = tracking_changelog(settings)
+    ensure_topic(settings, facts_name, partitions)
+    ensure_topic(settings, changelog_name, partitions, config={"cleanup.policy": "compact"})
+    facts = app.topic(facts_name, key_serializer="raw", value_serializer="raw", partitions=partitions)
+    changelog = app.topic(
+        changelog_name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        compacting=True,
+        acks=False,
+        internal=True,
+    )
+    jobs = app.Table(
+        "backfill-jobs",
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=partitions,
+        changelog_topic=changelog,
+    )
+    stage = TrackingStage(**common, table=jobs, partitions=partitions)
+    _batch_agent(app, facts, "tracking", stage.process)
+
+    @app.timer(tracking_tick_s(settings))  # type: ignore[untyped-decorator]
+    async def _tick_tracking() -> None:
+        for status, n in status_counts(jobs.data.values()).items():
+            metrics.backfill_jobs.labels(status).set(n)
+        await send_all(common["producer"], tick_outs(facts_name, partitions), metrics)
 
 
 def _batch_agent(app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], batch: int = BATCH_MAX) -> None:

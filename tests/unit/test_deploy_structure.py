@@ -51,6 +51,7 @@ ALERT_METRICS = {
     "vitalstream_health_status",
     "vitalstream_sink_rows_written_total",
     "vitalstream_stage_stuck",
+    "vitalstream_backfill_jobs",
 }
 DASHBOARD_PANELS = {
     # title: metrics its queries must use
