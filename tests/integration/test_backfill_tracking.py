@@ -11,20 +11,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
-from gateway.signatures import terra_header
 from schemas.codec import Codec
 from schemas.records import BackfillJob
 from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
+from tests.terra_requests import large_request
 from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 
@@ -41,34 +38,6 @@ def tracked(db_settings: Settings, tmp_path: Path) -> Iterator[Pipeline]:
     yield p
     for service in list(p.pids):
         p.stop(service)
-
-
-def _post(p: Pipeline, doc: dict[str, Any], reference: str, trace: str) -> None:
-    body = orjson.dumps(doc)
-    headers = {
-        "Content-Type": "application/json",
-        "terra-signature": terra_header(p.terra_secret, int(time.time()), body),
-        "X-Terra-Trace-Id": trace,
-        "terra-reference": reference,
-    }
-    request = urllib.request.Request(f"{p.gateway_url}/webhooks/terra", data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=30) as resp:
-        assert resp.status in (200, 202)
-
-
-def _request(p: Pipeline, reference: str, user: str, chunks: list[int]) -> None:
-    who = {"user_id": user, "provider": "GARMIN", "reference_id": f"dev-{user}"}
-    trace = uuid.uuid4().hex
-    _post(p, {"type": "large_request_processing", "status": "processing", "message": "m", "user": who,
-              "reference": reference}, reference, f"{trace}-p")  # fmt: skip
-    _post(p, {"type": "large_request_sending", "message": "m", "user": who, "reference": reference,
-              "expected_payloads": 3}, reference, f"{trace}-s")  # fmt: skip
-    for i, n in enumerate(chunks):
-        day = f"2026-0{n}-01T00:00:00+00:00"
-        chunk = {"type": "body", "user": who, "data": [{"metadata": {"start_time": day, "end_time": day},
-                                                         "measurements_data": {"measurements": []}}]}  # fmt: skip
-        again = "-again" if n in chunks[:i] else ""  # a resend of a chunk is a new delivery (new trace id)
-        _post(p, chunk, reference, f"{trace}{again}:chunk:{n}")
 
 
 def _row(p: Pipeline, reference: str) -> tuple[Any, ...] | None:
@@ -95,8 +64,8 @@ def _cli(p: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_chunked_request_is_tracked_to_complete_and_a_gap_turns_incomplete(tracked: Pipeline) -> None:
     p = tracked
     done, gap = f"ref-{uuid.uuid4().hex[:8]}", f"ref-{uuid.uuid4().hex[:8]}"
-    _request(p, done, "u-done", [1, 2, 2, 3])  # chunk 2 delivered twice
-    _request(p, gap, "u-gap", [1, 3])
+    large_request(p.gateway_url, p.terra_secret, done, "u-done", [1, 2, 2, 3], expected=3)  # chunk 2 twice
+    large_request(p.gateway_url, p.terra_secret, gap, "u-gap", [1, 3], expected=3)
 
     p.wait_for(lambda: (_row(p, done) or ("",))[0] == "complete", 90, "the complete request in backfill_jobs")
     assert _row(p, done) == ("complete", 3, 3, [1, 2, 3], "u-done")
