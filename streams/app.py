@@ -119,28 +119,15 @@ def create_app(
             await producer.close()
 
     if "normalize" in agents:
-        seen_changelog_name = seen_events_changelog(settings)
-        ensure_topic(settings, seen_changelog_name, partitions, config=seen_changelog_config(settings))
-        seen_changelog = app.topic(
-            seen_changelog_name,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=partitions,
-            compacting=True,
+        seen = _table_with_changelog(
+            app,
+            settings,
+            "seen-events",
+            seen_events_changelog(settings),
+            partitions,
+            seen_changelog_config(settings),
             deleting=True,
             retention=float(settings.dedup_window_s),
-            acks=False,
-            internal=True,
-        )
-        seen = app.Table(
-            "seen-events",
-            default=None,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions,
-            changelog_topic=seen_changelog,
         )
         fetcher = PayloadFetcher(settings.s3_fetch_timeout_s, settings.s3_max_bytes)
         normalize_stage = NormalizeStage(**common, seen=seen, fetcher=fetcher)
@@ -212,10 +199,33 @@ def _tracking(app: faust.App, settings: Settings, common: dict[str, Any], metric
     keeps every job; a timer sends each partition a tick (the sweep) and refreshes the gauge."""
     partitions = spec("backfill.jobs").partitions
     facts_name = tracking_facts_topic(settings)
-    changelog_name = tracking_changelog(settings)
     ensure_topic(settings, facts_name, partitions)
-    ensure_topic(settings, changelog_name, partitions, config={"cleanup.policy": "compact"})
     facts = app.topic(facts_name, key_serializer="raw", value_serializer="raw", partitions=partitions)
+    changelog_config = {"cleanup.policy": "compact"}
+    jobs = _table_with_changelog(
+        app, settings, "backfill-jobs", tracking_changelog(settings), partitions, changelog_config
+    )
+    stage = TrackingStage(**common, table=jobs, partitions=partitions)
+    _batch_agent(app, facts, "tracking", stage.process)
+
+    @app.timer(tracking_tick_s(settings))  # type: ignore[untyped-decorator]
+    async def _tick_tracking() -> None:
+        for status, n in status_counts(jobs.data.values()).items():
+            metrics.backfill_jobs.labels(status).set(n)
+        await send_all(common["producer"], tick_outs(facts_name, partitions), metrics)
+
+
+def _table_with_changelog(
+    app: faust.App,
+    settings: Settings,
+    table: str,
+    changelog_name: str,
+    partitions: int,
+    config: dict[str, str],
+    **topic_options: Any,
+) -> Any:
+    """A bytes→bytes table whose changelog is named by us (one name across generations), created up front."""
+    ensure_topic(settings, changelog_name, partitions, config=config)
     changelog = app.topic(
         changelog_name,
         key_type=bytes,
@@ -226,23 +236,11 @@ def _tracking(app: faust.App, settings: Settings, common: dict[str, Any], metric
         compacting=True,
         acks=False,
         internal=True,
+        **topic_options,
     )
-    jobs = app.Table(
-        "backfill-jobs",
-        default=None,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=partitions,
-        changelog_topic=changelog,
+    return app.Table(
+        table, default=None, key_type=bytes, value_type=bytes, partitions=partitions, changelog_topic=changelog
     )
-    stage = TrackingStage(**common, table=jobs, partitions=partitions)
-    _batch_agent(app, facts, "tracking", stage.process)
-
-    @app.timer(tracking_tick_s(settings))  # type: ignore[untyped-decorator]
-    async def _tick_tracking() -> None:
-        for status, n in status_counts(jobs.data.values()).items():
-            metrics.backfill_jobs.labels(status).set(n)
-        await send_all(common["producer"], tick_outs(facts_name, partitions), metrics)
 
 
 def _batch_agent(app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], batch: int = BATCH_MAX) -> None:

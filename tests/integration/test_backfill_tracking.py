@@ -49,18 +49,6 @@ def _row(p: Pipeline, reference: str) -> tuple[Any, ...] | None:
         ).fetchone()
 
 
-def _cli(p: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vitalstream.cli", *args],
-        env=p.env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_a_chunked_request_is_tracked_to_complete_and_a_gap_turns_incomplete(tracked: Pipeline) -> None:
     p = tracked
     done, gap = f"ref-{uuid.uuid4().hex[:8]}", f"ref-{uuid.uuid4().hex[:8]}"
@@ -78,16 +66,16 @@ def test_a_chunked_request_is_tracked_to_complete_and_a_gap_turns_incomplete(tra
     assert topic[done].status == "complete" and topic[done].chunks == [1, 2, 3]
     assert topic[gap].status == "incomplete" and topic[gap].chunks == [1, 3]
 
-    shown = _cli(p, "backfill", "show", done)
+    shown = p.cli("backfill", "show", done)
     assert shown.returncode == 0, shown.stderr
     described = json.loads(shown.stdout)
     assert described["status"] == "complete" and described["missing_chunks"] == []
-    gap_shown = json.loads(_cli(p, "backfill", "show", gap).stdout)
+    gap_shown = json.loads(p.cli("backfill", "show", gap).stdout)
     assert gap_shown["status"] == "incomplete" and gap_shown["missing_chunks"] == [2]
-    listed = _cli(p, "backfill", "ls")
+    listed = p.cli("backfill", "ls")
     assert listed.returncode == 0 and done in listed.stdout and "3/3" in listed.stdout, listed.stdout
 
-    unknown = _cli(p, "backfill", "show", "no-such-ref")
+    unknown = p.cli("backfill", "show", "no-such-ref")
     assert unknown.returncode == 1 and "no large request 'no-such-ref'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
 

@@ -68,16 +68,7 @@ class Console:
     errors: list[str] = field(default_factory=list)
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "vitalstream.cli", *args],
-            env=self.pipeline.env,
-            cwd=ROOT,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return self.pipeline.cli(*args, stdin=stdin)
 
     def outcome(self, event_id: str) -> str | None:
         with self.pipeline.db() as conn:
