@@ -12,7 +12,8 @@ The state is a JSON object; :func:`merge` is idempotent and commutative over fac
 chunks are a set, the announced values are kept once known, the times are min/max), so a
 redelivered chunk counts once and facts arriving out of order give the same state.
 :func:`sweep` marks a request ``incomplete`` once nothing arrived for the timeout while
-chunks are missing; a later fact reopens it (and completes it if that was the last chunk).
+chunks are missing; a later fact with news reopens it (and completes it if that was the last
+chunk), a redelivery of what was known does not.
 """
 
 from __future__ import annotations
@@ -130,7 +131,13 @@ def merge(state: Mapping[str, Any] | None, fact: Mapping[str, Any]) -> State:
     if fact.get("k") == SENDING:
         base["sending"] = True
     base["st"] = status_of(base)
+    if state is not None and state.get("st") == INCOMPLETE and base["st"] != COMPLETE and not _news(state, base):
+        base["st"] = INCOMPLETE  # a redelivery of what was known already does not reopen the request
     return base
+
+
+def _news(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    return any(before.get(k) != after.get(k) for k in {*before, *after} if k != "st")
 
 
 def sweep(state: Mapping[str, Any], now_ms: int, incomplete_after_ms: int) -> State | None:

@@ -135,6 +135,16 @@ def test_sweep_marks_a_silent_open_request_incomplete_and_a_late_chunk_completes
     assert tracking.merge(swept, late)["st"] == tracking.COMPLETE
 
 
+def test_a_redelivery_does_not_reopen_an_incomplete_request_but_news_does() -> None:
+    facts = facts_of_request(chunks=(1, 3))
+    swept = tracking.sweep(fold(facts), 10**12, 1000)
+    assert swept is not None
+    assert tracking.merge(swept, facts[-1])["st"] == tracking.INCOMPLETE
+    assert tracking.merge(swept, facts[1])["st"] == tracking.INCOMPLETE
+    later = {**facts[-1], "t": swept["l"] + 1}  # the same chunk delivered again, later: Terra is still sending
+    assert tracking.merge(swept, later)["st"] == tracking.SENDING
+
+
 def test_sweep_leaves_complete_requests_alone() -> None:
     state = fold(facts_of_request())
     assert tracking.sweep(state, state["l"] + 10**9, 1000) is None
