@@ -67,9 +67,10 @@ def _user_id(raw: RawWebhook, payload: Mapping[str, Any]) -> str | None:
 def fact_of(raw: RawWebhook, payload: object, at_ms: int) -> Fact | None:
     """The tracking fact of one raw record, or None when it is not part of a large request.
 
-    An announcement's reference is its body's ``reference`` (else the header); a chunk is any
-    record with the ``terra-reference`` header, numbered by its trace id (an unnumbered payload
-    of a request is its only chunk, number 1: Terra never splits a range inside one month).
+    An announcement's reference is its body's ``reference`` (else the header); a chunk is a
+    record with the ``terra-reference`` header whose trace id is ``<id>:chunk:<n>``. Terra (and
+    ``vitalstream simulate``) send the header on ordinary deliveries too, so a record with a
+    reference but no chunk number is not part of a tracked request.
     """
     body = payload if isinstance(payload, dict) else {}
     kind = _ANNOUNCEMENTS.get(str(body.get("type")))
@@ -77,13 +78,15 @@ def fact_of(raw: RawWebhook, payload: object, at_ms: int) -> Fact | None:
     reference = (_text(body.get("reference"), MAX_REFERENCE) if kind else None) or header_ref
     if reference is None:
         return None
+    n = None if kind else chunk_number(raw.trace_id or raw.headers.get(TRACE_HEADER))
+    if kind is None and n is None:
+        return None
     fact: Fact = {"r": reference, "s": raw.source, "t": at_ms}
     uid = _user_id(raw, body)
     if uid is not None:
         fact["u"] = uid
     if kind is None:
-        n = chunk_number(raw.trace_id or raw.headers.get(TRACE_HEADER))
-        fact["c"] = 1 if n is None else n
+        fact["c"] = n
         return fact
     fact["k"] = kind
     expected = body.get("expected_payloads")

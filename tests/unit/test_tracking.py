@@ -156,9 +156,8 @@ def test_missing_chunks_numbered_from_zero_or_one() -> None:
     assert tracking.missing_chunks(None, [1]) == []
 
 
-def test_an_unnumbered_payload_of_a_request_is_chunk_one() -> None:
-    fact = tracking.fact_of(raw(CHUNK, "plain-trace"), CHUNK, T0)
-    assert fact is not None and fact["c"] == 1
+def test_an_ordinary_delivery_with_a_reference_but_no_chunk_number_is_not_tracked() -> None:
+    assert tracking.fact_of(raw(CHUNK, "plain-trace"), CHUNK, T0) is None
 
 
 def test_facts_round_trip_and_garbage_is_refused() -> None:
