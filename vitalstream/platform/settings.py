@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     api_sse_queue_max: int = Field(1000, ge=1, description="Events buffered per stream; a slower client is dropped.")
     api_sse_max_subjects: int = Field(100, ge=1, description="Subjects one stream may follow.")
     api_stream_ready_timeout_s: float = Field(30.0, gt=0)
+    api_sse_send_timeout_s: float = Field(
+        10.0, gt=0, description="A stream write that cannot finish in this time means a stalled client: cut."
+    )
+    api_partition_refresh_s: float = Field(
+        30.0, gt=0, description="How often the stream looks for partitions added to metrics.latest."
+    )
 
     # --- health ---
     health_cache_s: float = 2.0
