@@ -45,6 +45,7 @@ SCHEMA_FILES: dict[str, str] = {
     "QualityDaily": "quality_daily.avsc",
     "EventOutcome": "event_outcome.avsc",
     "ScoringGeneration": "scoring_generation.avsc",
+    "BackfillJob": "backfill_job.avsc",
 }
 
 R = TypeVar("R", bound="records._Record")

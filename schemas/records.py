@@ -198,6 +198,24 @@ class ScoringGeneration(_Record):
     switched_by: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class BackfillJob(_Record):
+    """A Terra large request by ``terra-reference`` (topic ``backfill.jobs``, design §13)."""
+
+    SCHEMA: ClassVar[str] = "BackfillJob"
+    reference: str
+    status: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    updated_at: datetime
+    source: str = "terra"
+    user_id: str | None = None
+    expected_payloads: int | None = None
+    chunks: list[int] = field(default_factory=list)
+    requested_start: str | None = None
+    requested_end: str | None = None
+
+
 RECORD_TYPES: dict[str, type[_Record]] = {
     cls.SCHEMA: cls
     for cls in (
@@ -211,5 +229,6 @@ RECORD_TYPES: dict[str, type[_Record]] = {
         QualityDaily,
         EventOutcome,
         ScoringGeneration,
+        BackfillJob,
     )
 }

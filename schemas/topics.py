@@ -154,6 +154,15 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         doc="Who replayed which DLQ record, when.",
     ),
     TopicSpec(
+        "backfill.jobs",
+        "terra-reference",
+        "BackfillJob",
+        "compact",
+        None,
+        partitions=3,
+        doc="Terra large requests: expected and received chunks, status (feeds backfill_jobs).",
+    ),
+    TopicSpec(
         "control",
         "'scoring'",
         "ScoringGeneration",

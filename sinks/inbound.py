@@ -11,14 +11,15 @@ from typing import Any, Protocol
 
 from schemas import deadletter as D
 from schemas.codec import Codec
-from schemas.records import EventOutcome, ScoredObservation, UserEvent
+from schemas.records import BackfillJob, EventOutcome, ScoredObservation, UserEvent
 from sinks.fastdecode import ScoredReader
+from sinks.jobs import JobRow, job_row
 from sinks.outcomes import OutcomeRow, outcome_row
 from sinks.rows import ObservationRow, observation_row, validate_user_event
 
-SCORED, USERS, LEDGER = "metrics.scored", "users", "events.ledger"
-TOPICS: tuple[str, ...] = (SCORED, USERS, LEDGER)
-EXPECTED: dict[str, type] = {SCORED: ScoredObservation, USERS: UserEvent, LEDGER: EventOutcome}
+SCORED, USERS, LEDGER, JOBS = "metrics.scored", "users", "events.ledger", "backfill.jobs"
+TOPICS: tuple[str, ...] = (SCORED, USERS, LEDGER, JOBS)
+EXPECTED: dict[str, type] = {SCORED: ScoredObservation, USERS: UserEvent, LEDGER: EventOutcome, JOBS: BackfillJob}
 
 
 class MessageLike(Protocol):
@@ -31,7 +32,7 @@ class MessageLike(Protocol):
     def timestamp(self) -> tuple[int, int]: ...
 
 
-Row = ObservationRow | UserEvent | OutcomeRow
+Row = ObservationRow | UserEvent | OutcomeRow | JobRow
 
 
 @dataclass(slots=True)
@@ -75,6 +76,8 @@ def decode(msg: MessageLike, codec: Codec, prefix: str, reader: ScoredReader | N
         elif isinstance(record, UserEvent):
             item.event_id = record.event_id
             item.row = validate_user_event(record)
+        elif isinstance(record, BackfillJob):
+            item.row = job_row(record)
         else:
             assert isinstance(record, EventOutcome)
             item.event_id = record.event_id

@@ -1,4 +1,4 @@
-"""``vitalstream sink``: consume ``metrics.scored``, ``users`` and ``events.ledger``, keep PostgreSQL
+"""``vitalstream sink``: consume ``metrics.scored``, ``users``, ``events.ledger`` and ``backfill.jobs``, keep PostgreSQL
 current, commit offsets only after the database transaction commits.
 
 The loop is thin and each of its jobs has a module (quix-streams' sink/checkpoint split):

@@ -22,6 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from schemas.records import UserEvent
 from sinks import lifecycle, sql
+from sinks.jobs import JobRow, write_jobs
 from sinks.outcomes import OutcomeRow, latest_outcomes
 from sinks.plan import STAGE, ConnectionState, ObservationPlan, merge_ledger, plan_observations
 from sinks.rows import LedgerRow, ObservationRow
@@ -87,9 +88,10 @@ class Batch:
     user_events: list[UserEvent] = field(default_factory=list)
     outcomes: list[OutcomeRow] = field(default_factory=list)
     replayed_event_ids: set[str] = field(default_factory=set)
+    jobs: list[JobRow] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.observations) + len(self.user_events) + len(self.outcomes)
+        return len(self.observations) + len(self.user_events) + len(self.outcomes) + len(self.jobs)
 
 
 @dataclass(slots=True)
@@ -192,6 +194,8 @@ def write_batch(
             cur.execute(sql.LEDGER_REPLAYED, (sorted(batch.replayed_event_ids),))
         if batch.user_events:
             result.rows["provider_connections"] = len(batch.user_events) - len(result.ignored_user_events)
+        if batch.jobs:
+            result.rows["backfill_jobs"] = write_jobs(cur, batch.jobs)
         if before_commit is not None:
             before_commit(result)
     return result

@@ -20,6 +20,7 @@ from sinks import metrics as m
 from sinks.backpressure import Backpressure
 from sinks.errors import KafkaUnavailable, is_permanent
 from sinks.inbound import Inbound
+from sinks.jobs import JobRow
 from sinks.outcomes import OutcomeRow
 from sinks.rows import ObservationRow
 from sinks.store import Batch, BatchResult, ensure_partitions, months_needing_partitions, write_batch
@@ -43,6 +44,8 @@ def build_batch(items: Sequence[Inbound]) -> Batch:
             batch.user_events.append(row)
         elif isinstance(row, OutcomeRow):
             batch.outcomes.append(row)
+        elif isinstance(row, JobRow):
+            batch.jobs.append(row)
     return batch
 
 

@@ -23,12 +23,13 @@ from schemas.codec import Codec
 from schemas.confidence_model import ConfidenceModel
 from schemas.records import EventOutcome, Observation, RawWebhook
 from schemas.vocabulary import LAB_PREFIX, spec_for
-from streams import quality
+from streams import quality, tracking
 from streams.agents_io import Headers, KeyValueTable, Out, OutputProducer, StreamEvent, bind, send_all
 from streams.confidence import SubjectMetricState, score
 from streams.encoders import RecordEncoder
 from streams.errors import PermanentError, SchemaInvalidError
 from streams.failures import FailedRecord, route
+from streams.generation import tracking_facts_topic
 from streams.metrics import WorkerMetrics
 from streams.normalize import NormalizeResult, normalizer_for, parse_body
 from streams.ping import is_fetched, looks_like_ping
@@ -36,6 +37,8 @@ from streams.tables import TableWriter
 from vitalstream.platform.settings import Settings
 
 """How long an event id is remembered for event-level dedup (the raw topic's retention)."""
+TERRA_SOURCE = "terra"
+"""Only Terra's own deliveries are tracked: a reference is Terra's, and no other source may touch its jobs."""
 
 
 class UnknownMetricError(PermanentError):
@@ -123,6 +126,7 @@ class NormalizeStage(Stage):
         self.seen = seen
         self.seen_writer = TableWriter(seen)
         self.encoder = RecordEncoder(self.codec)
+        self.facts_topic = tracking_facts_topic(self.settings)
 
     async def process(self, events: Sequence[StreamEvent]) -> None:
         outs: list[Out] = []
@@ -144,6 +148,7 @@ class NormalizeStage(Stage):
                     self.metrics.duplicates.labels("normalize").inc()
                     continue
                 payload = parse_body(raw.body)
+                outs.extend(self._tracking_fact(raw, payload))  # whatever becomes of the event (design §13)
                 normalize = normalizer_for(raw.source, self.settings.source_formats)
                 result = normalize(raw, payload)
                 if result.s3_url is not None:
@@ -177,6 +182,13 @@ class NormalizeStage(Stage):
             raise SchemaInvalidError("the downloaded payload is itself an s3_payload event")
         if not looks_like_ping(raw.body):
             raise SchemaInvalidError("an s3_payload event whose type is escaped is not fetched")
+
+    def _tracking_fact(self, raw: RawWebhook, payload: object) -> list[Out]:
+        """The large-request fact of a Terra record, keyed by its reference (none for other records)."""
+        if raw.source != TERRA_SOURCE:
+            return []
+        fact = tracking.fact_of(raw, payload, int(raw.received_at.timestamp() * 1000))
+        return [] if fact is None else [Out(self.facts_topic, fact["r"].encode(), tracking.encode_fact(fact))]
 
     def _seen_recently(self, event_id: str, now_s: int) -> bool:
         stamp = self.seen_writer.get(event_id.encode())

@@ -10,6 +10,8 @@ it produced is acknowledged by the broker, see :mod:`streams.agents_io`):
 - ``score``: ``metrics.normalized`` → table ``confidence`` → ``metrics.scored`` /
   ``metrics.latest`` + quality deltas (internal topic, keyed ``day|metric|provider``);
 - ``quality``: quality deltas → table ``quality-daily`` → ``metrics.quality_daily``;
+- ``tracking``: large-request facts from normalize (internal topic, keyed by ``terra-reference``)
+  → table ``backfill-jobs`` → ``backfill.jobs`` (design §13);
 - ``retry-5s``, ``retry-1m``, ``retry-10m``: retry tiers back to the original topic.
 """
 
@@ -28,14 +30,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
-from streams.agents_io import OutputProducer, worker_producer_config
+from streams.agents_io import OutputProducer, send_all, worker_producer_config
 from streams.consumer import FastDeliveryConsumer
 from streams.expiry import SeenExpiry
 from streams.fetch import FetchStage, payload_fetcher
-from streams.generation import datadir_for, seen_events_changelog
+from streams.generation import datadir_for, seen_events_changelog, tracking_changelog, tracking_facts_topic
 from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
 from streams.topics import ensure_topic, quality_deltas_topic, seen_changelog_config
+from streams.tracking_stage import TrackingStage, status_counts, tick_outs, tracking_tick_s
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.control import app_id_for
@@ -58,7 +61,7 @@ def create_app(
     app_id: str | None = None,
     clock: Callable[[], datetime] | None = None,
     scoring_clock: Callable[[Observation], datetime] | None = None,
-    agents: tuple[str, ...] = ("normalize", "fetch", "score", "quality", "retry"),
+    agents: tuple[str, ...] = ("normalize", "fetch", "score", "quality", "tracking", "retry"),
     web_port: int | None = None,
     generation: int = 0,
     rebuild: bool = False,
@@ -122,28 +125,15 @@ def create_app(
             await producer.close()
 
     if "normalize" in agents:
-        seen_changelog_name = seen_events_changelog(settings)
-        ensure_topic(settings, seen_changelog_name, partitions, config=seen_changelog_config(settings))
-        seen_changelog = app.topic(
-            seen_changelog_name,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=partitions,
-            compacting=True,
+        seen = _table_with_changelog(
+            app,
+            settings,
+            "seen-events",
+            seen_events_changelog(settings),
+            partitions,
+            seen_changelog_config(settings),
             deleting=True,
             retention=float(settings.dedup_window_s),
-            acks=False,
-            internal=True,
-        )
-        seen = app.Table(
-            "seen-events",
-            default=None,
-            key_type=bytes,
-            value_type=bytes,
-            partitions=partitions,
-            changelog_topic=seen_changelog,
         )
         normalize_stage = NormalizeStage(**common, seen=seen)
         raw_topic = app.topic(
@@ -193,6 +183,8 @@ def create_app(
         )
         quality_stage = QualityStage(**common, table=quality_table, generation=generation, emit=not rebuild)
         _batch_agent(app, deltas, "quality", quality_stage.process, within_s)
+    if "tracking" in agents:
+        _tracking(app, settings, common, metrics)
     if "retry" in agents:
         for tier in RETRY_TIERS:
             stage = RetryStage(**common, tier=tier)
@@ -221,6 +213,57 @@ def _fetch_service(app: faust.App, stage: FetchStage) -> None:
             stop.set()
             if self.running is not None:
                 await asyncio.wait([self.running])
+
+
+def _tracking(app: faust.App, settings: Settings, common: dict[str, Any], metrics: WorkerMetrics) -> None:
+    """Large requests (design §13): normalize's facts → table ``backfill-jobs`` → ``backfill.jobs``.
+
+    The facts topic and the table's changelog keep one name across generations, so a switch-over
+    keeps every job; a timer sends each partition a tick (the sweep) and refreshes the gauge."""
+    partitions = spec("backfill.jobs").partitions
+    facts_name = tracking_facts_topic(settings)
+    ensure_topic(settings, facts_name, partitions)
+    facts = app.topic(facts_name, key_serializer="raw", value_serializer="raw", partitions=partitions)
+    changelog_config = {"cleanup.policy": "compact"}
+    jobs = _table_with_changelog(
+        app, settings, "backfill-jobs", tracking_changelog(settings), partitions, changelog_config
+    )
+    stage = TrackingStage(**common, table=jobs, partitions=partitions)
+    _batch_agent(app, facts, "tracking", stage.process, settings.worker_batch_within_ms / 1000)
+
+    @app.timer(tracking_tick_s(settings))  # type: ignore[untyped-decorator]
+    async def _tick_tracking() -> None:
+        for status, n in status_counts(jobs.data.values()).items():
+            metrics.backfill_jobs.labels(status).set(n)
+        await send_all(common["producer"], tick_outs(facts_name, partitions), metrics)
+
+
+def _table_with_changelog(
+    app: faust.App,
+    settings: Settings,
+    table: str,
+    changelog_name: str,
+    partitions: int,
+    config: dict[str, str],
+    **topic_options: Any,
+) -> Any:
+    """A bytes→bytes table whose changelog is named by us (one name across generations), created up front."""
+    ensure_topic(settings, changelog_name, partitions, config=config)
+    changelog = app.topic(
+        changelog_name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        compacting=True,
+        acks=False,
+        internal=True,
+        **topic_options,
+    )
+    return app.Table(
+        table, default=None, key_type=bytes, value_type=bytes, partitions=partitions, changelog_topic=changelog
+    )
 
 
 def _batch_agent(

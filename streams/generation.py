@@ -11,7 +11,8 @@ generation, stops gracefully and starts again as that generation (:mod:`streams.
 - normalize and the retry tiers go on from the offsets of the generation they replace
   (:func:`carry_offsets` copies them to the new group before it first joins);
 - ``seen-events`` (normalize's event-id dedup) keeps one changelog across generations
-  (:func:`seen_events_changelog`), so the dedup window survives a switch.
+  (:func:`seen_events_changelog`), so the dedup window survives a switch; so do the
+  large-request facts topic and table (:func:`tracking_facts_topic`, :func:`tracking_changelog`).
 
 Each generation keeps its local tables in its own directory (:func:`datadir_for`): Faust
 names a table's store after the table, not the app, so two generations sharing a directory
@@ -43,9 +44,19 @@ def seen_events_changelog(settings: Settings) -> str:
     return f"{base_app_id(settings)}-seen-events-changelog"
 
 
+def tracking_facts_topic(settings: Settings) -> str:
+    """The large-request facts normalize sends to the tracking agent, whatever the generation."""
+    return f"{base_app_id(settings)}-backfill-facts"
+
+
+def tracking_changelog(settings: Settings) -> str:
+    """One changelog for the large-request table whatever the generation (a switch keeps the jobs)."""
+    return f"{base_app_id(settings)}-backfill-jobs-changelog"
+
+
 def carried_topics(settings: Settings) -> list[str]:
-    """What a new generation's normalize and retry stages continue from the old one's offsets."""
-    return [settings.topic("webhooks.raw"), *(settings.topic(t) for t in RETRY_TIERS)]
+    """What a new generation's normalize, tracking and retry stages continue from the old one's offsets."""
+    return [settings.topic("webhooks.raw"), tracking_facts_topic(settings), *(settings.topic(t) for t in RETRY_TIERS)]
 
 
 def committed(settings: Settings, group: str, topics: list[str], timeout_s: float = 10.0) -> dict[TopicPartition, int]:

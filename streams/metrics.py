@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 
 class WorkerMetrics:
@@ -66,5 +66,11 @@ class WorkerMetrics:
         self.produce_retries = Counter(
             f"{prefix}_produce_retries",
             "Produce attempts retried because Kafka did not acknowledge",
+            registry=registry,
+        )
+        self.backfill_jobs = Gauge(
+            "vitalstream_backfill_jobs",
+            "Terra large requests in this worker's partitions, by status",
+            ["status"],
             registry=registry,
         )

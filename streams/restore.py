@@ -22,7 +22,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
-from streams.generation import seen_events_changelog
+from streams.generation import seen_events_changelog, tracking_changelog
 from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 
@@ -52,6 +52,7 @@ def table_logs(settings: Settings, app_id: str) -> list[TableLog]:
         TableLog("seen-events", seen_events_changelog(settings)),
         TableLog("confidence", f"{app_id}-confidence-changelog"),
         TableLog("quality-daily", f"{app_id}-quality-daily-changelog"),
+        TableLog("backfill-jobs", tracking_changelog(settings)),
     ]
 
 

@@ -8,6 +8,7 @@ so a test can also scan them for secrets.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from vitalstream.stack import proc
 from vitalstream.stack.ports import free_port, wait_port
 
 SERVICES = ("gateway", "worker", "sink")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -63,6 +65,19 @@ class Pipeline:
 
     def alive(self, service: str) -> bool:
         return proc.alive(self.pids.get(service))
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """``vitalstream ARGS`` with the pipeline's environment (never raises on a non-zero exit)."""
+        return subprocess.run(
+            [sys.executable, "-m", "vitalstream.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def db(self) -> psycopg.Connection[Any]:
         assert self.settings.database_url is not None

@@ -337,6 +337,35 @@ def recompute(since: str | None, max_lag: int, wait_s: float) -> None:
     run_recompute(_settings(), _when(since), max_lag, wait_s)
 
 
+# --- Terra large requests ----------------------------------------------------------------
+
+
+@main.group()
+def backfill() -> None:
+    """Terra large requests (historical backfills) by terra-reference: chunks and status."""
+
+
+@backfill.command("ls")
+@click.option(
+    "--status", type=click.Choice(["processing", "sending", "complete", "incomplete"]), default=None, help="Only these."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def backfill_ls(status: str | None, as_json: bool) -> None:
+    """Large requests, newest first: user, status, chunks received of expected, age."""
+    from vitalstream.backfill_cli import ls
+
+    ls(_settings(), status, as_json)
+
+
+@backfill.command("show")
+@click.argument("reference")
+def backfill_show(reference: str) -> None:
+    """One large request as JSON, with the chunk numbers still missing."""
+    from vitalstream.backfill_cli import show
+
+    show(_settings(), reference)
+
+
 # --- dead letters ------------------------------------------------------------------------
 
 

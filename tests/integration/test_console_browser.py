@@ -30,6 +30,7 @@ from tests.fix_kafka import make_settings
 from tests.fix_payloads import PayloadServer
 from tests.fix_pg import with_search_path
 from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
+from tests.terra_requests import large_request
 from vitalstream.platform.topics import ensure_topics
 from vitalstream.simulate import Delivery, deliveries, send_all
 from vitalstream.stack import proc
@@ -66,16 +67,7 @@ class Console:
     errors: list[str] = field(default_factory=list)
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "vitalstream.cli", *args],
-            env=self.pipeline.env,
-            cwd=ROOT,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return self.pipeline.cli(*args, stdin=stdin)
 
     def outcome(self, event_id: str) -> str | None:
         with self.pipeline.db() as conn:
@@ -190,6 +182,24 @@ def _poison(c: Console, user: str) -> str:
     )
     [event_id] = _send(c, [Delivery("s3_payload", "WITHINGS", user, f"trace-{user}", int(time.time() * 1000), body)])
     return event_id
+
+
+def test_the_backfill_page_lists_the_tracked_large_requests(open_page: Any, console: Console) -> None:
+    """Runs before the page tour, so the screenshot of ``/backfill`` shows a real request."""
+    p = console.pipeline
+    reference = f"ref-{uuid.uuid4().hex[:8]}"
+    large_request(p.gateway_url, p.terra_secret, reference, "console-u9", [1, 2], expected=2)
+
+    def complete() -> bool:
+        with p.db() as conn:
+            row = conn.execute("SELECT status FROM backfill_jobs WHERE reference = %s", (reference,)).fetchone()
+        return row is not None and row[0] == "complete"
+
+    p.wait_for(complete, 90, "the large request in backfill_jobs")
+    page = open_page("viewer")
+    page.goto("/backfill")
+    row = page.locator("tbody tr", has_text=reference)
+    assert row.count() == 1 and "complete" in row.inner_text() and "console-u9" in row.inner_text()
 
 
 def test_each_role_logs_in_and_sees_what_it_may(open_page: Any, console: Console) -> None:

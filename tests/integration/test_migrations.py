@@ -16,7 +16,14 @@ from tests.fix_pg import with_search_path
 from tests.fix_sink import quality_drift
 
 LEDGER_COLUMNS = ("outcome_at", "ledger_offset", "source", "event_type", "observations", "rejected")
-TABLES = {"observations", "latest_metrics", "provider_connections", "ingested_events", "data_quality_daily"}
+TABLES = {
+    "observations",
+    "latest_metrics",
+    "provider_connections",
+    "ingested_events",
+    "data_quality_daily",
+    "backfill_jobs",
+}
 VIEWS = {"webhook_processing_stats", "data_quality_trends", "pipeline_stats", "analyst_connections"}
 
 
@@ -32,7 +39,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0009"
+    assert migrate.current(database_url, schema) == migrate.head() == "0010"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables

@@ -1,13 +1,17 @@
-"""PostgreSQL service roles (migrations 0007 and 0009) on the real server: each login can do its job and no more."""
+"""PostgreSQL service roles (migrations 0007, 0009, 0010) on the real server: each login can do its job and no more."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 
+from sinks.jobs import UPSERT_JOBS, JobRow
 from tests.fix_secure import login_url
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 pytestmark = pytest.mark.secure
 
@@ -42,12 +46,16 @@ def test_sink_role_writes_its_rows_but_cannot_drop_truncate_or_read_personal_col
             ("connected", "ref-1")
         ]
         conn.execute("SELECT ensure_observation_partitions(now() + interval '2 years', 1)")
+        job = JobRow("ref-1", "terra", "sending", "u1", 3, 1, [1], None, None, NOW, NOW, NOW)
+        conn.cursor().executemany(UPSERT_JOBS, [job, job._replace(status="complete", chunks=[1, 2, 3])])
+        assert conn.execute("SELECT status FROM backfill_jobs").fetchall() == [("complete",)]
         for statement in (
             "SELECT sex FROM provider_connections",
             "SELECT birth_year FROM provider_connections",
             "SELECT * FROM provider_connections",
             "TRUNCATE latest_metrics",
             "TRUNCATE ingested_events",
+            "TRUNCATE backfill_jobs",
             "DROP TABLE observations",
             "DROP TABLE latest_metrics",
             "CREATE TABLE sneaky (x int)",
@@ -62,11 +70,13 @@ def test_analyst_role_sees_no_personal_columns_and_writes_nothing(
         conn.execute("SELECT * FROM analyst_connections").fetchall()
         conn.execute("SELECT * FROM pipeline_stats").fetchall()  # the view reads connections on its owner's rights
         conn.execute("SELECT subject, value FROM latest_metrics").fetchall()
+        conn.execute("SELECT reference, status, chunks FROM backfill_jobs").fetchall()
         for statement in (
             "SELECT reference_id FROM provider_connections",
             "SELECT sex, birth_year FROM provider_connections",
             "INSERT INTO ingested_events (event_id, outcome, stage) VALUES ('x', 'processed', 's')",
             "DELETE FROM latest_metrics",
+            "DELETE FROM backfill_jobs",
         ):
             assert _refused(conn, statement), statement
         columns = {
@@ -88,6 +98,7 @@ def test_reader_role_reads_current_values_and_observations_only(
             "SELECT * FROM provider_connections",
             "SELECT * FROM ingested_events",
             "DELETE FROM latest_metrics",
+            "DELETE FROM backfill_jobs",
         ):
             assert _refused(conn, statement), statement
 

@@ -127,6 +127,16 @@ def samples() -> list[records._Record]:
             rebuilt_records=12,
             switched_by="ops",
         ),
+        records.BackfillJob(
+            reference="ref-1",
+            status="sending",
+            first_seen_at=NOW,
+            last_seen_at=NOW,
+            updated_at=NOW,
+            user_id="u1",
+            expected_payloads=3,
+            chunks=[1, 2],
+        ),
     ]
 
 

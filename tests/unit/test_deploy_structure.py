@@ -53,6 +53,7 @@ ALERT_METRICS = {
     "vitalstream_stage_stuck",
     "vitalstream_terra_delivery_gap",
     "vitalstream_worker_fetch_outcomes_total",
+    "vitalstream_backfill_jobs",
 }
 DASHBOARD_PANELS = {
     # title: metrics its queries must use

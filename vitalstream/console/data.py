@@ -112,7 +112,10 @@ async def backfill_jobs(conn: AsyncConnection[Any]) -> list[dict[str, Any]] | No
     if not row or not row[0]:
         return None
     async with conn.cursor(row_factory=dict_row) as dcur:
-        await dcur.execute("SELECT * FROM backfill_jobs ORDER BY 1 DESC LIMIT 200")
+        await dcur.execute(
+            "SELECT reference, user_id, status, expected_payloads, received_chunks, first_seen_at, last_seen_at"
+            " FROM backfill_jobs ORDER BY last_seen_at DESC LIMIT 200"
+        )
         return await dcur.fetchall()
 
 

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     dedup_window_s: int = Field(
         7 * 24 * 3600, ge=60, description="How long normalize remembers a finished event id (as long as webhooks.raw)."
     )
+    backfill_incomplete_after_s: float = Field(
+        6 * 3600,
+        gt=0,
+        description="A Terra large request with chunks missing and no news for this long is marked incomplete.",
+    )
 
     # --- sink ---
     sink_metrics_port: int = 9102
