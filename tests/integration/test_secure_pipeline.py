@@ -5,44 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 
 from gateway.signatures import terra_header
-from tests.fix_pg import with_search_path
-from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
-from tests.fix_secure import SecureKafka, login_url
+from tests.fix_pipeline import SERVICES, Pipeline
 from vitalstream.simulate import deliveries, send_all
 
 pytestmark = pytest.mark.secure
 
 EXAMPLES = Path(__file__).parents[1] / "data" / "terra" / "examples"
 WEBHOOKS = 60
-
-
-@pytest.fixture
-def secure_pipeline(
-    secure_kafka: SecureKafka,
-    database_url: str,
-    db_schema: str,
-    db_logins: dict[str, tuple[str, str]],
-    tmp_path: Path,
-) -> Iterator[Pipeline]:
-    settings = secure_kafka.prepare(database_url=SecretStr(with_search_path(database_url, db_schema)))
-    env = pipeline_env(settings, tmp_path)
-    without_db = {k: v for k, v in env.items() if k != "VITALSTREAM_DATABASE_URL"}
-    p = Pipeline(settings, tmp_path, env)
-    p.service_env = {name: {**without_db, **secure_kafka.env(name)} for name in SERVICES}
-    p.service_env["sink"]["VITALSTREAM_DATABASE_URL"] = login_url(database_url, db_schema, db_logins["sink"])
-    for service in SERVICES:
-        p.start(service)
-    yield p
-    for service in list(p.pids):
-        p.stop(service)
 
 
 async def _post_terra(url: str, secret: str, body: bytes) -> int:
