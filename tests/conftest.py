@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.fix_sink",
     "tests.fix_registry",
     "tests.fix_secure",
+    "tests.secure_guard",
+    "pytester",
 ]
