@@ -402,8 +402,9 @@ class SecureStack:
         }
 
     def database_env(self, admin_url: str) -> dict[str, dict[str, str]]:
-        """A login per service role on the local server (migrated first): the sink's and the analyst's URL;
-        ops keeps the owner's URL (migrations, retention)."""
+        """A login per service role on the local server (migrated first), by process: the sink's, the
+        analyst's, the gateway's (its ``/health`` document: ``vs_health``) and the console's URL; ops
+        keeps the owner's URL (migrations, retention, API keys and console accounts)."""
         from vitalstream.stack.postgres import SERVICE_LOGINS, ensure_login_role
 
         passwords = self.passwords(tuple(f"db:{n}" for n in SERVICE_LOGINS))
@@ -411,6 +412,8 @@ class SecureStack:
         return {
             "sink": {"VITALSTREAM_DATABASE_URL": urls["sink"]},
             "analyst": {"VITALSTREAM_DATABASE_URL": urls["analyst"]},
+            "gateway": {"VITALSTREAM_DATABASE_URL": urls["health"]},
+            "console": {"VITALSTREAM_DATABASE_URL": urls["console"]},
             "ops": {"VITALSTREAM_DATABASE_URL": admin_url},
         }
 
@@ -463,7 +466,8 @@ def provision_stack(
 ) -> dict[str, dict[str, str]]:
     """Users, ACLs and (on the local server) database logins for every principal; writes their env files.
 
-    Returns each principal's variables: a service started by the stack gets its own on top of ``stack.env``.
+    Returns each principal's variables (and the console's: ops on Kafka, its own database login): a
+    service started by the stack gets its own on top of ``stack.env``.
     """
     from vitalstream.platform import kafka
 
@@ -476,6 +480,7 @@ def provision_stack(
             "PostgreSQL: VITALSTREAM_DATABASE_URL given: create the service logins yourself (README 'Least privilege')"
         )
     envs = {name: {**kafka_env[name], **db_env.get(name, {})} for name in PRINCIPALS}
+    envs["console"] = {**kafka_env["ops"], **db_env.get("console", {})}  # on Kafka the console acts as ops
     stack.write_env_files(envs)
     print(f"Kafka: SASL_SSL principals {', '.join(PRINCIPALS)} with ACLs; env files in {stack.principals}/")
     return envs
