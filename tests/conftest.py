@@ -8,4 +8,6 @@ pytest_plugins = [
     "tests.fix_registry",
     "tests.fix_secure",
     "tests.fix_payloads",
+    "tests.secure_guard",
+    "pytester",
 ]

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from tests.fix_kafka import make_settings
 from tests.fix_pg import with_search_path
+from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
 from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
 from vitalstream.platform.topics import ensure_topics
@@ -106,3 +107,27 @@ def login_url(database_url: str, schema: str, login: tuple[str, str]) -> str:
     from vitalstream.stack.postgres import with_credentials
 
     return with_search_path(with_credentials(database_url, *login), schema)
+
+
+@pytest.fixture
+def secure_pipeline(
+    secure_kafka: SecureKafka,
+    database_url: str,
+    db_schema: str,
+    db_logins: dict[str, tuple[str, str]],
+    tmp_path: Path,
+) -> Iterator[Pipeline]:
+    """Gateway, worker and sink each on its own Kafka principal, the sink on its own database login.
+
+    ``p.settings`` (what a test checks with) is the broker's super user and the schema's owner."""
+    settings = secure_kafka.prepare(database_url=SecretStr(with_search_path(database_url, db_schema)))
+    env = pipeline_env(settings, tmp_path)
+    without_db = {k: v for k, v in env.items() if k != "VITALSTREAM_DATABASE_URL"}
+    p = Pipeline(settings, tmp_path, env)
+    p.service_env = {name: {**without_db, **secure_kafka.env(name)} for name in SERVICES}
+    p.service_env["sink"]["VITALSTREAM_DATABASE_URL"] = login_url(database_url, db_schema, db_logins["sink"])
+    for service in SERVICES:
+        p.start(service)
+    yield p
+    for service in list(p.pids):
+        p.stop(service)

@@ -9,11 +9,13 @@ import click
 from vitalstream.platform.settings import Settings
 from vitalstream.progress import progress_bar
 from vitalstream.stack.launcher import stack_dir
+from vitalstream.stack.secure import stack_principal
 
 
 def run_recompute(settings: Settings, since: datetime | None, max_lag: int, wait_s: float) -> None:
     from streams.recompute import recompute
 
+    settings = stack_principal(settings, stack_dir(), "recompute")
     start = "earliest retained offset" if since is None else f"first record at or after {since.isoformat()}"
     logfile = stack_dir() / "logs" / "recompute.log"  # the rebuild's Faust log: not for the terminal
     logfile.parent.mkdir(parents=True, exist_ok=True)

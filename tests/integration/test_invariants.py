@@ -1,12 +1,15 @@
 """design §10 on the real pipeline: a few thousand simulated webhooks with duplicates, late
 arrivals, several providers per subject and a sprinkle of poison, then every invariant checked
-against an independent model (``tests/model.py``)."""
+against an independent model (``tests/model.py``). The same checks run in secure mode (issue 14):
+every service on its own Kafka principal and the sink on its own database login, on fewer webhooks."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from typing import Any
+
+import pytest
 
 from schemas import deadletter as H
 from schemas.codec import Codec
@@ -20,6 +23,7 @@ from vitalstream.platform import kafka
 from vitalstream.simulate import deliveries, send_all
 
 WEBHOOKS = 1500
+SECURE_WEBHOOKS = 300
 LEDGER_TABLES = ("latest_metrics", "observations", "ingested_events", "data_quality_daily")
 
 
@@ -52,12 +56,28 @@ def quiescent(p: Pipeline, expected_ids: set[str]) -> bool:
 
 
 def test_design_invariants_hold(pipeline: Pipeline) -> None:
-    p = pipeline
-    items = list(deliveries(WEBHOOKS, users=25, duplicates=0.05, late=0.05, poison=0.02, seed=11))
+    check_invariants(pipeline, WEBHOOKS, users=25)
+
+
+@pytest.mark.secure
+def test_design_invariants_hold_with_every_service_on_its_own_principal(secure_pipeline: Pipeline) -> None:
+    check_invariants(secure_pipeline, SECURE_WEBHOOKS, users=10)
+    for service, env in secure_pipeline.service_env.items():
+        assert env["VITALSTREAM_KAFKA_USERNAME"] == service
+        text = secure_pipeline.log(service).read_text(errors="replace")
+        assert "AUTHORIZATION_FAILED" not in text and "Authorization failed" not in text, service
+        assert env["VITALSTREAM_KAFKA_PASSWORD"] not in text, service
+
+
+def check_invariants(p: Pipeline, webhooks: int, users: int) -> None:
+    """design §10 after ``webhooks`` simulated deliveries (duplicates, late data, poison) for ``users`` people.
+
+    Checks read and write with ``p.settings``: in secure mode the broker's super user and the schema's owner."""
+    items = list(deliveries(webhooks, users=users, duplicates=0.05, late=0.05, poison=0.02, seed=11))
     stats = asyncio.run(send_all(f"{p.gateway_url}/webhooks/terra", p.terra_secret, items, rate=250))
-    assert stats.errors == 0 and stats.sent == WEBHOOKS
+    assert stats.errors == 0 and stats.sent == webhooks
     accepted_ids = set(stats.accepted_ids.values())
-    assert stats.by_status.get(202, 0) + stats.by_status.get(200, 0) == WEBHOOKS, stats.by_status
+    assert stats.by_status.get(202, 0) + stats.by_status.get(200, 0) == webhooks, stats.by_status
 
     # §10.1: the ids answered 2xx are exactly the distinct ids in webhooks.raw.
     raw_ids = raw_event_ids(p)

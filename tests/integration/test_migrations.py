@@ -39,7 +39,7 @@ def test_upgrade_creates_everything_in_the_schema_and_is_idempotent(database_url
     assert migrate.current(database_url, schema) is None
     migrate.upgrade(database_url, schema)
     migrate.upgrade(database_url, schema)
-    assert migrate.current(database_url, schema) == migrate.head() == "0010"
+    assert migrate.current(database_url, schema) == migrate.head() == "0011"
     with psycopg.connect(database_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         assert TABLES | {"alembic_version", "observations_default"} <= tables

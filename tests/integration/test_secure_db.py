@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 
 from sinks.jobs import UPSERT_JOBS, JobRow
 from tests.fix_secure import login_url
@@ -25,6 +26,11 @@ UPSERT_CONNECTION = (
 
 def _connect(database_url: str, schema: str, login: tuple[str, str]) -> psycopg.Connection[Any]:
     return psycopg.connect(login_url(database_url, schema, login), autocommit=True)
+
+
+def _allowed(conn: psycopg.Connection[Any], *statements: str) -> list[str]:
+    """The statements that were not refused (each on its own: autocommit)."""
+    return [s for s in statements if not _refused(conn, s)]
 
 
 def _refused(conn: psycopg.Connection[Any], statement: str) -> bool:
@@ -110,3 +116,59 @@ def test_sslmode_in_the_url_is_honoured(
     url = login_url(database_url, db_schema, db_logins["reader"]) + "&sslmode=require"
     with pytest.raises(psycopg.OperationalError, match="SSL"):
         psycopg.connect(url, connect_timeout=5).close()
+
+
+def test_health_role_counts_what_health_reports_and_nothing_more(
+    database_url: str, db_schema: str, db_logins: dict[str, tuple[str, str]]
+) -> None:
+    from vitalstream.health import _db_probe
+    from vitalstream.platform.settings import Settings
+
+    url = login_url(database_url, db_schema, db_logins["health"])
+    assert _db_probe(Settings(database_url=SecretStr(url)))["latest"] == 0  # the real query
+    with psycopg.connect(url, autocommit=True) as conn:
+        allowed = _allowed(
+            conn,
+            "SELECT event_id FROM ingested_events",
+            "SELECT subject, value FROM latest_metrics",
+            "SELECT * FROM provider_connections",
+            "SELECT * FROM console_accounts",
+            "INSERT INTO ingested_events (event_id, outcome, stage) VALUES ('x', 'processed', 's')",
+            "UPDATE latest_metrics SET confidence = 0",
+            "TRUNCATE latest_metrics",
+        )
+    assert allowed == []
+
+
+async def test_console_role_runs_its_pages_and_keeps_off_personal_and_key_tables(
+    database_url: str, db_schema: str, db_logins: dict[str, tuple[str, str]]
+) -> None:
+    from vitalstream.console import accounts, audit, data
+
+    url = login_url(database_url, db_schema, db_logins["console"])
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        assert await accounts.add_account(conn, "ada", "viewer", "a long enough password 1")
+        session_id, _csrf = await accounts.start_session(conn, "ada", 60)
+        assert await accounts.find_session(conn, session_id) is not None
+        await audit.record(conn, actor="ada", role="viewer", action="login", outcome="ok")
+        assert [e.action for e in await audit.recent(conn)] == ["login"]
+        await data.overview(conn)
+        await data.quality(conn, 7)
+        await data.subject_metrics(conn, "s1")
+        await data.metric_history(conn, "s1", "heart_rate")
+        await data.backfill_jobs(conn)
+        await accounts.end_session(conn, session_id)
+        assert await accounts.remove_account(conn, "ada")
+    with psycopg.connect(url, autocommit=True) as sync:
+        allowed = _allowed(
+            sync,
+            "SELECT reference_id FROM provider_connections",
+            "SELECT * FROM provider_connections",
+            "SELECT * FROM api_keys",
+            "INSERT INTO latest_metrics (subject) VALUES ('x')",
+            "DELETE FROM ingested_events",
+            "TRUNCATE console_audit",
+            "DROP TABLE console_accounts",
+            "CREATE TABLE sneaky (x int)",
+        )
+    assert allowed == []

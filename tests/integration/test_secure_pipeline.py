@@ -4,45 +4,23 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 
 from gateway.signatures import terra_header
-from tests.fix_pg import with_search_path
-from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
-from tests.fix_secure import SecureKafka, login_url
+from tests.fix_pipeline import SERVICES, Pipeline
+from tests.fix_secure import SecureKafka
 from vitalstream.simulate import deliveries, send_all
 
 pytestmark = pytest.mark.secure
 
 EXAMPLES = Path(__file__).parents[1] / "data" / "terra" / "examples"
 WEBHOOKS = 60
-
-
-@pytest.fixture
-def secure_pipeline(
-    secure_kafka: SecureKafka,
-    database_url: str,
-    db_schema: str,
-    db_logins: dict[str, tuple[str, str]],
-    tmp_path: Path,
-) -> Iterator[Pipeline]:
-    settings = secure_kafka.prepare(database_url=SecretStr(with_search_path(database_url, db_schema)))
-    env = pipeline_env(settings, tmp_path)
-    without_db = {k: v for k, v in env.items() if k != "VITALSTREAM_DATABASE_URL"}
-    p = Pipeline(settings, tmp_path, env)
-    p.service_env = {name: {**without_db, **secure_kafka.env(name)} for name in SERVICES}
-    p.service_env["sink"]["VITALSTREAM_DATABASE_URL"] = login_url(database_url, db_schema, db_logins["sink"])
-    for service in SERVICES:
-        p.start(service)
-    yield p
-    for service in list(p.pids):
-        p.stop(service)
 
 
 async def _post_terra(url: str, secret: str, body: bytes) -> int:
@@ -77,3 +55,28 @@ def test_webhooks_reach_latest_metrics_with_every_service_on_its_own_principal(s
         log = p.log(service).read_text()
         assert "AUTHORIZATION_FAILED" not in log and "Authorization failed" not in log, f"{service}: {log[-2000:]}"
         assert p.service_env[service]["VITALSTREAM_KAFKA_PASSWORD"] not in log
+
+
+def test_recompute_runs_and_switches_over_on_its_own_principal(
+    secure_pipeline: Pipeline, secure_kafka: SecureKafka
+) -> None:
+    """`vitalstream recompute` as the recompute principal: rebuild, publish, write `control`; the live
+    worker (its own principal) then joins the new generation."""
+    p = secure_pipeline
+    items = list(deliveries(20, users=3, seed=15))
+    stats = asyncio.run(send_all(f"{p.gateway_url}/webhooks/terra", p.terra_secret, items, rate=100))
+    assert stats.errors == 0, stats.by_status
+    p.wait_for(lambda: _count(p, "SELECT count(*) FROM latest_metrics") > 0, 120, "rows in latest_metrics")
+    env = {**p.service_env["worker"], **secure_kafka.env("recompute")}
+    done = subprocess.run(
+        [sys.executable, "-m", "vitalstream.cli", "recompute", "--max-lag", "0", "--wait", "90"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "switched: the live worker now runs" in done.stdout, done.stdout + done.stderr[-2000:]
+    p.wait_for(lambda: _count(p, "SELECT min(generation) FROM latest_metrics") > 0, 60, "the rebuilt state in Postgres")
+    assert env["VITALSTREAM_KAFKA_PASSWORD"] not in done.stdout + done.stderr

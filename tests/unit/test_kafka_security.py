@@ -103,3 +103,25 @@ def test_compose_setup_keeps_the_broker_secrets_out_of_the_services_volume(
     monkeypatch.delenv("KAFKA_BROKER_PASSWORD")
     with pytest.raises(SystemExit, match="KAFKA_BROKER_PASSWORD"):
         compose_secure.setup(tmp_path / "again", tmp_path / "ca2")
+
+
+def test_the_stack_cli_acts_as_recompute_only_where_it_would_act_as_ops(tmp_path: Path) -> None:
+    stack = secure.SecureStack(tmp_path)
+    security = secure.BrokerSecurity(secure.Tls(tmp_path / "tls"), "pw")
+    stack.write_env_files({"recompute": {"VITALSTREAM_DATABASE_URL": "x", **security.client_env("recompute", "r-pw")}})
+    ops = _sasl(tmp_path, kafka_username="ops")
+    as_recompute = secure.stack_principal(ops, tmp_path, "recompute")
+    assert as_recompute.kafka_username == "recompute"
+    assert as_recompute.kafka_password is not None and as_recompute.kafka_password.get_secret_value() == "r-pw"
+    assert as_recompute.database_url == ops.database_url  # the Kafka identity only
+    analyst = _sasl(tmp_path, kafka_username="analyst")
+    assert secure.stack_principal(analyst, tmp_path, "recompute") is analyst  # chosen on purpose: kept
+    assert secure.stack_principal(ops, tmp_path / "plaintext", "recompute") is ops  # no principals/ here
+
+
+def test_recompute_may_switch_generations_but_not_read_webhooks_or_users() -> None:
+    bindings = secure.acl_bindings("recompute", "p.", "p.")
+    writes = {b.name for b in bindings if b.operation.name == "WRITE"}
+    reads = {b.name for b in bindings if b.operation.name == "READ"}
+    assert "p.control" in writes and "p.control" in reads
+    assert not {"p.webhooks.", "p.users", "p.webhooks.raw"} & (writes | reads)

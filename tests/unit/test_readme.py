@@ -62,3 +62,33 @@ def test_every_metric_is_in_the_vocabulary_table_with_its_unit() -> None:
     section = README.split("## Metric vocabulary", 1)[1].split("\n## ", 1)[0]
     missing = [name for name, spec in VOCABULARY.items() if f"`{name}` {spec.unit}" not in section]
     assert missing == []
+
+
+def _acl_rows() -> dict[str, list[str]]:
+    """README 'Least privilege' ACL table: principal → [topics, groups, cluster] cells."""
+    section = README.split("### Least privilege", 1)[1].split("\n### ", 1)[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[1:]}
+
+
+def _token(grant: object) -> str:
+    from vitalstream.stack.secure import Grant
+
+    assert isinstance(grant, Grant)
+    return f"{grant.name}*" if grant.prefixed else grant.name
+
+
+def test_the_acl_table_in_the_readme_is_acl_table() -> None:
+    """Same principals; per row, exactly the resources of its grants (`name`, `prefix*`) and its cluster rights."""
+    from vitalstream.stack.secure import ACL_TABLE
+
+    rows = _acl_rows()
+    assert list(rows) == list(ACL_TABLE)
+    for principal, grants in ACL_TABLE.items():
+        topics, groups, cluster = rows[principal]
+        want_topics = {_token(g) for g in grants if g.kind in ("topic", "internal")}
+        want_groups = {_token(g) for g in grants if g.kind == "group"}
+        want_cluster = {op.title().replace("_", "") for g in grants if g.kind == "cluster" for op in g.operations}
+        assert set(re.findall(r"`([^`]+)`", topics)) == want_topics, principal
+        assert set(re.findall(r"`([^`]+)`", groups)) == want_groups, principal
+        assert {c.strip() for c in cluster.split(",") if c.strip() not in ("", "—")} == want_cluster, principal

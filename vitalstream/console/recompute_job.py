@@ -18,6 +18,7 @@ import orjson
 
 from vitalstream.platform.settings import Settings
 from vitalstream.stack.launcher import StackPaths, stack_dir
+from vitalstream.stack.secure import stack_principal
 
 # The rebuild runs a Faust worker, which redirects sys.stdout to its logger: write to the real fd 1.
 _OUT = os.fdopen(os.dup(1), "w", buffering=1)
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env_file = StackPaths(stack_dir()).env  # the same settings as the console: env, else the local stack's
         settings = Settings(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
+        settings = stack_principal(settings, stack_dir(), "recompute")  # ops may not run a worker generation
         report = recompute(settings, since=args.since, progress=progress)
     except Exception as exc:  # reported to the console's page, not as a traceback
         _emit({"error": f"{type(exc).__name__}: {exc}"})

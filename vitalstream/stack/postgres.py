@@ -206,8 +206,10 @@ SERVICE_LOGINS: dict[str, str] = {
     "sink": "vitalstream_sink",
     "reader": "vitalstream_reader",
     "analyst": "vitalstream_analyst",
+    "health": "vitalstream_health",
+    "console": "vitalstream_console",
 }
-"""Login role per service (``vs_<name>``) → the NOLOGIN role (migrations 0007, 0009) it is a member of."""
+"""Login role per service (``vs_<name>``) → the NOLOGIN role (migrations 0007, 0009, 0011) it is a member of."""
 
 
 def ensure_login_role(admin_url: str, name: str, password: str) -> str:

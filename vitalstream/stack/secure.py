@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from vitalstream.stack.kafka import KafkaBroker
 
-PRINCIPALS: tuple[str, ...] = ("gateway", "worker", "sink", "ops", "analyst", "api")
+PRINCIPALS: tuple[str, ...] = ("gateway", "worker", "sink", "ops", "analyst", "api", "recompute")
 BROKER_USER = "broker"
 MECHANISM = "SCRAM-SHA-512"
 SCRAM_ITERATIONS = 8192
@@ -64,6 +64,13 @@ READ = ("READ", "DESCRIBE")
 WRITE = ("WRITE", "DESCRIBE")
 WORKER_INPUTS = ("metrics.normalized", "control")
 SINK_INPUTS = ("metrics.scored", "users", "metrics.quality_daily", "events.ledger", "backfill.jobs")
+WORKER_INTERNAL = Grant(
+    "internal",
+    "worker",
+    ("READ", "WRITE", "CREATE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"),
+    prefixed=True,
+)
+"""Faust's changelogs, the dedup changelog, quality deltas, the assignor topic; every generation's."""
 REPLAY_TARGETS = ("metrics.normalized", "metrics.scored", "users", "metrics.quality_daily", "events.ledger")
 """Topics a dead letter can come from: ``dlq replay`` re-publishes it there."""
 
@@ -83,12 +90,7 @@ ACL_TABLE: dict[str, tuple[Grant, ...]] = {
         *(Grant("topic", t, READ) for t in WORKER_INPUTS),
         Grant("topic", "metrics.", WRITE, prefixed=True),
         *(Grant("topic", t, WRITE) for t in ("users", "ops.events", "events.ledger", "dlq", "backfill.jobs")),
-        Grant(
-            "internal",
-            "worker",
-            ("READ", "WRITE", "CREATE", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"),
-            prefixed=True,
-        ),  # Faust's changelogs, the dedup changelog, quality deltas, the assignor topic; every generation
+        WORKER_INTERNAL,
         Grant("group", "worker", READ, prefixed=True),  # its groups, every generation's, its ephemeral readers'
         Grant("group", "restore", READ),
         Grant("cluster", "", ("IDEMPOTENT_WRITE",)),
@@ -116,6 +118,16 @@ ACL_TABLE: dict[str, tuple[Grant, ...]] = {
     "api": (  # the read API's live feed (/v1/stream) follows the current values
         Grant("topic", "metrics.latest", READ),
         Grant("group", "api", READ, prefixed=True),
+    ),
+    "recompute": (  # `vitalstream recompute`: the score and quality agents of a new generation, then the switch
+        Grant("topic", "metrics.normalized", READ),
+        Grant("topic", "control", ("READ", "WRITE", "DESCRIBE")),  # the live generation, then the switch-over
+        Grant("topic", "metrics.", WRITE, prefixed=True),  # re-scored observations, the complete state
+        *(Grant("topic", t, WRITE) for t in ("events.ledger", "dlq")),  # what the score agent writes besides
+        WORKER_INTERNAL,  # the new generation's tables and quality deltas (and reading them back)
+        Grant("group", "worker", READ, prefixed=True),  # the new generation's group: start offsets, members
+        Grant("group", "recompute", READ, prefixed=True),  # its ephemeral readers (recompute.…)
+        Grant("cluster", "", ("IDEMPOTENT_WRITE",)),
     ),
 }
 """Who may do what (design §3, issue 14). Nothing here: denied (``allow.everyone.if.no.acl.found=false``)."""
@@ -391,8 +403,9 @@ class SecureStack:
         }
 
     def database_env(self, admin_url: str) -> dict[str, dict[str, str]]:
-        """A login per service role on the local server (migrated first): the sink's and the analyst's URL;
-        ops keeps the owner's URL (migrations, retention)."""
+        """A login per service role on the local server (migrated first), by process: the sink's, the
+        analyst's, the gateway's (its ``/health`` document: ``vs_health``) and the console's URL; ops
+        keeps the owner's URL (migrations, retention, API keys and console accounts)."""
         from vitalstream.stack.postgres import SERVICE_LOGINS, ensure_login_role
 
         passwords = self.passwords(tuple(f"db:{n}" for n in SERVICE_LOGINS))
@@ -400,13 +413,34 @@ class SecureStack:
         return {
             "sink": {"VITALSTREAM_DATABASE_URL": urls["sink"]},
             "analyst": {"VITALSTREAM_DATABASE_URL": urls["analyst"]},
+            "gateway": {"VITALSTREAM_DATABASE_URL": urls["health"]},
+            "console": {"VITALSTREAM_DATABASE_URL": urls["console"]},
             "ops": {"VITALSTREAM_DATABASE_URL": admin_url},
         }
 
+    def principal_env(self, name: str) -> dict[str, str] | None:
+        """What :meth:`write_env_files` wrote for ``name`` (None: no such file)."""
+        try:
+            text = (self.principals / f"{name}.env").read_text()
+        except OSError:
+            return None
+        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
     def write_env_files(self, envs: dict[str, dict[str, str]]) -> None:
         """``principals/<name>.env``: what a process needs to act as that principal (``set -a; . file``)."""
+        self.principals.mkdir(parents=True, exist_ok=True)
         for name, env in envs.items():
             _write_private(self.principals / f"{name}.env", "".join(f"{k}={v}\n" for k, v in env.items()).encode())
+
+
+def stack_principal(settings: Settings, root: Path, name: str) -> Settings:
+    """``settings`` on the secure local stack's principal ``name`` when they act as its ops principal
+    (the CLI's and the console's identity, from ``stack.env``) and ``up --secure`` made ``name``;
+    otherwise unchanged (plaintext, another cluster, or a principal chosen on purpose)."""
+    env = SecureStack(root).principal_env(name)
+    if env is None or settings.kafka_username != "ops":
+        return settings
+    return with_principal(settings, env_settings({k: v for k, v in env.items() if k.startswith("VITALSTREAM_KAFKA_")}))
 
 
 def storage_mode(kafka_dir: Path, secure: bool) -> BrokerSecurity | None:
@@ -433,7 +467,8 @@ def provision_stack(
 ) -> dict[str, dict[str, str]]:
     """Users, ACLs and (on the local server) database logins for every principal; writes their env files.
 
-    Returns each principal's variables: a service started by the stack gets its own on top of ``stack.env``.
+    Returns each principal's variables (and the console's: ops on Kafka, its own database login): a
+    service started by the stack gets its own on top of ``stack.env``.
     """
     from vitalstream.platform import kafka
 
@@ -446,6 +481,7 @@ def provision_stack(
             "PostgreSQL: VITALSTREAM_DATABASE_URL given: create the service logins yourself (README 'Least privilege')"
         )
     envs = {name: {**kafka_env[name], **db_env.get(name, {})} for name in PRINCIPALS}
+    envs["console"] = {**kafka_env["ops"], **db_env.get("console", {})}  # on Kafka the console acts as ops
     stack.write_env_files(envs)
     print(f"Kafka: SASL_SSL principals {', '.join(PRINCIPALS)} with ACLs; env files in {stack.principals}/")
     return envs
