@@ -40,6 +40,7 @@ from sinks.dead_lettering import DeadLetterer
 from sinks.deadletter import error_class
 from sinks.fastdecode import ScoredReader
 from sinks.inbound import SCORED, TOPICS, Inbound, MessageLike, decode
+from sinks.reconcile import ReconcileGauges, start_reconciler
 from sinks.rows import ObservationRow
 from sinks.store import BatchResult, make_pool, record_scoring_settings
 from sinks.writer import BatchWriter, build_batch, count
@@ -110,16 +111,9 @@ class Sink:
 
     # --- the loop ------------------------------------------------------------------------
     def step(self, timeout_s: float | None = None) -> int:
-        """Consume up to one batch (size or max wait, whichever first) and handle it."""
+        """Consume one batch (what is ready, see :meth:`_next_batch`) and handle it."""
         wait = self.settings.sink_batch_max_wait_ms / 1000 if timeout_s is None else timeout_s
-        size = self.settings.sink_batch_size
-        msgs: list[Message] = []
-        if self._inflight is not None:
-            msgs = self.consumer.consume(num_messages=size, timeout=0)  # what is fetched already
-            if not msgs:  # nothing to overlap with: finish the batch in flight before waiting
-                self.finish()
-        if not msgs:
-            msgs = self.consumer.consume(num_messages=size, timeout=wait)
+        msgs = self._next_batch(wait)
         good = []
         for msg in msgs:
             err = msg.error()
@@ -134,6 +128,25 @@ class Sink:
         else:
             self.finish()
         return len(good)
+
+    def _next_batch(self, wait_s: float) -> list[Message]:
+        """Up to ``sink_batch_size`` records, written as soon as nothing more is ready.
+
+        librdkafka's ``consume(n, timeout)`` returns only once it has ``n`` records or the
+        timeout passed, so a batch is gathered in steps: what is fetched already; else (with
+        the batch in flight finished first: nothing to overlap with) the first record to
+        arrive within ``wait_s``, then what came with it (waiting ``sink_batch_linger_ms``
+        for more). At low load a record is written the moment it arrives; under load the
+        batches grow by themselves while the previous one is written (design §11)."""
+        size = self.settings.sink_batch_size
+        msgs: list[Message] = self.consumer.consume(num_messages=size, timeout=0)
+        if msgs:
+            return msgs
+        self.finish()
+        msgs = self.consumer.consume(num_messages=1, timeout=wait_s)
+        if msgs and size > 1:
+            msgs += self.consumer.consume(num_messages=size - 1, timeout=self.settings.sink_batch_linger_ms / 1000)
+        return msgs
 
     def run_forever(self) -> None:
         while not self.stop.is_set():
@@ -247,6 +260,7 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     sink = Sink(settings, stop=stop)
+    start_reconciler(settings, stop, ReconcileGauges())
     log.info("sink started", topics=[settings.topic(t) for t in TOPICS], group=settings.group_prefix + "sink")
     try:
         sink.run_forever()

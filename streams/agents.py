@@ -31,7 +31,7 @@ from streams.errors import PermanentError, SchemaInvalidError
 from streams.failures import FailedRecord, route
 from streams.metrics import WorkerMetrics
 from streams.normalize import NormalizeResult, normalizer_for, parse_body
-from streams.s3 import PayloadFetcher
+from streams.ping import is_fetched, looks_like_ping
 from streams.tables import TableWriter
 from vitalstream.platform.settings import Settings
 
@@ -59,6 +59,17 @@ class Stage:
     async def send(self, outs: list[Out]) -> None:
         """Every record of ``outs`` acknowledged by the broker (see :func:`streams.agents_io.send_all`)."""
         await send_all(self.producer, outs, self.metrics, dead_letter_topic=self.topic("dlq"))
+
+    def dead_context(self, raw: RawWebhook, stage: str, event_type: str | None) -> EventOutcome:
+        """What the ledger row of ``raw`` says if it is dead-lettered at ``stage`` (see :meth:`failure`)."""
+        return EventOutcome(
+            event_id=raw.event_id,
+            outcome="dead_lettered",
+            stage=stage,
+            at=self.clock(),
+            source=raw.source,
+            event_type=event_type,
+        )
 
     def failure(
         self,
@@ -102,13 +113,15 @@ class Stage:
 
 
 class NormalizeStage(Stage):
-    """``webhooks.raw`` → observations, user events, ops events, one ledger row per event."""
+    """``webhooks.raw`` → observations, user events, ops events, one ledger row per event.
 
-    def __init__(self, *args: Any, seen: KeyValueTable, fetcher: PayloadFetcher, **kwargs: Any) -> None:
+    A ping (``s3_payload``) is skipped without a ledger row and without remembering its event
+    id: the fetch stage (:mod:`streams.fetch`) publishes the payload under the same id."""
+
+    def __init__(self, *args: Any, seen: KeyValueTable, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.seen = seen
         self.seen_writer = TableWriter(seen)
-        self.fetcher = fetcher
         self.encoder = RecordEncoder(self.codec)
 
     async def process(self, events: Sequence[StreamEvent]) -> None:
@@ -134,22 +147,13 @@ class NormalizeStage(Stage):
                 normalize = normalizer_for(raw.source, self.settings.source_formats)
                 result = normalize(raw, payload)
                 if result.s3_url is not None:
-                    result = normalize(raw, await self.fetcher.fetch(result.s3_url))
-                    if result.s3_url is not None:
-                        raise SchemaInvalidError("s3_payload download is itself an s3_payload event")
+                    self._ping(raw, event)  # the fetch stage downloads it; its record has this event id
+                    outcomes["ping"] += 1
+                    continue
                 headers = [*timing.forward(event.message.headers), normalized]
                 event_outs, outcome = self._outputs(raw, payload, result, headers, obs_counts, rejections)
             except Exception as exc:  # a bad record never stops the batch (design §7)
-                ctx = None
-                if raw is not None:
-                    ctx = EventOutcome(
-                        event_id=raw.event_id,
-                        outcome="dead_lettered",
-                        stage="normalize",
-                        at=self.clock(),
-                        source=raw.source,
-                        event_type=_event_type(raw),
-                    )
+                ctx = None if raw is None else self.dead_context(raw, "normalize", _event_type(raw))
                 self.failure(event, exc, "normalize", raw.event_id if raw else None, outs, dead_outcome=ctx)
                 continue
             outs.extend(event_outs)
@@ -165,6 +169,14 @@ class NormalizeStage(Stage):
             self.metrics.rejections.labels(reason).inc(n)
         for outcome, n in outcomes.items():
             self.metrics.events.labels(outcome).inc(n)
+
+    @staticmethod
+    def _ping(raw: RawWebhook, event: StreamEvent) -> None:
+        """Skip a ping the fetch stage downloads; refuse one it cannot see (design §5.1)."""
+        if is_fetched(event.message.headers):
+            raise SchemaInvalidError("the downloaded payload is itself an s3_payload event")
+        if not looks_like_ping(raw.body):
+            raise SchemaInvalidError("an s3_payload event whose type is escaped is not fetched")
 
     def _seen_recently(self, event_id: str, now_s: int) -> bool:
         stamp = self.seen_writer.get(event_id.encode())

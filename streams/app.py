@@ -4,7 +4,9 @@ Agents (each reads batches with ``take_events`` and acks a batch only after ever
 it produced is acknowledged by the broker, see :mod:`streams.agents_io`):
 
 - ``normalize``: ``webhooks.raw`` → ``metrics.normalized`` / ``users`` / ``ops.events`` /
-  ``events.ledger``; event-level dedup in table ``seen-events``;
+  ``events.ledger``; event-level dedup in table ``seen-events``; pings skipped;
+- ``fetch`` (a service on its own consumer group, :mod:`streams.fetch`): pings in
+  ``webhooks.raw`` → their downloaded payloads, back to ``webhooks.raw``;
 - ``score``: ``metrics.normalized`` → table ``confidence`` → ``metrics.scored`` /
   ``metrics.latest`` + quality deltas (internal topic, keyed ``day|metric|provider``);
 - ``quality``: quality deltas → table ``quality-daily`` → ``metrics.quality_daily``;
@@ -13,6 +15,7 @@ it produced is acknowledged by the broker, see :mod:`streams.agents_io`):
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,10 +31,10 @@ from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.agents_io import OutputProducer, worker_producer_config
 from streams.consumer import FastDeliveryConsumer
 from streams.expiry import SeenExpiry
+from streams.fetch import FetchStage, payload_fetcher
 from streams.generation import datadir_for, seen_events_changelog
 from streams.metrics import WorkerMetrics
 from streams.retry import RetryStage
-from streams.s3 import PayloadFetcher
 from streams.topics import ensure_topic, quality_deltas_topic, seen_changelog_config
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
@@ -43,7 +46,9 @@ log = get_logger("streams.app")
 
 BATCH_MAX = 1000
 EXPIRY_TICK_S = 10.0
-BATCH_WITHIN_S = 0.02
+RETRY_WITHIN_S = 1.0
+"""The retry tiers take one record at a time (a full batch is processed at once): the window only
+paces their idle wake-ups."""
 """Internal topic (name prefixed with the group prefix), created by Faust like its changelogs."""
 
 
@@ -53,7 +58,7 @@ def create_app(
     app_id: str | None = None,
     clock: Callable[[], datetime] | None = None,
     scoring_clock: Callable[[Observation], datetime] | None = None,
-    agents: tuple[str, ...] = ("normalize", "score", "quality", "retry"),
+    agents: tuple[str, ...] = ("normalize", "fetch", "score", "quality", "retry"),
     web_port: int | None = None,
     generation: int = 0,
     rebuild: bool = False,
@@ -101,6 +106,7 @@ def create_app(
     codec = codec_for(settings)
     now = clock or (lambda: datetime.now(UTC))
     producer = OutputProducer(worker_producer_config(settings))
+    within_s = settings.worker_batch_within_ms / 1000
     common: dict[str, Any] = {
         "app": app,
         "settings": settings,
@@ -139,12 +145,11 @@ def create_app(
             partitions=partitions,
             changelog_topic=seen_changelog,
         )
-        fetcher = PayloadFetcher(settings.s3_fetch_timeout_s, settings.s3_max_bytes)
-        normalize_stage = NormalizeStage(**common, seen=seen, fetcher=fetcher)
+        normalize_stage = NormalizeStage(**common, seen=seen)
         raw_topic = app.topic(
             settings.topic("webhooks.raw"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
-        _batch_agent(app, raw_topic, "normalize", normalize_stage.process)
+        _batch_agent(app, raw_topic, "normalize", normalize_stage.process, within_s)
         expiry = SeenExpiry(lambda: seen.data, settings.dedup_window_s)
 
         @app.timer(EXPIRY_TICK_S)  # type: ignore[untyped-decorator]
@@ -155,10 +160,8 @@ def create_app(
                 log.info("seen-events expiry pass done", removed=expiry.removed_this_pass)
                 expiry.removed_this_pass = 0
 
-        @app.service
-        class _CloseFetcher(faust.Service):  # type: ignore[misc,unused-ignore]
-            async def on_stop(self) -> None:
-                await fetcher.close()
+    if "fetch" in agents:
+        _fetch_service(app, FetchStage(**common, fetcher=payload_fetcher(settings)))
 
     deltas_name = quality_deltas_topic(app.conf.id)
     ensure_topic(settings, deltas_name, spec("metrics.quality_daily").partitions)
@@ -179,7 +182,7 @@ def create_app(
         norm_topic = app.topic(
             settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
-        _batch_agent(app, norm_topic, "score", score_stage.process)
+        _batch_agent(app, norm_topic, "score", score_stage.process, within_s)
     if "quality" in agents:
         quality_table = app.Table(
             "quality-daily",
@@ -189,20 +192,45 @@ def create_app(
             partitions=spec("metrics.quality_daily").partitions,
         )
         quality_stage = QualityStage(**common, table=quality_table, generation=generation, emit=not rebuild)
-        _batch_agent(app, deltas, "quality", quality_stage.process)
+        _batch_agent(app, deltas, "quality", quality_stage.process, within_s)
     if "retry" in agents:
         for tier in RETRY_TIERS:
             stage = RetryStage(**common, tier=tier)
             topic = app.topic(
                 settings.topic(tier), key_serializer="raw", value_serializer="raw", partitions=spec(tier).partitions
             )
-            _batch_agent(app, topic, tier.replace(".", "-"), stage.process, batch=1)
+            _batch_agent(app, topic, tier.replace(".", "-"), stage.process, RETRY_WITHIN_S, batch=1)
     return app
 
 
-def _batch_agent(app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], batch: int = BATCH_MAX) -> None:
+def _fetch_service(app: faust.App, stage: FetchStage) -> None:
+    """The fetch stage as a service of the worker app: started and stopped with it, its own group.
+
+    Run through ``add_future``: if it fails, the service crashes the worker (Faust's supervision),
+    never a silent stop while pings wait."""
+    stop = asyncio.Event()
+
+    @app.service
+    class _Fetch(faust.Service):  # type: ignore[misc,unused-ignore]
+        running: asyncio.Future[None] | None = None
+
+        async def on_start(self) -> None:
+            self.running = self.add_future(stage.run(stop))
+
+        async def on_stop(self) -> None:
+            stop.set()
+            if self.running is not None:
+                await asyncio.wait([self.running])
+
+
+def _batch_agent(
+    app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], within_s: float, batch: int = BATCH_MAX
+) -> None:
+    """An agent taking up to ``batch`` records, or what came within ``within_s`` (Faust's ``take_events``:
+    the window is a fixed wait at low load, so it is the worker's share of the freshness floor)."""
+
     async def agent(stream: Any) -> None:
-        async for events in stream.take_events(batch, within=BATCH_WITHIN_S):
+        async for events in stream.take_events(batch, within=within_s):
             await process(events)
 
     agent.__name__ = agent.__qualname__ = f"vs_{name.replace('-', '_')}"

@@ -123,7 +123,7 @@ class ControlWatch:
         topic = settings.topic("control")
         tp = TopicPartition(topic, 0, OFFSET_BEGINNING)
         if kafka.topic_exists(self._consumer, topic, 10):
-            tp.offset = self._consumer.get_watermark_offsets(tp, timeout=10)[1]
+            tp.offset = kafka.watermarks(self._consumer, topic, 0)[1]
         self._consumer.assign([tp])
 
     def poll(self) -> ScoringGeneration | None:

@@ -53,6 +53,16 @@ class WorkerMetrics:
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2000),
             registry=registry,
         )
+        self.fetch_seconds = Histogram(
+            f"{prefix}_fetch_duration_seconds",
+            "Ping-mode downloads by outcome (fetched, expired, refused, too_large, unavailable, failed)",
+            ["outcome"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=registry,
+        )
+        self.fetch_outcomes = Counter(
+            f"{prefix}_fetch_outcomes", "Ping-mode downloads by outcome", ["outcome"], registry=registry
+        )
         self.produce_retries = Counter(
             f"{prefix}_produce_retries",
             "Produce attempts retried because Kafka did not acknowledge",

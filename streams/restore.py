@@ -62,7 +62,7 @@ def _options() -> Options:
 
 
 def _restore_partition(consumer: Consumer, db: Rdict, topic: str, partition: int, timeout_s: float) -> int:
-    low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+    low, high = kafka.watermarks(consumer, topic, partition, timeout_s)  # retried just after topic creation
     persisted = db.get(OFFSET_KEY)
     start = max(low, int(persisted) + 1) if persisted is not None else low
     if start >= high:

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fix_sink",
     "tests.fix_registry",
     "tests.fix_secure",
+    "tests.fix_payloads",
 ]

@@ -123,6 +123,7 @@ def pipeline_env(settings: Settings, workdir: Path) -> dict[str, str]:
             "VITALSTREAM_RATE_LIMIT_PER_USER_PER_MIN": "1000000",
             "VITALSTREAM_RATE_LIMIT_PER_SOURCE_PER_MIN": "10000000",
             "VITALSTREAM_STACK_DIR": str(workdir / "no-stack"),
+            "VITALSTREAM_FETCH_ALLOW_PRIVATE": "1",  # ping URLs of tests.fix_payloads are on 127.0.0.1
         }
     )
     return env

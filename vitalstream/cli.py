@@ -268,6 +268,21 @@ def db_retention(older_than: str) -> None:
     click.echo("dropped: " + (", ".join(dropped) if dropped else "nothing"))
 
 
+@main.group()
+def connections() -> None:
+    """Provider connections (PostgreSQL's provider_connections)."""
+
+
+@connections.command("silent")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1), help="Days without data.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of lines.")
+def connections_silent(days: int, as_json: bool) -> None:
+    """Connected users with no data for --days days (the newest of their latest metrics is older)."""
+    from vitalstream.connections import print_silent
+
+    print_silent(_settings(), days, as_json)
+
+
 def _dsn() -> str:
     settings = _settings()
     try:
@@ -450,11 +465,22 @@ def tail(
 @main.command()
 @click.argument("what", default="all", type=click.Choice(BENCH_CHOICES))
 @click.option("--quick", is_flag=True, help="Short runs (the whole of `all` in under 5 minutes).")
-def bench(what: str, quick: bool) -> None:
+@click.option("--rates", default=None, metavar="R,R,…", help="e2e only: sweep these webhook rates and report the knee.")
+def bench(what: str, quick: bool, rates: str | None) -> None:
     """Run benchmarks on a private stack; write tests/bench/results.json, BENCHMARKS.md and plots."""
     from vitalstream.bench.runner import run as run_bench
+    from vitalstream.bench.sweep import RatesError, parse_rates
 
-    run_bench(what, quick, "vitalstream bench " + what + (" --quick" if quick else ""))
+    swept: tuple[int, ...] | None = None
+    if rates is not None:
+        if what != "e2e":
+            raise click.ClickException(f"--rates sweeps the e2e bench: run `vitalstream bench e2e --rates {rates}`")
+        try:
+            swept = parse_rates(rates)
+        except RatesError as exc:
+            raise click.ClickException(str(exc)) from None
+    command = "vitalstream bench " + what + (" --quick" if quick else "") + (f" --rates {rates}" if rates else "")
+    run_bench(what, quick, command, rates=swept)
 
 
 def run() -> None:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vitalstream.platform import __version__, kafka
-from vitalstream.platform.control import live_worker_group
+from vitalstream.platform.control import fetch_group, live_worker_group
 from vitalstream.platform.settings import Settings
 from vitalstream.stuck import OffsetWatch
 
@@ -26,6 +26,7 @@ from vitalstream.stuck import OffsetWatch
 # Faust app id, which is its group; see vitalstream.platform.control).
 STAGES: dict[str, tuple[str, str]] = {
     "normalize": ("worker", "webhooks.raw"),
+    "fetch": ("fetch", "webhooks.raw"),  # ping-mode downloads (streams.fetch), a group of its own
     "score": ("worker", "metrics.normalized"),
     "sink": ("sink", "metrics.scored"),
 }
@@ -88,7 +89,11 @@ def _kafka_probe(settings: Settings) -> dict[str, Any]:
             readers[group] = kafka.consumer(settings, "health", group)
         return readers[group]
 
-    groups = {"worker": live_worker_group(settings), "sink": settings.group_prefix + "sink"}
+    groups = {
+        "worker": live_worker_group(settings),
+        "fetch": fetch_group(settings),
+        "sink": settings.group_prefix + "sink",
+    }
     try:
         for stage, (group_key, short) in STAGES.items():
             topic = settings.topic(short)

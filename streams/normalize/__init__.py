@@ -25,7 +25,7 @@ from ._emit import Emitter, Rejection
 from ._values import JsonObject, obj, text
 from .lifecycle import LIFECYCLE_TYPES, OPS_TYPES, ops_event, profile_event, user_event, user_ids
 
-__all__ = ["NORMALIZERS", "NormalizeResult", "Rejection", "normalize", "normalizer_for", "parse_body"]
+__all__ = ["NORMALIZERS", "S3_TYPES", "NormalizeResult", "Rejection", "normalize", "normalizer_for", "parse_body"]
 
 _DATA_HANDLERS: dict[str, Callable[[Emitter, JsonObject], None]] = {
     "body": body.normalize_item,
@@ -38,7 +38,7 @@ _DATA_HANDLERS: dict[str, Callable[[Emitter, JsonObject], None]] = {
 _HEALTH_OBSERVATION = (
     "health_observation: coded symptoms and events (no vocabulary metric, free-text units) are not normalized"
 )
-_S3_TYPES = frozenset({"s3_payload", "s3_upload"})
+S3_TYPES = frozenset({"s3_payload", "s3_upload"})
 """Ping mode: the body's ``type`` is ``s3_payload``; Terra's enum calls it ``s3_upload``."""
 
 
@@ -125,7 +125,7 @@ def _normalize(raw: RawWebhook, payload: object, now: datetime | None) -> Normal
             user_ids(payload, type_, namespace(raw.source))  # still a schema error without a user
             return NormalizeResult(ignored="athlete event without an athlete object")
         return NormalizeResult(user_events=[profile_event(raw, payload, athlete)])
-    if type_ in _S3_TYPES:
+    if type_ in S3_TYPES:
         url = text(payload.get("url"), 8192)
         if url is None or not url.lower().startswith(("https://", "http://")):
             raise SchemaInvalidError(f"{type_} event without an http(s) url")

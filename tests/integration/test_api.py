@@ -54,6 +54,26 @@ def settled(p: Pipeline, subject: str, after: datetime) -> None:
     p.wait_for(done, 60, f"latest_metrics of {subject} after {after:%Y-%m-%d %H:%M}")
 
 
+def observations_settled(p: Pipeline, subject: str, quiet_s: float = 2.0) -> None:
+    """Until the subject's observation count has not moved for ``quiet_s`` (a webhook's rows may span sink batches)."""
+
+    def count() -> int:
+        with p.db() as conn:
+            row = conn.execute("SELECT count(*) FROM observations WHERE subject = %s", (subject,)).fetchone()
+        return int(row[0]) if row else 0
+
+    last, since = count(), time.monotonic()
+
+    def quiet() -> bool:
+        nonlocal last, since
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+        return time.monotonic() - since >= quiet_s
+
+    p.wait_for(quiet, 60, f"the observations of {subject} to stop changing")
+
+
 def _api_time(value: datetime) -> str:
     return str(orjson.loads(orjson.dumps(value, option=orjson.OPT_UTC_Z)))
 
@@ -144,7 +164,8 @@ async def scenario(p: Pipeline, api: ApiProcess, key_a: str, key_read: str) -> N
         fresh = await _get(http, f"{base}/clinic-a-1/metrics", key_a, **{"If-None-Match": etag})
         assert fresh.status == 200 and fresh.headers["ETag"] != etag
 
-        # history by keyset pages covers every observation once
+        # history by keyset pages covers every observation once (once the sink has written them all)
+        await asyncio.to_thread(observations_settled, p, "clinic-a-1")
         seen: list[tuple[str, str, str]] = []
         url = f"{base}/clinic-a-1/observations?limit=4"
         while True:

@@ -12,13 +12,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from playwright import sync_api as playwright_sync
 from pydantic import SecretStr
 
 from tests.fix_kafka import make_settings
+from tests.fix_payloads import PayloadServer
 from tests.fix_pg import with_search_path
 from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
 from vitalstream.platform.topics import ensure_topics
@@ -84,26 +83,6 @@ class Console:
         return row[0] if row else None
 
 
-def _payload_server(files: dict[str, bytes]) -> ThreadingHTTPServer:
-    """A stand-in for Terra's S3 bucket: ``files[name]`` at ``/<name>``, else 404 (a permanent failure)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = files.get(self.path.lstrip("/"))
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture(scope="module")
 def console(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     from sinks.migrate import upgrade
@@ -116,9 +95,8 @@ def console(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.Te
     pipeline = Pipeline(settings, workdir, pipeline_env(settings, workdir))
     port = free_port()
     pipeline.env.update({"VITALSTREAM_CONSOLE_PORT": str(port), "VITALSTREAM_CONSOLE_LIVE_INTERVAL_S": "1"})
-    files: dict[str, bytes] = {}
-    server = _payload_server(files)
-    c = Console(pipeline, f"http://127.0.0.1:{port}", files, f"http://127.0.0.1:{server.server_address[1]}")
+    payloads = PayloadServer().start()
+    c = Console(pipeline, f"http://127.0.0.1:{port}", payloads.files, payloads.base)
     try:
         for service in SERVICES:
             pipeline.start(service)
@@ -141,8 +119,7 @@ def console(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.Te
         proc.stop(c.pid or None, timeout_s=20)
         for service in list(pipeline.pids):
             pipeline.stop(service)
-        server.shutdown()
-        server.server_close()
+        payloads.stop()
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     log = (workdir / "console.log").read_text()
@@ -207,7 +184,7 @@ def _send(c: Console, items: list[Delivery]) -> list[str]:
 
 
 def _poison(c: Console, user: str) -> str:
-    """An s3_payload whose download URL answers 404: dead-lettered at normalize until the file exists."""
+    """An s3_payload whose download URL answers 404: dead-lettered at fetch until the file exists."""
     body = orjson.dumps(
         {"type": "s3_payload", "user": {"user_id": user, "provider": "WITHINGS"}, "url": f"{c.files_url}/{user}.json"}
     )
@@ -322,7 +299,7 @@ def test_a_viewer_cannot_replay(open_page: Any, console: Console) -> None:
     csrf = page.locator("input[name=csrf]").first.get_attribute("value")
     for path in ("/dlq/preview", "/dlq/replay"):
         answer = page.request.post(
-            path, form={"csrf": csrf, "stage": "normalize", "error_class": "DownloadFailedError", "confirm": "yes"}
+            path, form={"csrf": csrf, "stage": "fetch", "error_class": "DownloadFailedError", "confirm": "yes"}
         )
         assert answer.status == 403, (path, answer.status)
     time.sleep(2)
@@ -333,7 +310,7 @@ def test_posts_without_csrf_are_refused_and_logout_ends_the_session(open_page: A
     page = open_page("operator")
     page.goto("/dlq")
     answer = page.request.post(
-        "/dlq/replay", form={"stage": "normalize", "error_class": "DownloadFailedError", "confirm": "yes"}
+        "/dlq/replay", form={"stage": "fetch", "error_class": "DownloadFailedError", "confirm": "yes"}
     )
     assert answer.status == 403 and "CSRF" in answer.text()
     wrong = page.request.post("/recompute", form={"csrf": "forged", "confirm": "yes"})

@@ -15,17 +15,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from schemas.codec import Codec
 from schemas.confidence_model import ENV_VAR
 from schemas.records import ScoredObservation
+from tests.fix_payloads import PayloadServer
 from tests.fix_pipeline import Pipeline
 from tests.kafka_helpers import consume_all, misplaced_keys
 from tests.model import candidate_of, expected_latest
@@ -65,34 +63,9 @@ def _drained(p: Pipeline, ids: set[str]) -> bool:
     return len(_outcomes(p, ids)) == len(ids) and all(v == 0 for v in _kafka_probe(p.settings)["lags"].values())
 
 
-@pytest.fixture
-def payload_server() -> Iterator[tuple[str, dict[str, bytes]]]:
-    """A stand-in for Terra's S3 bucket: serves ``files[name]`` at ``<base>/<name>``."""
-    files: dict[str, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = files.get(self.path.lstrip("/"))
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", files
-    server.shutdown()
-    server.server_close()
-
-
-def test_poison_to_dlq_then_fixed_replayed_once(pipeline: Pipeline, payload_server: Any) -> None:
+def test_poison_to_dlq_then_fixed_replayed_once(pipeline: Pipeline, payload_server: PayloadServer) -> None:
     p = pipeline
-    base, files = payload_server
+    base, files = payload_server.base, payload_server.files
     # The operator's limit on downloaded payloads is too small for this user's data.
     p.stop("worker")
     p.env["VITALSTREAM_S3_MAX_BYTES"] = "200"
@@ -107,7 +80,7 @@ def test_poison_to_dlq_then_fixed_replayed_once(pipeline: Pipeline, payload_serv
     listing = _cli(p, "dlq", "ls", "--json")
     assert listing.returncode == 0, listing.stderr
     [group] = [g for g in json.loads(listing.stdout) if g["error_class"] == "PayloadTooLargeError"]
-    assert (group["stage"], group["count"], group["pending"], group["replayed"]) == ("normalize", 1, 1, 0)
+    assert (group["stage"], group["count"], group["pending"], group["replayed"]) == ("fetch", 1, 1, 0)
     shown = _cli(p, "dlq", "show", "--event-id", event_id)
     assert shown.returncode == 0 and "exceeds 200" in shown.stdout, shown.stdout + shown.stderr
     assert base not in shown.stdout  # the download URL (signed, in real life) is masked

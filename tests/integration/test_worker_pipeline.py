@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -19,7 +18,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
 from confluent_kafka.admin import ConfigResource, ResourceType  # type: ignore[attr-defined]
 
 from schemas import deadletter as H
@@ -27,6 +25,7 @@ from schemas.codec import Codec
 from schemas.records import EventOutcome, LatestMetric, QualityDaily, RawWebhook, ScoredObservation
 from streams.generation import seen_events_changelog
 from streams.normalize import normalize, parse_body
+from tests.fix_payloads import PayloadServer
 from tests.kafka_helpers import consume_all, lower_max_message_bytes
 from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
@@ -48,10 +47,11 @@ def free_port() -> int:
 class WorkerProcess:
     """``python -m vitalstream.cli worker`` with the test's settings in its environment."""
 
-    def __init__(self, settings: Settings, datadir: Path, log: Path) -> None:
+    def __init__(self, settings: Settings, datadir: Path, log: Path, extra_env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.datadir = datadir
         self.log = log
+        self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
@@ -66,6 +66,8 @@ class WorkerProcess:
                 "VITALSTREAM_WORKER_WEB_PORT": str(free_port()),
                 "VITALSTREAM_RETRY_DELAYS_S": ",".join(str(d) for d in s.retry_delays_s),
                 "VITALSTREAM_LOG_LEVEL": "INFO",
+                "VITALSTREAM_FETCH_ALLOW_PRIVATE": "1",
+                **self.extra_env,
             }
         )
         return env
@@ -109,8 +111,8 @@ class WorkerProcess:
 def worker_factory(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def make(settings: Settings, datadir: str = "data") -> WorkerProcess:
-        w = WorkerProcess(settings, tmp_path / datadir, tmp_path / "worker.log").start()
+    def make(settings: Settings, datadir: str = "data", env: dict[str, str] | None = None) -> WorkerProcess:
+        w = WorkerProcess(settings, tmp_path / datadir, tmp_path / "worker.log", env).start()
         started.append(w)
         return w
 
@@ -302,52 +304,6 @@ def test_poison_records_dead_letter_once_and_partition_flows(settings: Settings,
     assert consume_all(settings, "retry.5s") == []
 
 
-class FlakyPayloadServer:
-    """Serves one Terra payload; the first ``failures`` requests get a 503."""
-
-    def __init__(self, payload: dict[str, Any], failures: int = 1) -> None:
-        self.payload = payload
-        self.failures = failures
-        self.requests = 0
-        self.port = free_port()
-        self._loop: Any = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    async def handle(self, _request: web.Request) -> web.Response:
-        self.requests += 1
-        if self.requests <= self.failures:
-            return web.Response(status=503)
-        return web.json_response(self.payload)
-
-    def _run(self) -> None:
-        import asyncio
-
-        self._loop = asyncio.new_event_loop()
-        app = web.Application()
-        app.router.add_get("/payload", self.handle)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
-
-    def __enter__(self) -> FlakyPayloadServer:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        import asyncio
-
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-
 def test_a_dead_letter_too_large_for_the_dlq_goes_there_without_its_value(
     settings: Settings, worker_factory: Any
 ) -> None:
@@ -371,30 +327,28 @@ def test_a_dead_letter_too_large_for_the_dlq_goes_there_without_its_value(
     assert len(consume_all(settings, "dlq")) == 1
 
 
-def test_transient_failure_recovers_through_retry_topic(kafka_bootstrap: str, worker_factory: Any) -> None:
+def test_transient_failure_recovers_through_retry_topic(
+    kafka_bootstrap: str, worker_factory: Any, payload_server: PayloadServer
+) -> None:
     from tests.fix_kafka import make_settings
     from vitalstream.platform.topics import ensure_topics
 
     settings = make_settings(kafka_bootstrap, retry_delays_s=[0.5, 1.0, 2.0])
     assert not ensure_topics(settings).problems
     body = example("body__body.json")
-    with FlakyPayloadServer(body, failures=1) as server:
-        ping = raw_webhook(
-            {
-                "type": "s3_payload",
-                "status": "success",
-                "url": f"http://127.0.0.1:{server.port}/payload",
-                "expires_in": 600,
-            }
-        )
-        produce_raw(settings, [ping])
-        n_obs = expected_observations([raw_webhook(body)])
-        worker = worker_factory(settings)
-        wait_for(
-            "scored after retry", lambda: len(consume_all(settings, "metrics.scored", n_obs, 2.0)) >= n_obs, 90, worker
-        )
-        ledger = wait_for("ledger", lambda: decoded(settings, "events.ledger", EventOutcome, 1, 2.0), 30, worker)
-        assert server.requests == 2
+    payload_server.files["payload"] = orjson.dumps(body)
+    payload_server.fail_next["payload"] = 1
+    ping = raw_webhook(
+        {"type": "s3_payload", "status": "success", "url": payload_server.url("payload"), "expires_in": 600}
+    )
+    produce_raw(settings, [ping])
+    n_obs = expected_observations([raw_webhook(body)])
+    worker = worker_factory(settings)
+    wait_for(
+        "scored after retry", lambda: len(consume_all(settings, "metrics.scored", n_obs, 2.0)) >= n_obs, 90, worker
+    )
+    ledger = wait_for("ledger", lambda: decoded(settings, "events.ledger", EventOutcome, 1, 2.0), 30, worker)
+    assert payload_server.requests["payload"] == 2
     retried = consume_all(settings, "retry.5s")
     assert len(retried) == 1
     h = headers_of(retried[0])

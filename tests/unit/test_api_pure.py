@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from vitalstream.api import cursors, etags, keys
-from vitalstream.api.hub import METRIC_EVENT, READY_EVENT, REMOVED_EVENT, Change, Hub
+from vitalstream.api.hub import DROPPED_EVENT, METRIC_EVENT, READY_EVENT, REMOVED_EVENT, Change, Hub
 
 
 def test_a_new_key_is_stored_only_as_its_sha256_and_has_a_recognisable_shape() -> None:
@@ -135,6 +135,17 @@ async def test_a_slow_subscriber_is_dropped_not_buffered_without_bound() -> None
     assert slow.dropped and not fast.dropped
     assert hub.streams == 1
     assert len(await fast.next_batch(1.0)) == 1
+    hub.apply([_change(0, 4, "s", "hr", 4)])
+    (last,) = await slow.next_batch(0)  # only the reason is left: the queue never grows past its bound
+    assert last.kind == DROPPED_EVENT and last.id is None and "too slow" in orjson.loads(last.data)["reason"]
+
+
+def test_ready_keeps_the_position_of_a_partition_this_process_has_not_found_yet() -> None:
+    hub = Hub(max_queue=10)
+    hub.start([0])
+    hub.apply([_change(0, 3, "s", "hr", 1)])
+    _, first = hub.subscribe(frozenset({"s"}), {0: 1, 1: 7})
+    assert cursors.decode_positions(first[-1].id or "") == {0: 3, 1: 7}
 
 
 def test_subscription_skips_what_the_client_saw_through_a_replica_further_along() -> None:

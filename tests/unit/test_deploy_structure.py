@@ -51,6 +51,8 @@ ALERT_METRICS = {
     "vitalstream_health_status",
     "vitalstream_sink_rows_written_total",
     "vitalstream_stage_stuck",
+    "vitalstream_terra_delivery_gap",
+    "vitalstream_worker_fetch_outcomes_total",
 }
 DASHBOARD_PANELS = {
     # title: metrics its queries must use

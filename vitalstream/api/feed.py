@@ -3,6 +3,11 @@
 It reads the compacted topic to its end (toolkit ``iter_to_end``: never a partial view),
 marks the hub ready, then follows the topic. Records are decoded on the thread and handed
 to the hub on the event loop in batches; the thread never touches the hub itself.
+
+The partitions are assigned by hand (every process reads all of them), so partitions added
+to the topic later are found by asking the broker every ``VITALSTREAM_API_PARTITION_REFRESH_S``
+and followed from their first offset: everything in a new partition came after this process
+started reading, and a client's ``Last-Event-ID`` that does not name it resumes it from there.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from schemas.codec import Codec, DecodeError
 from schemas.records import LatestMetric
@@ -103,7 +108,7 @@ class Feed:
             if starts is None:
                 return
             client.assign([TopicPartition(self._topic, p, o) for p, o in starts.items()])
-            self._follow(client)
+            self._follow(client, set(starts))
         finally:
             client.close()
 
@@ -134,8 +139,13 @@ class Feed:
                 self._stop.wait(2.0)
         return None
 
-    def _follow(self, client: Consumer) -> None:
+    def _follow(self, client: Consumer, partitions: set[int]) -> None:
+        refresh_s = self._settings.api_partition_refresh_s
+        next_refresh = time.monotonic() + refresh_s
         while not self._stop.is_set():
+            if time.monotonic() >= next_refresh:
+                partitions = self._assign_new(client, partitions)
+                next_refresh = time.monotonic() + refresh_s
             messages = client.consume(BATCH, timeout=0.2)
             batch: list[Change] = []
             for msg in messages:
@@ -148,3 +158,16 @@ class Feed:
             if batch:
                 self.last_record_at = datetime.now(UTC)
                 self._post(self._hub.apply, batch)
+
+    def _assign_new(self, client: Consumer, known: set[int]) -> set[int]:
+        """Partitions added to the topic since ``known``, assigned from their first offset."""
+        try:
+            added = sorted(set(kafka.partitions_of(client, self._topic, timeout_s=5.0)) - known)
+        except KafkaException as exc:
+            log.warning("stream_partition_refresh_failed", topic=self._topic, error=str(exc))
+            return known
+        if added:
+            client.incremental_assign([TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in added])
+            self._post(self._hub.start, added)
+            log.info("stream_partitions_added", topic=self._topic, partitions=added)
+        return known | set(added)

@@ -3,9 +3,10 @@ with its position, the positions consumed so far, and the subscribers by subject
 
 One feed per process applies consumed records here, on the event loop; a subscription is
 made on the loop too, so its snapshot and the changes after it meet with no gap and no
-overlap. A subscriber's queue is bounded: one that falls behind is dropped (it reconnects
-with its ``Last-Event-ID`` and loses nothing, because the state here has every key's
-current value with the offset it came from).
+overlap. A subscriber's queue is bounded: one that falls behind is dropped — its queue is
+replaced by one ``dropped`` event saying why, sent last before the connection closes — and
+it reconnects with its ``Last-Event-ID`` and loses nothing, because the state here has every
+key's current value with the offset it came from.
 
 Resuming from positions sends every key of the subscribed subjects whose current value
 came after them: the value a key has now, not each value it had meanwhile — the same
@@ -26,6 +27,7 @@ from vitalstream.api.cursors import encode_positions
 METRIC_EVENT = "metric"
 REMOVED_EVENT = "removed"
 READY_EVENT = "ready"
+DROPPED_EVENT = "dropped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,15 @@ def _event(change: Change, event_id: str | None) -> Event:
     return Event(METRIC_EVENT, change.data.decode(), event_id)
 
 
+def _dropped(max_queue: int) -> Event:
+    """The last event of a stream whose client fell behind; no id, so the client resumes from its last one."""
+    reason = {
+        "reason": f"client too slow: more than {max_queue} events waiting to be sent",
+        "resume": "reconnect with Last-Event-ID (an EventSource does so by itself)",
+    }
+    return Event(DROPPED_EVENT, orjson.dumps(reason).decode())
+
+
 class Subscription:
     """A client's bounded queue of live events."""
 
@@ -72,6 +83,7 @@ class Subscription:
         if len(self._events) >= self._max:
             self.dropped = True
             self._events.clear()
+            self._events.append(_dropped(self._max))
             self._wake.set()
             return False
         self._events.append(event)
@@ -144,7 +156,8 @@ class Hub:
         )
         events = [_event(c, None) for c in first]
         ready = {"subjects": sorted(subjects), "sent": len(events), "resumed": since is not None}
-        position = {p: max(o, (since or {}).get(p, -1)) for p, o in self.positions.items()}
+        seen = since or {}
+        position = {p: max(self.positions.get(p, -1), seen.get(p, -1)) for p in self.positions.keys() | seen.keys()}
         events.append(Event(READY_EVENT, orjson.dumps(ready).decode(), encode_positions(position)))
         return sub, events
 

@@ -87,8 +87,9 @@ def document() -> dict[str, Any]:
             404,
         ),
         "/v1/stream": _get(
-            "Server-Sent Events: current values (event: metric), a ready event, then every change; "
-            "Last-Event-ID resumes",
+            "Server-Sent Events: current values (event: metric), a ready event, then every change "
+            "(event: metric or removed); a client too far behind gets event: dropped with the reason and is "
+            "disconnected; Last-Event-ID resumes",
             [
                 _query("subject", {"type": "array", "items": {"type": "string"}}, required=True),
                 {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},

@@ -16,8 +16,6 @@ from vitalstream.api.routes import visible_subject
 from vitalstream.platform.observability import get_logger
 
 log = get_logger("api.stream")
-SEND_TIMEOUT_S = 10.0
-"""A write that cannot finish in this time means a stalled client: its connection is aborted."""
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -42,7 +40,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     except TimeoutError:
         raise problems.Problem(503, "The stream is still loading metrics.latest.", {"Retry-After": "5"}) from None
     sub, first = hub.subscribe(subjects, since)
-    resp = EventSourceResponse(ping_interval=settings.api_sse_heartbeat_s, send_timeout=SEND_TIMEOUT_S)
+    # send_timeout: a write that cannot finish in time means a stalled client; aiohttp-sse aborts it
+    resp = EventSourceResponse(ping_interval=settings.api_sse_heartbeat_s, send_timeout=settings.api_sse_send_timeout_s)
     try:
         await resp.prepare(request)
         await _send(resp, first)
@@ -50,6 +49,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await _send(resp, await sub.next_batch(settings.api_sse_heartbeat_s))
         if sub.dropped:
             log.warning("stream_dropped", reason="client too slow", queue_max=settings.api_sse_queue_max)
+            await _send(resp, await sub.next_batch(0))  # the one ``dropped`` event saying why
     except (ConnectionResetError, TimeoutError):
         pass  # the client went away or stalled (aiohttp-sse aborted the connection)
     finally:

@@ -5,6 +5,9 @@ PostgreSQL; 1 KB webhooks arrive open-loop at 1,000/s, each for a subject of its
 a poller reads ``latest_metrics`` every ~10 ms (by subject, through its primary key).
 Beside it, ``budget``: p50/p99 of each hop (gateway accept, normalize, score, sink) and of
 accepted → committed, from the services' histograms over the measured load (``bench.budget``).
+
+``--rates R,R,…`` (:func:`bench_e2e_sweep`): the same measurement at each rate in turn on
+one pipeline, each with its own budget, and the knee (``bench.sweep``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from vitalstream.bench import budget
+from vitalstream.bench import budget, sweep
 from vitalstream.bench.freshness import VisibilityPoller, freshness
 from vitalstream.bench.loadgen import LoadSpec, run_load
 from vitalstream.bench.stack import BenchStack
@@ -71,48 +74,101 @@ def warm_up(url: str, port: int, secret: str, timeout_s: float) -> dict[str, Any
     return last
 
 
-def bench_e2e(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, Any]:
-    settings = stack.phase("e2e")
-    for service in ("worker", "sink", "gateway"):
-        stack.spawn("e2e", service)
+SERVICES = ("worker", "sink", "gateway")
+
+
+def _start_pipeline(stack: BenchStack, phase: str, progress: Progress) -> dict[str, Any] | None:
+    """Spawn worker, sink and gateway on a fresh phase and warm them up; the failure as a result, else None."""
+    settings = stack.phase(phase)
+    for service in SERVICES:
+        stack.spawn(phase, service)
+    warm = warm_up(settings.database_dsn(), settings.gateway_port, stack.terra_secret, timeout_s=120.0)
+    if warm.get("accepted") and not warm.get("not_visible"):
+        progress(f"{phase} warm-up", warm)
+        return None
+    return {
+        "error": "the pipeline did not make warm-up webhooks visible in latest_metrics within 120 s",
+        "dead_services": [s for s in SERVICES if not stack.alive(f"{phase}/{s}")],
+        "warm_up": warm,
+        **_log_tails(stack, phase),
+    }
+
+
+def _log_tails(stack: BenchStack, phase: str) -> dict[str, str]:
+    return {f"{s}_log_tail": stack.log_tail(f"{phase}/{s}") for s in ("worker", "sink")}
+
+
+def _measure_with_budget(
+    stack: BenchStack, phase: str, rate: float, duration_s: float, settle_s: float
+) -> dict[str, Any]:
+    settings = stack.settings(phase)
     port = settings.gateway_port
-    url = settings.database_dsn()
-    try:
-        warm = warm_up(url, port, stack.terra_secret, timeout_s=120.0)
-        if not warm.get("accepted") or warm.get("not_visible"):
-            dead = [s for s in ("worker", "sink", "gateway") if not stack.alive(f"e2e/{s}")]
-            return {
-                "error": "the pipeline did not make warm-up webhooks visible in latest_metrics within 120 s",
-                "dead_services": dead,
-                "warm_up": warm,
-                "worker_log_tail": stack.log_tail("e2e/worker"),
-                "sink_log_tail": stack.log_tail("e2e/sink"),
-            }
-        progress("e2e warm-up", warm)
-        metrics_urls = [f"http://127.0.0.1:{port}/metrics", f"http://127.0.0.1:{settings.sink_metrics_port}/"]
-        before = budget.scrape(metrics_urls)
-        result = measure(
-            url, "127.0.0.1", port, stack.terra_secret, LATEST_SQL, RATE, 20.0 if quick else 60.0, settle_s=60.0
-        )
-        result["budget"] = budget.report(before, budget.scrape(metrics_urls))
-        result["services_alive_after"] = {s: stack.alive(f"e2e/{s}") for s in ("worker", "sink", "gateway")}
-        if result["not_visible"]:
-            result["worker_log_tail"] = stack.log_tail("e2e/worker")
-            result["sink_log_tail"] = stack.log_tail("e2e/sink")
-    finally:
-        for service in ("gateway", "worker", "sink"):
-            stack.stop(f"e2e/{service}")
-    progress("e2e", result)
+    metrics_urls = [f"http://127.0.0.1:{port}/metrics", f"http://127.0.0.1:{settings.sink_metrics_port}/"]
+    before = budget.scrape(metrics_urls)
+    result = measure(
+        settings.database_dsn(), "127.0.0.1", port, stack.terra_secret, LATEST_SQL, rate, duration_s, settle_s
+    )
+    result["budget"] = budget.report(before, budget.scrape(metrics_urls))
+    result["services_alive_after"] = {s: stack.alive(f"{phase}/{s}") for s in SERVICES}
+    if result["not_visible"]:
+        result.update(_log_tails(stack, phase))
     f = result["freshness_ms"]
+    result["p50_ms"], result["p99_ms"] = f["p50"], f["p99"]
+    return result
+
+
+def _stop_pipeline(stack: BenchStack, phase: str) -> None:
+    for service in ("gateway", "worker", "sink"):
+        stack.stop(f"{phase}/{service}")
+
+
+def bench_e2e(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, Any]:
+    try:
+        failed = _start_pipeline(stack, "e2e", progress)
+        if failed is not None:
+            return failed
+        result = _measure_with_budget(stack, "e2e", RATE, 20.0 if quick else 60.0, settle_s=60.0)
+    finally:
+        _stop_pipeline(stack, "e2e")
+    progress("e2e", result)
     return {
         "what": "accept (client side, 202) → row visible in latest_metrics; gateway + worker + sink processes",
         **result,
-        "p50_ms": f["p50"],
-        "p99_ms": f["p99"],
         "targets": {"p50_ms": TARGET_P50_MS, "p99_ms": TARGET_P99_MS},
-        "target_met": f["p50"] is not None
-        and f["p99"] is not None
-        and f["p50"] <= TARGET_P50_MS
-        and f["p99"] <= TARGET_P99_MS
+        "target_met": result["p50_ms"] is not None
+        and result["p99_ms"] is not None
+        and result["p50_ms"] <= TARGET_P50_MS
+        and result["p99_ms"] <= TARGET_P99_MS
         and result["not_visible"] == 0,
+    }
+
+
+def bench_e2e_sweep(stack: BenchStack, rates: tuple[int, ...], quick: bool, progress: Progress) -> dict[str, Any]:
+    """Accept → visible at each rate in turn, on one pipeline; stops once a rate leaves a backlog behind
+    (every later rate would measure the backlog, not its own load)."""
+    duration = 10.0 if quick else 30.0
+    points: list[dict[str, Any]] = []
+    try:
+        failed = _start_pipeline(stack, "e2esweep", progress)
+        if failed is not None:
+            return failed
+        for rate in rates:
+            point = {"rate": rate, **_measure_with_budget(stack, "e2esweep", rate, duration, settle_s=60.0)}
+            points.append(point)
+            progress(f"e2e at {rate}/s", point)
+            if point["not_visible"]:
+                break
+    finally:
+        _stop_pipeline(stack, "e2esweep")
+    return {
+        "what": "accept (client side, 202) → row visible in latest_metrics at each rate in turn; "
+        "gateway + worker + sink processes, 2-observation webhooks, each its own subject",
+        "duration_per_rate_s": duration,
+        "rates": list(rates),
+        "not_run": [r for r in rates if sweep.at_rate(points, r) is None],
+        "points": points,
+        "knee_per_s": sweep.knee(points),
+        "knee_rule": f"the highest rate whose p99 (and every lower rate's) stays under {sweep.KNEE_P99_MS:g} ms "
+        "with every accepted webhook visible",
+        "targets": sweep.verdicts(points),
     }

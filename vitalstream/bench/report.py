@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vitalstream.bench import plots
+from vitalstream.bench import plots, sweep
 from vitalstream.bench.gateway_bench import TARGET_ACCEPTED_PER_S, TARGET_P99_MS_AT_2000
 
-TARGET_STREAM = 5000
-TARGET_SINK = 20000
+TARGET_STREAM = 10_000
+TARGET_SINK = 30_000
 TARGET_E2E_P50_MS = 100
 TARGET_E2E_P99_MS = 500
 TARGET_RESTART_S = 30.0
@@ -33,14 +33,23 @@ def headline(details: dict[str, Any]) -> dict[str, Any]:
         "e2e_p50_ms": e2e.get("p50_ms"),
         "e2e_p99_ms": e2e.get("p99_ms"),
         "baseline_freshness_p99_s": base.get("freshness_p99_s"),
+        "e2e_knee_per_s": (details.get("e2e_sweep") or {}).get("knee_per_s"),
+        "e2e_p50_ms_at_250": _sweep_figure(details, "p50_ms"),
+        "e2e_p99_ms_at_250": _sweep_figure(details, "p99_ms"),
         "restart_keys": rs.get("keys"),
         "restart_seconds_to_ready": rs.get("seconds_to_ready"),
         "restart_faust_seconds_to_ready": rs.get("faust_seconds_to_ready"),
         "api_p99_ms_at_2000": api.get("p99_ms_at_2000"),
         "api_ceiling_p99_ms_at_2000": api.get("ceiling_p99_ms_at_2000"),
         "api_sse_p99_ms": api.get("sse_p99_ms"),
-        "api_sse_ceiling_p99_ms": api.get("sse_ceiling_p99_ms"),
+        "api_sse_table_p99_ms": api.get("sse_table_p99_ms"),
+        "api_sse_rss_kib_per_stream": api.get("sse_rss_kib_per_stream"),
     }
+
+
+def _sweep_figure(details: dict[str, Any], key: str) -> Any:
+    point = sweep.at_rate((details.get("e2e_sweep") or {}).get("points") or [], sweep.TARGET_RATE)
+    return point.get(key) if point else None
 
 
 def load_previous(path: Path) -> dict[str, Any]:
@@ -66,6 +75,8 @@ def make_plots(details: dict[str, Any], out_dir: Path) -> list[Path]:
         ("sink\nrows/s", h["sink_rows_per_s"], h["sink_ceiling_rows_per_s"], float(TARGET_SINK)),
     ]
     made.append(plots.throughput_vs_ceiling(bars, out_dir / "throughput_vs_ceiling.png"))
+    if (details.get("e2e_sweep") or {}).get("points"):
+        made.append(plots.e2e_sweep(details["e2e_sweep"], details.get("baseline") or {}, out_dir / "e2e_sweep.png"))
     if details.get("e2e", {}).get("freshness_ms") and details.get("baseline", {}).get("freshness_s"):
         made.append(plots.freshness(details["e2e"], details["baseline"], out_dir / "freshness_vs_baseline.png"))
     return made
@@ -103,7 +114,8 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"{m['cpu_model']}, Python {m['python']}. Load generator, Kafka, PostgreSQL and services on the same "
         "machine (design §11); every figure is beside a ceiling measured in the same run. Raw figures: "
         "[`tests/bench/results.json`](tests/bench/results.json). Run it yourself: `make bench` "
-        "(or `vitalstream bench [gateway|stream|sink|restart|e2e|scenarios|api|all] [--quick]`).",
+        "(or `vitalstream bench [gateway|stream|sink|restart|e2e|scenarios|api|all] [--quick]`; "
+        "`vitalstream bench e2e --rates R,R,…` for the freshness sweep).",
         "",
         "| what | measured | ceiling (same run) | target | |",
         "|---|---|---|---|---|",
@@ -131,14 +143,16 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"| read API latest metrics, p99 at 2,000/s | {_fmt(h['api_p99_ms_at_2000'], ' ms')} | "
         f"{_fmt(h['api_ceiling_p99_ms_at_2000'], ' ms')} (bare aiohttp + psycopg, same query) | ≤ 10 ms | "
         f"{_met(_le(h['api_p99_ms_at_2000'], 10.0))} |",
-        f"| SSE: metrics.latest record → subscriber, p99 | {_fmt(h['api_sse_p99_ms'], ' ms')} | "
-        f"{_fmt(h['api_sse_ceiling_p99_ms'], ' ms')} (bare consumer, same records) | ≤ ceiling + 50 ms | "
+        f"| SSE: webhook → event at its subscriber, p99 | {_fmt(h['api_sse_p99_ms'], ' ms')} | "
+        f"{_fmt(h['api_sse_table_p99_ms'], ' ms')} (webhook → row visible, same webhooks) | ≤ that + 50 ms | "
         f"{_met(_sse_met(h))} |",
         "",
     ]
     lines += _notes(doc)
     lines += _budget_table(d.get("e2e") or {})
+    lines += _sweep_section(d.get("e2e_sweep") or {}, d.get("baseline") or {}, doc.get("environment") or {})
     lines += _gateway_table(d.get("gateway") or {})
+    lines += _api_tables(d.get("api") or {})
     lines += _scenario_table(d.get("scenarios") or [])
     if images:
         lines += ["## Plots", ""] + [f"![{Path(i).stem}]({i})" for i in images] + [""]
@@ -146,7 +160,7 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
 
 
 def _sse_met(h: dict[str, Any]) -> bool | None:
-    sse, ceiling = h["api_sse_p99_ms"], h["api_sse_ceiling_p99_ms"]
+    sse, ceiling = h["api_sse_p99_ms"], h["api_sse_table_p99_ms"]
     return None if sse is None or ceiling is None else sse <= ceiling + 50.0
 
 
@@ -206,6 +220,58 @@ def _budget_table(e2e: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _knee_text(sw: dict[str, Any]) -> str:
+    if sw.get("knee_per_s") is not None:
+        return _fmt(sw["knee_per_s"], "/s")
+    return f"below {min(p['rate'] for p in sw['points']):,}/s, the lowest rate swept"
+
+
+def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any], environment: dict[str, Any]) -> list[str]:
+    """The e2e rate sweep: per rate p50/p99 beside main's before the tuning, the hops' p99, the knee, the targets."""
+    points = sw.get("points")
+    if not points:
+        return []
+    earlier = baseline.get("freshness_p99_s")
+    earlier_text = (
+        f"{_fmt(earlier, ' s')} p99 measured in its own bench run"
+        if earlier is not None
+        else f"up to {sweep.EARLIER_DESIGN_S:g} s (a materialized view refreshed every 5 minutes)"
+    )
+    out = [
+        "## End-to-end sweep (accept → row visible in `latest_metrics`, by rate)",
+        "",
+        f"`{sw.get('measured_by', 'vitalstream bench e2e --rates …')}`, {_fmt(sw.get('duration_per_rate_s'))} s per "
+        f"rate on one pipeline (gateway, worker and sink processes). Knee ({sw.get('knee_rule', '')}): "
+        f"**{_knee_text(sw)}**. The earlier design: {earlier_text}. Hop quantiles stop at the "
+        f"buckets' top (10 s). Machine load average at the start: {_fmt(environment.get('load_average_1m_at_start'))}.",
+        "",
+        "| webhooks/s | accepted of sent | not visible | p50 ms | p99 ms | on main before (p50 / p99 ms) "
+        "| accept p99 | normalize p99 | score p99 | sink p99 | largest hop |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in points:
+        before = sweep.MAIN_BEFORE.get(p["rate"])
+        hops = " | ".join(_fmt((p.get("budget") or {}).get(h, {}).get("p99_ms")) for h in sweep.HOPS)
+        out.append(
+            f"| {p['rate']:,} | {_fmt(p.get('accepted'))} of {_fmt((p.get('load') or {}).get('requests'))} | "
+            f"{_fmt(p.get('not_visible'))} | {_fmt(p.get('p50_ms'))} | "
+            f"{_fmt(p.get('p99_ms'))} | {f'{before[0]:,} / {before[1]:,}' if before else '—'} | {hops} | "
+            f"{sweep.holding_stage(p.get('budget')) or '—'} |"
+        )
+    if sw.get("not_run"):
+        out.append(f"\nNot run (an earlier rate left a backlog): {', '.join(map(str, sw['not_run']))}/s.")
+    out += ["", "| target | measured | | held by |", "|---|---|---|---|"]
+    names = {
+        "p50_ms_at_250": f"p50 ≤ {sweep.TARGET_P50_MS:g} ms at {sweep.TARGET_RATE}/s",
+        "p99_ms_at_250": f"p99 ≤ {sweep.TARGET_P99_MS:g} ms at {sweep.TARGET_RATE}/s",
+        "knee_per_s": f"knee ≥ {sweep.TARGET_KNEE:,}/s",
+    }
+    for key, label in names.items():
+        t = (sw.get("targets") or {}).get(key) or {}
+        out.append(f"| {label} | {_fmt(t.get('value'))} | {_met(t.get('met'))} | {t.get('held_by') or '—'} |")
+    return [*out, ""]
+
+
 def _gateway_table(gw: dict[str, Any]) -> list[str]:
     if not gw.get("gateway_points"):
         return []
@@ -225,6 +291,40 @@ def _gateway_table(gw: dict[str, Any]) -> list[str]:
             f"{'yes' if p['generator']['kept_up'] else 'no'} |"
         )
     return [*out, ""]
+
+
+def _api_tables(api: dict[str, Any]) -> list[str]:
+    if not api.get("api_points"):
+        return []
+    out = [
+        "## Read API (open-loop `GET /v1/subjects/{s}/metrics`, 100,000 subjects, beside the bare handler)",
+        "",
+        "| offered/s | API ok/s | p50 | p99 ms | ceiling ok/s | ceiling p50 | ceiling p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    ceiling = {p["offered_per_s"]: p for p in api.get("ceiling_points", [])}
+    for p in api["api_points"]:
+        c = ceiling.get(p["offered_per_s"])
+        out.append(
+            f"| {p['offered_per_s']:,} | {p.get('ok_per_s', '—')} | {p['latency_ms']['p50']} | "
+            f"{p['latency_ms']['p99']} | {c.get('ok_per_s', '—') if c else '—'} | "
+            f"{c['latency_ms']['p50'] if c else '—'} | {c['latency_ms']['p99'] if c else '—'} |"
+        )
+    st = api.get("stream") or {}
+    sse, table = st.get("latency_ms") or {}, st.get("freshness_ms") or {}
+    out += [
+        "",
+        "| streams on one process | webhook → event p50 / p99 ms | webhook → row p50 / p99 ms | delivered | "
+        "API RSS MiB before / with streams / after events | per stream |",
+        "|---|---|---|---|---|---|",
+        f"| {_fmt(st.get('streams_ready'))} of {_fmt(st.get('streams'))} | {_fmt(sse.get('p50'))} / "
+        f"{_fmt(sse.get('p99'))} | {_fmt(table.get('p50'))} / {_fmt(table.get('p99'))} | "
+        f"{_fmt(st.get('delivered'))} of {_fmt(st.get('accepted'))} | {_fmt(st.get('rss_mib_before_streams'))} / "
+        f"{_fmt(st.get('rss_mib_with_streams'))} / {_fmt(st.get('rss_mib_after_events'))} | "
+        f"{_fmt(st.get('rss_kib_per_stream'), ' KiB')} |",
+        "",
+    ]
+    return out
 
 
 def _scenario_table(rows: list[dict[str, Any]]) -> list[str]:

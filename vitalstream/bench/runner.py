@@ -150,7 +150,16 @@ def _api(stack: BenchStack, quick: bool) -> dict[str, Any]:
     return out
 
 
-def run(what: str, quick: bool, command: str) -> dict[str, Any]:
+def _e2e_sweep(stack: BenchStack, rates: tuple[int, ...], quick: bool) -> dict[str, Any]:
+    from vitalstream.bench.e2e import bench_e2e_sweep
+
+    out = bench_e2e_sweep(stack, rates, quick, _show)
+    _show("e2e sweep", {"knee_per_s": out.get("knee_per_s"), "not_run": out.get("not_run")})
+    return out
+
+
+def run(what: str, quick: bool, command: str, rates: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Run ``what`` (``rates``: the e2e bench as a sweep over those webhook rates)."""
     from vitalstream.bench.gateway_bench import bench_gateway
 
     missing = missing_plotting()
@@ -179,6 +188,8 @@ def run(what: str, quick: bool, command: str) -> dict[str, Any]:
                 details["restart"] = _guard("restart", lambda: _restart(stack, quick))
             elif name == "gateway":
                 details["gateway"] = _guard("gateway", lambda: bench_gateway(stack, quick, _show))
+            elif name == "e2e" and rates:
+                details["e2e_sweep"] = _guard("e2e sweep", lambda: _e2e_sweep(stack, rates, quick))
             elif name == "e2e":
                 details["e2e"] = _guard("e2e", lambda: _e2e(stack, quick, details))
             elif name == "api":

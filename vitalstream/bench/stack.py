@@ -47,6 +47,7 @@ class BenchStack:
         self.pg: PostgresServer | None = None
         self.pids: dict[str, int] = {}
         self.envs: dict[str, dict[str, str]] = {}
+        self._settings: dict[str, Settings] = {}
 
     # ------------------------------------------------------------------ infrastructure
 
@@ -92,7 +93,12 @@ class BenchStack:
         if report.problems:
             raise StackError("topics: " + "; ".join(report.problems))
         self.envs[name] = env
+        self._settings[name] = settings
         return settings
+
+    def settings(self, phase: str) -> Settings:
+        """The settings of a phase started with :meth:`phase`."""
+        return self._settings[phase]
 
     # ------------------------------------------------------------------ services
 

@@ -20,6 +20,12 @@ def base_app_id(settings: Settings) -> str:
     return settings.group_prefix + "worker"
 
 
+def fetch_group(settings: Settings) -> str:
+    """The fetch stage's consumer group (``<prefix>worker-fetch``): one for every scoring generation,
+    so a switch-over never downloads the pings of the whole raw topic again."""
+    return base_app_id(settings) + "-fetch"
+
+
 def app_id_for(settings: Settings, generation: int) -> str:
     """``<prefix>worker`` for generation 0 (so existing deployments keep their state), else ``-gN``."""
     base = base_app_id(settings)

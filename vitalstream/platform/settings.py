@@ -95,10 +95,20 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     worker_datadir: str = ".vitalstream/worker"
     worker_store: str = "rocksdb://"
+    worker_batch_within_ms: float = Field(
+        5.0,
+        gt=0,
+        description="How long a worker stage waits to fill a batch (up to 1,000 records) before it processes it.",
+    )
     worker_bulk_restore: bool = Field(True, description="Restore tables from changelogs in bulk before Faust starts.")
     retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
-    s3_fetch_timeout_s: float = 10.0
-    s3_max_bytes: int = 50 * 1024 * 1024
+    s3_fetch_timeout_s: float = Field(10.0, gt=0, description="Longest download of one ping-mode payload.")
+    s3_max_bytes: int = Field(50 * 1024 * 1024, ge=1, description="Largest ping-mode payload downloaded.")
+    fetch_concurrency: int = Field(32, ge=1, description="Ping-mode downloads in flight at once (fetch stage).")
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let ping-mode URLs use plain http and private/loopback addresses (tests, the local stack).",
+    )
     source_formats: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict, description="source=format pairs; a source not named speaks Terra's format."
     )
@@ -109,7 +119,14 @@ class Settings(BaseSettings):
     # --- sink ---
     sink_metrics_port: int = 9102
     sink_batch_size: int = 5000
-    sink_batch_max_wait_ms: int = 200
+    sink_batch_max_wait_ms: int = Field(
+        200, ge=0, description="How long an idle sink waits for a first record before it looks again."
+    )
+    sink_batch_linger_ms: int = Field(
+        0,
+        ge=0,
+        description="After a batch's first record, how long to wait for more; 0: write what is ready at once.",
+    )
     purge_on_deauth: bool = True
     db_statement_timeout_ms: int = 30_000
     db_lock_timeout_ms: int = 5_000
@@ -135,6 +152,12 @@ class Settings(BaseSettings):
     api_sse_queue_max: int = Field(1000, ge=1, description="Events buffered per stream; a slower client is dropped.")
     api_sse_max_subjects: int = Field(100, ge=1, description="Subjects one stream may follow.")
     api_stream_ready_timeout_s: float = Field(30.0, gt=0)
+    api_sse_send_timeout_s: float = Field(
+        10.0, gt=0, description="A stream write that cannot finish in this time means a stalled client: cut."
+    )
+    api_partition_refresh_s: float = Field(
+        30.0, gt=0, description="How often the stream looks for partitions added to metrics.latest."
+    )
 
     # --- health ---
     health_cache_s: float = 2.0

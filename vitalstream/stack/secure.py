@@ -95,6 +95,7 @@ ACL_TABLE: dict[str, tuple[Grant, ...]] = {
     ),
     "sink": (
         *(Grant("topic", t, READ) for t in SINK_INPUTS),
+        Grant("topic", "ops.events", READ),  # Terra's healthcheck, for the reconciliation gauge
         Grant("topic", "metrics.latest", WRITE),  # tombstones after a purge
         Grant("topic", "dlq", WRITE),
         Grant("group", "sink", READ, prefixed=True),  # its group and its ephemeral readers' (sink.…)
