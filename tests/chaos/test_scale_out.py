@@ -23,9 +23,10 @@ pytestmark = [
     pytest.mark.chaos,
     pytest.mark.timeout(600),
     pytest.mark.xfail(
-        reason="open finding (issue 15): after the third worker joined and one was SIGKILLed, the score agent of "
-        "the surviving workers stopped consuming metrics.normalized (lag ~50 k for 180 s) although Faust logged "
-        "'Recovery complete'; the verdict also read fewer metrics.scored records than the sink stored",
+        reason="open finding (issue 15), seen in 2 of 3 runs at load average 25-33: after the third worker joined "
+        "and one was SIGKILLed, the surviving workers' score agent stopped consuming metrics.normalized (lag ~50 k "
+        "for 180 s) although Faust logged 'Recovery complete'; the verdict then also read fewer metrics.scored "
+        "records than the sink stored",
         strict=False,
     ),
 ]
