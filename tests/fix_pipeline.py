@@ -25,6 +25,13 @@ from vitalstream.stack.ports import free_port, wait_port
 
 SERVICES = ("gateway", "worker", "sink")
 ROOT = Path(__file__).resolve().parents[1]
+INSTANCE_PORTS = {"worker": "VITALSTREAM_WORKER_WEB_PORT", "sink": "VITALSTREAM_SINK_METRICS_PORT"}
+"""The port each instance of a scaled-out service needs for itself."""
+
+
+def service_kind(service: str) -> str:
+    """``worker-2`` → ``worker``: the command an instance runs."""
+    return service.partition("-")[0]
 
 
 @dataclass
@@ -49,13 +56,26 @@ class Pipeline:
         return self.workdir / "logs" / f"{service}.log"
 
     def start(self, service: str) -> None:
+        """Start ``service``, or another instance of it named ``<service>-<n>`` (``worker-2``: scale-out)."""
+        kind = service_kind(service)
         self.pids[service] = proc.spawn(
-            [sys.executable, "-m", "vitalstream.cli", service],
-            self.log(service),
-            env=self.service_env.get(service, self.env),
+            [sys.executable, "-m", "vitalstream.cli", kind], self.log(service), env=self._env_of(service)
         )
-        if service == "gateway":
+        if kind == "gateway":
             assert wait_port(int(self.env["VITALSTREAM_GATEWAY_PORT"]), timeout_s=30), self.log(service).read_text()
+
+    def _env_of(self, service: str) -> dict[str, str]:
+        """An extra instance gets its own ports and table directory, kept across its restarts."""
+        kind = service_kind(service)
+        if service == kind or service in self.service_env:
+            return self.service_env.get(service, self.env)
+        if kind not in INSTANCE_PORTS:
+            raise ValueError(f"only {sorted(INSTANCE_PORTS)} run as several instances, not {kind}")
+        env = {**self.service_env.get(kind, self.env), INSTANCE_PORTS[kind]: str(free_port())}
+        if kind == "worker":
+            env["VITALSTREAM_WORKER_DATADIR"] = str(self.workdir / service)
+        self.service_env[service] = env
+        return env
 
     def stop(self, service: str) -> None:
         proc.stop(self.pids.pop(service, None), timeout_s=30)

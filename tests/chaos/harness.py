@@ -16,12 +16,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 from confluent_kafka import KafkaException, TopicPartition  # type: ignore[import-untyped]
 from pydantic import SecretStr
@@ -31,13 +33,16 @@ from schemas import deadletter as H
 from schemas.codec import Codec
 from schemas.records import RawWebhook, ScoredObservation
 from sinks.inbound import TOPICS as SINK_TOPICS
+from streams.confidence import SubjectMetricState
+from streams.restore import table_logs
 from streams.topics import quality_deltas_topic
 from tests.fix_kafka import make_settings
-from tests.fix_pipeline import Pipeline, pipeline_env
+from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
 from tests.fix_sink import quality_drift
 from tests.kafka_helpers import consume_all
 from tests.model import Candidate, candidate_of, expected_latest
 from vitalstream.platform import kafka
+from vitalstream.platform.control import app_id_for
 from vitalstream.platform.topics import ensure_topics
 from vitalstream.simulate import Delivery, deliveries
 from vitalstream.stack import proc
@@ -173,6 +178,19 @@ class Load:
     retried: int = 0
     _thread: threading.Thread | None = None
     _error: BaseException | None = None
+
+    @classmethod
+    def union(cls, loads: Sequence[Load]) -> Load:
+        """Several finished loads on one stack as one, for one verdict over all they sent."""
+        last = loads[-1]
+        whole = cls(last.url, last.secret, [d for load in loads for d in load.items], last.rate)
+        for load in loads:
+            assert not whole.answers.keys() & load.answers.keys(), "two loads sent the same trace ids"
+            whole.answers.update(load.answers)
+            whole.answered_ids.update(load.answered_ids)
+            whole.retried += load.retried
+        whole.started_at, whole.ended_at = loads[0].started_at, last.ended_at
+        return whole
 
     def start(self) -> Load:
         self.started_at = time.monotonic()
@@ -399,6 +417,29 @@ def wait_settled(rig: Rig, accepted: set[str], timeout_s: float = SETTLE_TIMEOUT
 # ---------------------------------------------------------------------------------- the verdict
 
 
+def confidence_count_drift(settings: Any, scored: list[ScoredObservation]) -> dict[str, tuple[int, int]]:
+    """``subject|metric`` → (history count in the ``confidence`` table, distinct plausible observations
+    in ``metrics.scored``) wherever the two differ.
+
+    Scoring folds each observation (event id, metric, measured_at) with plausibility > 0 into its
+    subject's history exactly once (design §6). A count above the distinct observations means one was
+    scored twice (a redelivery not recognised); below, state was lost (a table partition that did
+    not restore on its new owner). ``metrics.scored`` itself may repeat a record (at-least-once).
+    """
+    distinct: dict[str, set[tuple[str, Any]]] = defaultdict(set)
+    for sc in scored:
+        o = sc.observation
+        if sc.components.get("P", 0.0) > 0.0:
+            distinct[f"{o.subject}|{o.metric}"].add((o.event_id, o.measured_at))
+    changelog = {t.table: t.changelog for t in table_logs(settings, app_id_for(settings, 0))}["confidence"]
+    counts = {
+        key.decode(): SubjectMetricState.from_dict(orjson.loads(raw)).count
+        for key, raw in kafka.read_compacted(settings, changelog, "chaos").items()
+    }
+    drift = {key: (counts.get(key, 0), len(distinct.get(key, ()))) for key in counts.keys() | distinct.keys()}
+    return {key: pair for key, pair in sorted(drift.items()) if pair[0] != pair[1]}
+
+
 @dataclass
 class Verdict:
     figures: dict[str, Any]
@@ -454,11 +495,9 @@ def verdict(rig: Rig, load: Load, recover_s: float) -> Verdict:
         violations.append(f"{len(poison_dead - dead)} accepted poison events not dead-lettered")
 
     # §10.3: latest_metrics equals the rule over metrics.scored; no duplicated rows anywhere
-    candidates: list[Candidate] = []
-    scored_records = 0
-    for m in consume_all(s, "metrics.scored"):
-        scored_records += 1
-        candidates.append(candidate_of(codec.decode_as(m.value() or b"", ScoredObservation)))
+    scored = [codec.decode_as(m.value() or b"", ScoredObservation) for m in consume_all(s, "metrics.scored")]
+    scored_records = len(scored)
+    candidates: list[Candidate] = [candidate_of(sc) for sc in scored]
     observation_keys = {(c.subject, c.metric, c.provider, c.measured_at) for c in candidates}
     observation_ids = {(c.event_id, c.subject, c.metric, c.provider, c.measured_at) for c in candidates}
     model = expected_latest(candidates)
@@ -517,9 +556,15 @@ def verdict(rig: Rig, load: Load, recover_s: float) -> Verdict:
             )
     if latest_wrong:
         violations.append(f"latest_metrics differs from the model: {latest_wrong[:5]} ({len(latest_wrong)} in all)")
+    count_drift = confidence_count_drift(s, scored)
+    if count_drift:
+        violations.append(
+            f"confidence state counts differ from the distinct observations scored on {len(count_drift)}"
+            f" subject|metric (state, distinct): {list(count_drift.items())[:5]}"
+        )
 
-    # §10.5/§10.6: every service alive at the end; none died unasked
-    for service in ("gateway", "worker", "sink"):
+    # §10.5/§10.6: every service (and every instance still meant to run) alive at the end; none died unasked
+    for service in sorted(set(SERVICES) | set(rig.pipeline.pids)):
         if not rig.pipeline.alive(service):
             violations.append(f"{service} is not running at the end")
     for crash in rig.crashes:
@@ -547,6 +592,8 @@ def verdict(rig: Rig, load: Load, recover_s: float) -> Verdict:
         "quality_missing": quality_missing,
         "quality_extra": quality_extra,
         "scored_distinct": len(observation_ids),
+        "confidence_states": len({(c.subject, c.metric) for c in candidates}),
+        "confidence_count_mismatches": len(count_drift),
         "recover_lag_s": round(recover_s, 1),
         "unexpected_crashes": len(rig.crashes),
     }
@@ -579,15 +626,18 @@ def finish(
     name: str,
     extra: dict[str, Any] | None = None,
     settle: Callable[[Rig, set[str]], tuple[float, dict[str, Any]]] = wait_settled,
+    earlier: Sequence[Load] = (),
 ) -> Verdict:
-    """Join the load, wait for recovery, compute and print the report, assert the invariants."""
+    """Join the load, wait for recovery, compute and print the report, assert the invariants
+    (over ``earlier`` finished loads on the same stack too)."""
     load.join(rig)
+    whole = Load.union([*earlier, load]) if earlier else load
     try:
-        recover_s, _ = settle(rig, load.accepted())
+        recover_s, _ = settle(rig, whole.accepted())
         unsettled = None
     except AssertionError as exc:  # still report every figure, then fail
         recover_s, unsettled = -1.0, str(exc)
-    v = verdict(rig, load, recover_s)
+    v = verdict(rig, whole, recover_s)
     if unsettled:
         v.violations.insert(0, unsettled)
     report(name, v, extra)
