@@ -9,18 +9,33 @@ once (the stream's queue has room), so this consumer first runs the callback dir
 falls back to Faust's ``wait_first`` only when the callback really has to wait (a full
 stream buffer, a rebalance lock) or the flow is suspended: the suspension, stop and crash
 semantics of the waiting case are Faust's own. The rest of the loop (read offsets, gaps,
-``commit_every``, yielding to the loop every 100 records) is Faust 0.15's, unchanged.
+``commit_every``, yielding to the loop every 100 records) is Faust 0.15's, except for seeks.
+
+Seeks (design §1, "Scaling out"): Faust moves a partition's position (``perform_seek`` to
+the committed offsets when a rebalance's recovery ends, ``seek_wait`` for changelogs) while
+this loop may still hold records fetched before the seek. Faust's loop delivers them anyway
+and records their offsets as read after the seek reset the read offset; once the queues are
+cleared (right after the seek), the partition's records re-fetched from the seek position are
+all below that read offset and dropped unseen. They are never acked, so the consumer never
+commits that partition again: its lag stays for good while the records after the hole are
+processed (upstream: faust-streaming issue 596, gaps in acked offsets). Here a seek waits
+until no fetch is in flight, and a record fetched before a seek of its partition is neither
+delivered nor recorded as read: the seek's position fetches it again. Likewise a partition
+paused for a recovery is not resumed by its stream buffer draining
+(:meth:`FastDeliveryConsumer.on_buffer_drop`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine, Generator
+from collections import Counter
+from collections.abc import Awaitable, Coroutine, Generator, Mapping
 from types import CoroutineType
 from typing import Any
 
-from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.consumer import CONSUMER_FETCHING, ensure_TP
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaDriverConsumer
+from faust.types import TP
 
 
 class _Resume(Awaitable[Any]):
@@ -52,7 +67,56 @@ class _Resume(Awaitable[Any]):
 
 
 class FastDeliveryConsumer(AIOKafkaDriverConsumer):
-    """``faust.transport.drivers.aiokafka.Consumer`` with a direct call per delivered record."""
+    """``faust.transport.drivers.aiokafka.Consumer`` with a direct call per delivered record,
+    and seeks that records fetched before them cannot undo (see the module doc)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fetch_lock = asyncio.Lock()
+        """Held by a fetch and by a seek: a seek never overlaps a fetch."""
+        self._seeks: Counter[TP] = Counter()
+        """How often each partition was seeked."""
+        self._batch_seeks: dict[TP, int] = {}
+        """``_seeks`` when the records being delivered were fetched."""
+
+    async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
+        async with self._fetch_lock:
+            records = await super()._getmany(active_partitions, timeout)
+            self._batch_seeks = dict(self._seeks)
+        return records
+
+    def _fetched_before_seek(self, tp: TP) -> bool:
+        return self._seeks[tp] != self._batch_seeks.get(tp, 0)
+
+    def _seeked(self, tps: Any) -> None:
+        self._seeks.update(ensure_TP(tp) for tp in tps)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        offsets: Mapping[TP, int] = await super().seek_to_committed()
+        self._seeked(tp for tp, offset in offsets.items() if offset and offset > 0)  # what aiokafka moves
+        return offsets
+
+    async def perform_seek(self) -> None:
+        async with self._fetch_lock:  # the read offsets too: they are the seek's
+            await super().perform_seek()
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        async with self._fetch_lock:
+            await super().seek(partition, offset)
+            self._seeked([partition])
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        async with self._fetch_lock:
+            await super().seek_wait(partitions)
+            self._seeked(partitions)
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        """Fetch ``tp`` again once its stream buffer drained, unless a recovery paused it meanwhile:
+        Faust's version resumes it, and its records reach the agents before the tables are restored."""
+        if tp in self._paused_partitions:
+            self._buffered_partitions.discard(tp)
+            return
+        super().on_buffer_drop(tp)
 
     async def _deliver(self, message: Any) -> None:
         callback = self.callback
@@ -80,6 +144,7 @@ class FastDeliveryConsumer(AIOKafkaDriverConsumer):
         commit_every = self._commit_every
         acks_enabled_for = self.app.topics.acks_enabled_for
         deliver = self._deliver
+        fetched_before_seek = self._fetched_before_seek
         yield_every = 100
         num_since_yield = 0
         sleep = asyncio.sleep
@@ -94,6 +159,8 @@ class FastDeliveryConsumer(AIOKafkaDriverConsumer):
                         if num_since_yield > yield_every:
                             await sleep(0)
                             num_since_yield = 0
+                        if fetched_before_seek(tp):
+                            continue  # the seek's position fetches it again
                         offset = message.offset
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:
@@ -104,7 +171,8 @@ class FastDeliveryConsumer(AIOKafkaDriverConsumer):
                                 self._n_acked = 0
                                 await self.commit()
                             await deliver(message)
-                            set_read_offset(tp, offset)
+                            if not fetched_before_seek(tp):  # a seek meanwhile set the read offset
+                                set_read_offset(tp, offset)
                     unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
