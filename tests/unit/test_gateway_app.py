@@ -274,7 +274,6 @@ async def test_rate_limits(make_client: MakeClient) -> None:
     assert forged.status == 429  # a well-formed but wrong signature is a failure like any other
 
 
-
 async def test_verified_deliveries_past_a_limit_are_shed_to_the_backfill_lane(make_client: MakeClient) -> None:
     """Per-user and per-source limits never answer a verified delivery 429: the excess goes to backfill."""
     client, stub = await make_client(rate_limit_per_user_per_min=2, rate_limit_per_source_per_min=4)

@@ -36,7 +36,5 @@ def test_chunk_trace_ids(trace_id: str | None, chunk: bool) -> None:
         ("terra", "t-1:chunk:0", {}, True, Lane(BACKFILL, "chunk")),
     ],
 )
-def test_lane_for(
-    source: str, trace_id: str | None, headers: dict[str, str], over_limit: bool, expected: Lane
-) -> None:
+def test_lane_for(source: str, trace_id: str | None, headers: dict[str, str], over_limit: bool, expected: Lane) -> None:
     assert lane_for(source, trace_id, headers, frozenset({"history"}), over_limit=over_limit) == expected
