@@ -8,13 +8,14 @@ it produced is acknowledged by the broker, see :mod:`streams.agents_io`):
 - ``score``: ``metrics.normalized`` → table ``confidence`` → ``metrics.scored`` /
   ``metrics.latest`` + quality deltas (internal topic, keyed ``day|metric|provider``);
 - ``quality``: quality deltas → table ``quality-daily`` → ``metrics.quality_daily``;
+- ``backfill``: ``webhooks.backfill`` like ``normalize``, at lower priority (:mod:`streams.backfill`);
 - ``retry-5s``, ``retry-1m``, ``retry-10m``: retry tiers back to the original topic.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
+from streams import backfill
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.agents_io import OutputProducer, worker_producer_config
 from streams.consumer import FastDeliveryConsumer
@@ -67,6 +69,7 @@ def create_app(
     daily windows go out once, complete, at the switch-over)."""
     partitions = spec("metrics.normalized").partitions
     assert spec("webhooks.raw").partitions == partitions, "tables are co-partitioned with both sources"
+    assert spec("webhooks.backfill").partitions == partitions, "the backfill lane shares normalize's table"
     app = faust.App(
         app_id or app_id_for(settings, generation),
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -115,6 +118,7 @@ def create_app(
         async def on_stop(self) -> None:
             await producer.close()
 
+    gate: backfill.BackfillGate | None = None
     if "normalize" in agents:
         seen_changelog_name = seen_events_changelog(settings)
         ensure_topic(settings, seen_changelog_name, partitions, config=seen_changelog_config(settings))
@@ -144,7 +148,15 @@ def create_app(
         raw_topic = app.topic(
             settings.topic("webhooks.raw"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
-        _batch_agent(app, raw_topic, "normalize", normalize_stage.process)
+        gate = backfill.BackfillGate(
+            app,
+            (settings.topic("webhooks.raw"), settings.topic("metrics.normalized")),
+            settings.topic("webhooks.backfill"),
+            settings.backfill_pause_lag,
+            metrics,
+        )
+        _batch_agent(app, raw_topic, "normalize", normalize_stage.process, after=gate.processed)
+        _backfill_lane(app, settings, gate, NormalizeStage(**common, seen=seen, fetcher=fetcher))
         expiry = SeenExpiry(lambda: seen.data, settings.dedup_window_s)
 
         @app.timer(EXPIRY_TICK_S)  # type: ignore[untyped-decorator]
@@ -179,7 +191,7 @@ def create_app(
         norm_topic = app.topic(
             settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
-        _batch_agent(app, norm_topic, "score", score_stage.process)
+        _batch_agent(app, norm_topic, "score", score_stage.process, after=gate.processed if gate else None)
     if "quality" in agents:
         quality_table = app.Table(
             "quality-daily",
@@ -200,13 +212,41 @@ def create_app(
     return app
 
 
-def _batch_agent(app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], batch: int = BATCH_MAX) -> None:
+def _batch_agent(
+    app: faust.App,
+    topic: Any,
+    name: str,
+    process: Callable[[Any], Any],
+    batch: int = BATCH_MAX,
+    *,
+    before: Callable[[], Awaitable[None]] | None = None,
+    after: Callable[[Any], None] | None = None,
+) -> None:
     async def agent(stream: Any) -> None:
         async for events in stream.take_events(batch, within=BATCH_WITHIN_S):
+            if before is not None:
+                await before()
             await process(events)
+            if after is not None:
+                after(events)
 
     agent.__name__ = agent.__qualname__ = f"vs_{name.replace('-', '_')}"
     app.agent(topic, name=f"vitalstream.{name}")(agent)
+
+
+def _backfill_lane(app: faust.App, settings: Settings, gate: backfill.BackfillGate, stage: NormalizeStage) -> None:
+    """``webhooks.backfill`` normalized like ``webhooks.raw``, in small batches, only when live work allows."""
+    topic = app.topic(
+        settings.topic("webhooks.backfill"),
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=spec("webhooks.backfill").partitions,
+    )
+    _batch_agent(app, topic, "backfill", stage.process, backfill.BATCH, before=gate.wait_turn, after=gate.processed)
+
+    @app.timer(backfill.TICK_S)  # type: ignore[untyped-decorator]
+    async def _backfill_gate() -> None:
+        gate.tick()
 
 
 def _setup_metrics(app: faust.App, registry: CollectorRegistry, *, faust_sensor: bool) -> None:

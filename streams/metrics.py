@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 
 class WorkerMetrics:
@@ -56,5 +56,20 @@ class WorkerMetrics:
         self.produce_retries = Counter(
             f"{prefix}_produce_retries",
             "Produce attempts retried because Kafka did not acknowledge",
+            registry=registry,
+        )
+        self.live_lag = Gauge(
+            f"{prefix}_live_lag",
+            "Records of webhooks.raw and metrics.normalized on this worker's partitions not yet processed",
+            registry=registry,
+        )
+        self.backfill_lag = Gauge(
+            f"{prefix}_backfill_lag",
+            "Records of webhooks.backfill on this worker's partitions not yet processed",
+            registry=registry,
+        )
+        self.backfill_paused = Gauge(
+            f"{prefix}_backfill_paused",
+            "1 while this worker's webhooks.backfill partitions are paused (live lag or backlog), else 0",
             registry=registry,
         )
