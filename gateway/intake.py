@@ -20,7 +20,7 @@ import orjson
 from gateway.bodies import ReadSlots
 from gateway.config import GatewayConfig
 from gateway.idempotency import IdempotencyCache, Seen, body_digest, event_id, signed_identity
-from gateway.lanes import BACKFILL, lane_for
+from gateway.lanes import BACKFILL, announced_reference, lane_for
 from gateway.metrics import GatewayMetrics
 from gateway.producer import ProducerUnavailable, RecordProducer
 from gateway.proxies import TrustedProxies
@@ -47,6 +47,9 @@ KEPT_HEADERS = (
 MAX_HEADER_VALUE = 256
 MAX_KEY_LENGTH = 512
 UNKNOWN_SOURCE = "No webhook source of that name is configured."
+LARGE_REQUEST_TTL_S = 24 * 3600.0
+"""How long an announced large request's reference routes its deliveries to the backfill lane."""
+LARGE_REQUESTS_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,8 @@ class Intake:
         # a signature is accepted for 2 × tolerance (clock skew both ways): remember signed deliveries as long
         self.signed = IdempotencyCache(2.0 * config.tolerance_s, config.idempotency_max_entries)
         self.inflight: dict[str, tuple[bytes, asyncio.Future[bool]]] = {}
+        # references of large requests announced here: their deliveries take the backfill lane
+        self.large_requests = IdempotencyCache(LARGE_REQUEST_TTL_S, LARGE_REQUESTS_MAX)
         self._unavailable = error(
             503,
             "kafka_unavailable",
@@ -283,7 +288,17 @@ class Intake:
         over_limit = not self.by_source.hit(source).allowed
         if user_id is not None and not self.by_user.hit(f"{source}:{user_id}").allowed:
             over_limit = True
-        lane = lane_for(source, trace_id, headers, self.config.backfill_sources, over_limit=over_limit)
+        reference = announced_reference(doc, headers) if source == TERRA else None
+        if reference is not None:
+            self.large_requests.put(reference, b"1")
+        lane = lane_for(
+            source,
+            trace_id,
+            headers,
+            self.config.backfill_sources,
+            over_limit=over_limit,
+            large_request=lambda ref: self.large_requests.get(ref) is not None,
+        )
 
         digest = body_digest(body)
         if key is None:

@@ -295,15 +295,17 @@ async def test_verified_deliveries_past_a_limit_are_shed_to_the_backfill_lane(ma
 async def test_chunks_and_large_requests_go_to_the_backfill_lane(make_client: MakeClient) -> None:
     client, stub = await make_client()
     deliveries = [
-        ("t-live", {}),
-        ("big-1:chunk:0", {}),
-        ("t-ref", {"terra-reference": "ref-1"}),
+        ("t-live", {"terra-reference": "ref-1"}, {}),  # a reference alone is not a large request
+        ("t-announce", {}, {"type": "large_request_sending", "reference": "ref-1", "expected_payloads": 2}),
+        ("big-1:chunk:0", {}, {}),
+        ("t-ref", {"terra-reference": "ref-1"}, {}),
     ]
-    for trace, extra in deliveries:
-        body = orjson.dumps({"user": {"user_id": "u"}, "trace": trace})
+    for trace, extra, doc in deliveries:
+        body = orjson.dumps({"user": {"user_id": "u"}, "trace": trace, **doc})
         r = await client.post("/webhooks/terra", data=body, headers=terra(body, trace=trace) | extra)
         assert r.status == 202
-    assert [t.removeprefix("unit.") for t, _, _ in stub.records] == ["webhooks.raw"] + ["webhooks.backfill"] * 2
+    lanes = [t.removeprefix("unit.") for t, _, _ in stub.records]
+    assert lanes == ["webhooks.raw"] * 2 + ["webhooks.backfill"] * 2
 
 
 async def test_forwarded_for_counts_only_behind_trusted_proxies(make_client: MakeClient) -> None:
