@@ -12,7 +12,8 @@ processed — every ``TICK_S``:
 
 ``metrics.normalized`` counts as live work because the backfill's own observations queue
 there: the lane waits until score has caught up, so a live observation never queues behind
-more than about the threshold of historical ones.
+more than about the threshold of historical ones. A pause or wait lasts ``MAX_PAUSE_S`` at
+most; then the lane gets a turn, so history is never starved by a lag that does not drain.
 
 The backfill partitions are also paused while more than ``MAX_BACKLOG`` of their records
 were fetched but not processed. That bounds the memory the lane holds (chunks are up to
@@ -23,6 +24,7 @@ fetch loop, and with it every live partition, while the agent waits for the live
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,8 @@ from streams.metrics import WorkerMetrics
 TICK_S = 0.1
 MAX_BACKLOG = 16
 """Backfill records fetched but not yet processed, at most (then its partitions are paused)."""
+MAX_PAUSE_S = 5.0
+"""Longest pause or wait: then the lane gets one tick (and the agent one record), so it is never starved."""
 BATCH = 1
 """Backfill records per batch: a chunk's observations are one burst on ``metrics.normalized``."""
 
@@ -60,7 +64,12 @@ class LaneDecision:
     """The backfill agent waits before its next batch (live lag above the threshold)."""
 
 
-def decide(live_lag: int, backfill_lag: int, backlog: int, threshold: int, max_backlog: int) -> LaneDecision:
+def decide(
+    live_lag: int, backfill_lag: int, backlog: int, threshold: int, max_backlog: int, paused_for_s: float = 0.0
+) -> LaneDecision:
+    """Paused for ``MAX_PAUSE_S`` already: one tick's turn whatever the lag (starvation guard)."""
+    if paused_for_s >= MAX_PAUSE_S:
+        return LaneDecision(live_lag, backfill_lag, backlog, False, False)
     behind = live_lag > threshold
     return LaneDecision(live_lag, backfill_lag, backlog, behind or backlog >= max_backlog, behind)
 
@@ -86,6 +95,7 @@ class BackfillGate:
         self.done: dict[TP, int] = {}
         """Per partition, the offset after the last processed record."""
         self.paused: set[TP] = set()
+        self.paused_since: float | None = None
         self._turn = asyncio.Event()
         self._turn.set()
 
@@ -101,7 +111,10 @@ class BackfillGate:
     async def wait_turn(self) -> None:
         """Return once the live lag is at or below the threshold (or a rebalance or stop needs the agent)."""
         app = self.app
+        deadline = time.monotonic() + MAX_PAUSE_S
         while not self._turn.is_set() and not app.rebalancing and not app.should_stop:
+            if time.monotonic() >= deadline:
+                return
             try:
                 await asyncio.wait_for(self._turn.wait(), TICK_S)
             except TimeoutError:
@@ -120,6 +133,7 @@ class BackfillGate:
             lag_of(fetched, position),
             self.threshold,
             self.max_backlog,
+            0.0 if self.paused_since is None else time.monotonic() - self.paused_since,
         )
 
     def tick(self) -> LaneDecision:
@@ -134,9 +148,13 @@ class BackfillGate:
             # applied every tick: Faust resumes every partition after a rebalance or recovery
             consumer.pause_partitions(backfill)
             self.paused = backfill
-        elif self.paused and not self.app.in_recovery:
-            consumer.resume_partitions(self.paused & backfill)
+            if self.paused_since is None:
+                self.paused_since = time.monotonic()
+        elif not self.app.in_recovery:
+            if self.paused:
+                consumer.resume_partitions(self.paused & backfill)
             self.paused = set()
+            self.paused_since = None
         m = self.metrics
         m.live_lag.set(decision.live_lag)
         m.backfill_lag.set(decision.backfill_lag)

@@ -69,7 +69,8 @@ def test_live_events_never_wait_behind_a_backfill(lane_pipeline: Pipeline) -> No
     assert len(consume_all(p.settings, "webhooks.backfill", expected=CHUNKS)) == CHUNKS
     assert consume_all(p.settings, "webhooks.raw") == []
 
-    p.wait_for(lambda: heart_rate_rows(p, history_user) > 0, 60, "the backfill under way")
+    backlog = lambda: (worker_gauge(p, "vitalstream_worker_backfill_lag") or 0) > 0  # noqa: E731
+    p.wait_for(backlog, 60, "the worker measuring the backfill's lag")
     live_user = f"live-{uuid.uuid4().hex[:6]}"
     live, _ = heart_rate_body(live_user, 600, rng)
     sent = time.monotonic()

@@ -28,6 +28,8 @@ def test_decide() -> None:
     assert behind.pause and behind.wait
     full = decide(0, 500, 16, threshold=10, max_backlog=16)
     assert full.pause and not full.wait  # backlog full: fetch nothing more, but process what is held
+    starved = decide(11, 5, 16, threshold=10, max_backlog=16, paused_for_s=5.0)
+    assert not starved.pause and not starved.wait  # paused too long: a turn for the lane
 
 
 @dataclass
