@@ -16,6 +16,7 @@ import pytest
 from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
 from tests.integration.test_big_records import heart_rate_body, heart_rate_rows, post, terra_headers
 from tests.kafka_helpers import consume_all
+from vitalstream.bench.payloads import heart_rate_chunk
 from vitalstream.platform.settings import Settings
 
 CHUNKS = 24
@@ -61,7 +62,7 @@ def test_live_events_never_wait_behind_a_backfill(lane_pipeline: Pipeline) -> No
     history_user, reference = f"history-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
     total = 0
     for n in range(CHUNKS):
-        body, samples = heart_rate_body(history_user, CHUNK_BYTES, rng)
+        body, samples = heart_rate_chunk(history_user, CHUNK_BYTES, seed=n, start_s=n * 10**6)
         headers = terra_headers(p.terra_secret, body) | {"X-Terra-Trace-Id": f"{reference}:chunk:{n}"}
         status, answer = post(url, body, headers)
         assert status == 202, answer

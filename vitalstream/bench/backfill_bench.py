@@ -76,7 +76,7 @@ class ChunkSender:
         started = time.monotonic()
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
             for n in range(self.plan.chunks):
-                body, samples = heart_rate_chunk(user, int(self.plan.chunk_mb * MB), seed=n)
+                body, samples = heart_rate_chunk(user, int(self.plan.chunk_mb * MB), seed=n, start_s=n * 10**6)
                 headers = {
                     "Content-Type": "application/json",
                     "terra-signature": terra_header(self.secret, int(time.time()), body),

@@ -99,13 +99,14 @@ class Signer:
         return value
 
 
-def heart_rate_chunk(user: str, target_bytes: int, seed: int) -> tuple[bytes, int]:
+def heart_rate_chunk(user: str, target_bytes: int, seed: int, start_s: int = 0) -> tuple[bytes, int]:
     """A Terra ``body`` event of about ``target_bytes`` of random-valued heart-rate samples, and their count.
 
-    The shape of a large request's chunk: one user's history, poorly compressible values.
+    The shape of a large request's chunk: one user's history, poorly compressible values, one
+    sample a second from ``start_s`` seconds after 2026-11-01 (chunks of one request must not overlap).
     """
     rng = random.Random(seed)
-    start = datetime(2026, 11, 1, tzinfo=UTC)
+    start = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=start_s)
     n = max(1, target_bytes // 62)
     samples = [
         {"timestamp": (start + timedelta(seconds=i)).isoformat(), "bpm": round(rng.uniform(40, 190), 6)}
