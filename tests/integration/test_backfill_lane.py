@@ -62,7 +62,9 @@ def test_live_events_never_wait_behind_a_backfill(lane_pipeline: Pipeline) -> No
     history_user, reference = f"history-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
     total = 0
     for n in range(CHUNKS):
-        body, samples = heart_rate_chunk(history_user, CHUNK_BYTES, seed=n, start_s=n * 10**6)
+        body, samples = heart_rate_chunk(
+            history_user, CHUNK_BYTES, seed=n, start_s=n * 3_000
+        )  # in the past, no overlap: ~2,640 s a chunk
         headers = terra_headers(p.terra_secret, body) | {"X-Terra-Trace-Id": f"{reference}:chunk:{n}"}
         status, answer = post(url, body, headers)
         assert status == 202, answer
