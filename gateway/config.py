@@ -13,6 +13,7 @@ RATE_WINDOW_S = 60.0
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     raw_topic: str
+    backfill_topic: str
     terra_secrets: tuple[str, ...]
     webhook_secrets: dict[str, tuple[str, ...]]
     tolerance_s: int
@@ -23,7 +24,10 @@ class GatewayConfig:
     limit_per_ip: int
     """Requests per address and minute that fail authentication (verified ones are never counted)."""
     limit_per_source: int
+    """Verified deliveries per source and minute on the live lane; past it they are shed to the backfill lane."""
     limit_per_user: int
+    """The same per provider user (never a 429: a verified delivery is always accepted)."""
+    backfill_sources: frozenset[str] = frozenset()
     trusted_proxies: tuple[str, ...] = ()
     body_timeout_s: float = 10.0
     max_body_reads: int = 64
@@ -45,6 +49,7 @@ class GatewayConfig:
         tolerance = settings.signature_tolerance_s
         return cls(
             raw_topic=settings.topic("webhooks.raw"),
+            backfill_topic=settings.topic("webhooks.backfill"),
             terra_secrets=tuple(s.get_secret_value() for s in settings.terra_secrets),
             webhook_secrets={
                 source: tuple(split_secrets(secret.get_secret_value()))
@@ -59,6 +64,7 @@ class GatewayConfig:
             limit_per_ip=settings.rate_limit_per_ip_per_min,
             limit_per_source=settings.rate_limit_per_source_per_min,
             limit_per_user=settings.rate_limit_per_user_per_min,
+            backfill_sources=frozenset(settings.backfill_sources),
             trusted_proxies=tuple(settings.gateway_trusted_proxies),
             body_timeout_s=settings.gateway_body_timeout_s,
             max_body_reads=settings.gateway_max_body_reads,

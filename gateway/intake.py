@@ -20,6 +20,7 @@ import orjson
 from gateway.bodies import ReadSlots
 from gateway.config import GatewayConfig
 from gateway.idempotency import IdempotencyCache, Seen, body_digest, event_id, signed_identity
+from gateway.lanes import BACKFILL, announced_reference, lane_for
 from gateway.metrics import GatewayMetrics
 from gateway.producer import ProducerUnavailable, RecordProducer
 from gateway.proxies import TrustedProxies
@@ -46,6 +47,9 @@ KEPT_HEADERS = (
 MAX_HEADER_VALUE = 256
 MAX_KEY_LENGTH = 512
 UNKNOWN_SOURCE = "No webhook source of that name is configured."
+LARGE_REQUEST_TTL_S = 24 * 3600.0
+"""How long an announced large request's reference routes its deliveries to the backfill lane."""
+LARGE_REQUESTS_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,8 @@ class Intake:
         # a signature is accepted for 2 × tolerance (clock skew both ways): remember signed deliveries as long
         self.signed = IdempotencyCache(2.0 * config.tolerance_s, config.idempotency_max_entries)
         self.inflight: dict[str, tuple[bytes, asyncio.Future[bool]]] = {}
+        # references of large requests announced here: their deliveries take the backfill lane
+        self.large_requests = IdempotencyCache(LARGE_REQUEST_TTL_S, LARGE_REQUESTS_MAX)
         self._unavailable = error(
             503,
             "kafka_unavailable",
@@ -273,18 +279,26 @@ class Intake:
         ordering: datetime | None,
         signed_ts: int,
     ) -> Answer:
-        decision = self.by_source.hit(source)
-        if not decision.allowed:
-            return rate_limited(decision, "source")
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
             return error(400, "malformed_json", "The body is not well-formed JSON.")
         user_id = provider_user_id(doc)
-        if user_id is not None:
-            decision = self.by_user.hit(f"{source}:{user_id}")
-            if not decision.allowed:
-                return rate_limited(decision, "user")
+        # verified: the limits per source and user shed to the backfill lane, never a 429 (design §14)
+        over_limit = not self.by_source.hit(source).allowed
+        if user_id is not None and not self.by_user.hit(f"{source}:{user_id}").allowed:
+            over_limit = True
+        reference = announced_reference(doc, headers) if source == TERRA else None
+        if reference is not None:
+            self.large_requests.put(reference, b"1")
+        lane = lane_for(
+            source,
+            trace_id,
+            headers,
+            self.config.backfill_sources,
+            over_limit=over_limit,
+            large_request=lambda ref: self.large_requests.get(ref) is not None,
+        )
 
         digest = body_digest(body)
         if key is None:
@@ -322,13 +336,15 @@ class Intake:
         self.inflight[ckey] = (digest, outcome)
         failure: str | None = "not produced"
         try:
-            failure = await self._produce(record, (user_id or trace_id or key).encode())
+            topic = self.config.backfill_topic if lane.topic == BACKFILL else self.config.raw_topic
+            failure = await self._produce(topic, record, (user_id or trace_id or key).encode())
         finally:
             del self.inflight[ckey]
             outcome.set_result(failure is None)
         if failure is not None:
             return self._refused(failure) if kafka.is_permanent_produce_error(failure) else self._unavailable
         self.cache.put(ckey, digest)
+        self.metrics.lanes.labels(lane.topic, lane.reason).inc()
         return Answer(202, {"event_id": eid}, event_id=eid)
 
     def _first_key(self, identity: str, key: str) -> str:
@@ -339,12 +355,12 @@ class Intake:
         self.signed.put(identity, key.encode())
         return key
 
-    async def _produce(self, record: RawWebhook, kafka_key: bytes) -> str | None:
+    async def _produce(self, topic: str, record: RawWebhook, kafka_key: bytes) -> str | None:
         """None once Kafka acknowledged the record, else librdkafka's error name."""
         value = self.codec.encode(record)
         try:
             delivery = self.producer.produce(
-                self.config.raw_topic,
+                topic,
                 value,
                 kafka_key,
                 headers=[("vs.event_id", record.event_id.encode()), timing.stamp(timing.ACCEPTED)],

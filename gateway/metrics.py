@@ -84,6 +84,13 @@ class GatewayMetrics:
             ["reason"],
             registry=r,
         )
+        self.lanes = Counter(
+            "vitalstream_gateway_lane_records",
+            "Accepted webhooks by lane (webhooks.raw or webhooks.backfill) and why (live, chunk, "
+            "large_request, source, shed).",
+            ["lane", "reason"],
+            registry=r,
+        )
         self.duplicates = Counter(
             "vitalstream_gateway_duplicates",
             "Repeated deliveries answered from the idempotency cache.",

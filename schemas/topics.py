@@ -46,6 +46,16 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         extra_config=RAW_BODY_CONFIG,
     ),
     TopicSpec(
+        "webhooks.backfill",
+        "provider user id (trace id if none)",
+        "RawWebhook",
+        "delete",
+        7 * DAY_MS,
+        doc="Historical traffic (Terra chunks, large requests, backfill sources, shed load) as webhooks.raw; "
+        "normalized at lower priority, paused while live lag is high.",
+        extra_config=RAW_BODY_CONFIG,
+    ),
+    TopicSpec(
         "metrics.normalized",
         "subject",
         "Observation",

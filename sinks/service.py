@@ -132,9 +132,8 @@ class Sink:
     def _next_batch(self, wait_s: float) -> list[Message]:
         """Up to ``sink_batch_size`` records, written as soon as nothing more is ready.
 
-        librdkafka's ``consume(n, timeout)`` returns only once it has ``n`` records or the
-        timeout passed, so a batch is gathered in steps: what is fetched already; else (with
-        the batch in flight finished first: nothing to overlap with) the first record to
+        Gathered in steps: what is fetched already; else (with the batch in flight finished
+        first: nothing to overlap with) :func:`kafka.consume_ready` — the first record to
         arrive within ``wait_s``, then what came with it (waiting ``sink_batch_linger_ms``
         for more). At low load a record is written the moment it arrives; under load the
         batches grow by themselves while the previous one is written (design §11)."""
@@ -143,10 +142,7 @@ class Sink:
         if msgs:
             return msgs
         self.finish()
-        msgs = self.consumer.consume(num_messages=1, timeout=wait_s)
-        if msgs and size > 1:
-            msgs += self.consumer.consume(num_messages=size - 1, timeout=self.settings.sink_batch_linger_ms / 1000)
-        return msgs
+        return kafka.consume_ready(self.consumer, size, wait_s, self.settings.sink_batch_linger_ms / 1000)
 
     def run_forever(self) -> None:
         while not self.stop.is_set():

@@ -12,6 +12,7 @@ it produced is acknowledged by the broker, see :mod:`streams.agents_io`):
 - ``quality``: quality deltas → table ``quality-daily`` → ``metrics.quality_daily``;
 - ``tracking``: large-request facts from normalize (internal topic, keyed by ``terra-reference``)
   → table ``backfill-jobs`` → ``backfill.jobs`` (design §13);
+- ``backfill``: ``webhooks.backfill`` like ``normalize``, at lower priority (:mod:`streams.backfill`);
 - ``retry-5s``, ``retry-1m``, ``retry-10m``: retry tiers back to the original topic.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from schemas.records import Observation
 from schemas.topics import RETRY_TIERS, spec
+from streams import backfill
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.agents_io import OutputProducer, send_all, worker_producer_config
 from streams.consumer import FastDeliveryConsumer
@@ -75,6 +77,7 @@ def create_app(
     daily windows go out once, complete, at the switch-over)."""
     partitions = spec("metrics.normalized").partitions
     assert spec("webhooks.raw").partitions == partitions, "tables are co-partitioned with both sources"
+    assert spec("webhooks.backfill").partitions == partitions, "the backfill lane shares normalize's table"
     app = faust.App(
         app_id or app_id_for(settings, generation),
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -124,6 +127,7 @@ def create_app(
         async def on_stop(self) -> None:
             await producer.close()
 
+    gate: backfill.BackfillGate | None = None
     if "normalize" in agents:
         seen = _table_with_changelog(
             app,
@@ -139,7 +143,15 @@ def create_app(
         raw_topic = app.topic(
             settings.topic("webhooks.raw"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
-        _batch_agent(app, raw_topic, "normalize", normalize_stage.process, within_s)
+        gate = backfill.BackfillGate(
+            app,
+            (settings.topic("webhooks.raw"), settings.topic("metrics.normalized")),
+            settings.topic("webhooks.backfill"),
+            settings.backfill_pause_lag,
+            metrics,
+        )
+        _batch_agent(app, raw_topic, "normalize", normalize_stage.process, within_s, after=gate.processed)
+        _backfill_lane(app, settings, gate, NormalizeStage(**common, seen=seen))
         expiry = SeenExpiry(lambda: seen.data, settings.dedup_window_s)
 
         @app.timer(EXPIRY_TICK_S)  # type: ignore[untyped-decorator]
@@ -172,7 +184,7 @@ def create_app(
         norm_topic = app.topic(
             settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
-        _batch_agent(app, norm_topic, "score", score_stage.process, within_s)
+        _batch_agent(app, norm_topic, "score", score_stage.process, within_s, after=gate.processed if gate else None)
     if "quality" in agents:
         quality_table = app.Table(
             "quality-daily",
@@ -267,17 +279,53 @@ def _table_with_changelog(
 
 
 def _batch_agent(
-    app: faust.App, topic: Any, name: str, process: Callable[[Any], Any], within_s: float, batch: int = BATCH_MAX
+    app: faust.App,
+    topic: Any,
+    name: str,
+    process: Callable[[Any], Any],
+    within_s: float,
+    batch: int = BATCH_MAX,
+    *,
+    before: Callable[[], Awaitable[None]] | None = None,
+    after: Callable[[Any], None] | None = None,
 ) -> None:
     """An agent taking up to ``batch`` records, or what came within ``within_s`` (Faust's ``take_events``:
     the window is a fixed wait at low load, so it is the worker's share of the freshness floor)."""
 
     async def agent(stream: Any) -> None:
         async for events in stream.take_events(batch, within=within_s):
+            if before is not None:
+                await before()
             await process(events)
+            if after is not None:
+                after(events)
 
     agent.__name__ = agent.__qualname__ = f"vs_{name.replace('-', '_')}"
     app.agent(topic, name=f"vitalstream.{name}")(agent)
+
+
+def _backfill_lane(app: faust.App, settings: Settings, gate: backfill.BackfillGate, stage: NormalizeStage) -> None:
+    """``webhooks.backfill`` normalized like ``webhooks.raw``, in small batches, only when live work allows."""
+    topic = app.topic(
+        settings.topic("webhooks.backfill"),
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=spec("webhooks.backfill").partitions,
+    )
+    _batch_agent(
+        app,
+        topic,
+        "backfill",
+        stage.process,
+        settings.worker_batch_within_ms / 1000,
+        backfill.BATCH,
+        before=gate.wait_turn,
+        after=gate.processed,
+    )
+
+    @app.timer(backfill.TICK_S)  # type: ignore[untyped-decorator]
+    async def _backfill_gate() -> None:
+        gate.tick()
 
 
 def _setup_metrics(app: faust.App, registry: CollectorRegistry, *, faust_sensor: bool) -> None:

@@ -3,7 +3,7 @@
 Runs inside the worker process beside the Faust agents, on a consumer group of its own
 (:func:`~vitalstream.platform.control.fetch_group`, ``<prefix>worker-fetch``: the worker's
 ACLs cover it, and a scoring-generation switch never downloads everything again). It reads
-``webhooks.raw``; a record that is not a ping (:func:`streams.ping.looks_like_ping` on the
+``webhooks.raw`` and ``webhooks.backfill``; a record that is not a ping (:func:`streams.ping.looks_like_ping` on the
 raw bytes, then :func:`streams.ping.ping_of`) is done at once. A ping is downloaded in a
 task of its own — at most ``fetch_concurrency`` at once, each bounded by
 ``s3_fetch_timeout_s`` — so a slow or silent host delays nothing but its own pings; the
@@ -152,7 +152,7 @@ class FetchStage(Stage):
         self.fetcher = fetcher
         self.tracker = OffsetTracker()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.topics = [self.topic("webhooks.raw")]
+        self.topics = [self.topic("webhooks.raw"), self.topic("webhooks.backfill")]  # pings of either lane
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then finish the downloads in flight and commit."""

@@ -74,3 +74,18 @@ class WorkerMetrics:
             ["status"],
             registry=registry,
         )
+        self.live_lag = Gauge(
+            f"{prefix}_live_lag",
+            "Records of webhooks.raw and metrics.normalized on this worker's partitions not yet processed",
+            registry=registry,
+        )
+        self.backfill_lag = Gauge(
+            f"{prefix}_backfill_lag",
+            "Records of webhooks.backfill on this worker's partitions not yet processed",
+            registry=registry,
+        )
+        self.backfill_paused = Gauge(
+            f"{prefix}_backfill_paused",
+            "1 while this worker's webhooks.backfill partitions are paused (live lag or backlog), else 0",
+            registry=registry,
+        )

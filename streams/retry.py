@@ -27,7 +27,7 @@ class UnknownOriginError(PermanentError):
     """A retry record whose ``vs.original.topic`` is missing or not one of ours."""
 
 
-RETRIABLE_SOURCES = ("webhooks.raw", "metrics.normalized")
+RETRIABLE_SOURCES = ("webhooks.raw", "webhooks.backfill", "metrics.normalized")
 
 
 class RetryStage(Stage):

@@ -9,7 +9,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -21,6 +20,7 @@ from gateway.signatures import terra_header
 from schemas import deadletter as H
 from tests.fix_pipeline import Pipeline
 from tests.kafka_helpers import consume_all, lower_max_message_bytes
+from vitalstream.bench.payloads import heart_rate_chunk
 from vitalstream.platform.settings import Settings
 
 MB = 1024 * 1024
@@ -29,23 +29,7 @@ Client = TestClient[web.Request, web.Application]
 
 def heart_rate_body(user: str, target_bytes: int, rng: random.Random) -> tuple[bytes, int]:
     """A Terra body event of about ``target_bytes`` of random-valued (poorly compressible) bpm samples."""
-    start = datetime(2026, 11, 1, tzinfo=UTC)
-    n = target_bytes // 62
-    hr = [
-        {"timestamp": (start + timedelta(seconds=i)).isoformat(), "bpm": round(rng.uniform(40, 190), 6)}
-        for i in range(n)
-    ]
-    doc = {
-        "type": "body",
-        "user": {"user_id": user, "provider": "GARMIN", "reference_id": user},
-        "data": [
-            {
-                "metadata": {"start_time": start.isoformat(), "end_time": (start + timedelta(seconds=n)).isoformat()},
-                "heart_data": {"heart_rate_data": {"detailed": {"hr_samples": hr}}},
-            }
-        ],
-    }
-    return orjson.dumps(doc), n
+    return heart_rate_chunk(user, target_bytes, rng.randrange(1 << 30))
 
 
 def terra_headers(secret: str, body: bytes) -> dict[str, str]:

@@ -224,16 +224,17 @@ async def test_every_error_answer_and_nothing_rejected_reaches_kafka(settings: S
     # 415
     status, payload = await post(good, {**signed(strict, good, "t-5"), "Content-Type": "text/plain"})
     assert (status, payload["error"]) == (415, "unsupported_media_type")
-    # 429: the same provider user, third distinct event within the minute
+    # past the per-user limit: never 429 for a verified delivery, shed to the backfill lane
     statuses = []
     for n in range(3):
         b = body_for("user-6", n)
         statuses.append((await post(b, signed(strict, b, f"t-u6-{n}")))[0])
-    assert statuses == [202, 202, 429]
+    assert statuses == [202, 202, 202]
 
-    records = raw_records(strict, expected=len(accepted))
-    assert {r.event_id for _, r in records} == accepted
-    assert len(records) == len(accepted) == 3
+    records = raw_records(strict, expected=len(accepted) - 1)
+    shed = [Codec().decode_as(m.value(), RawWebhook) for m in consume_all(strict, "webhooks.backfill", expected=1)]
+    assert {r.event_id for _, r in records} | {r.event_id for r in shed} == accepted
+    assert (len(records), len(shed), len(accepted)) == (3, 1, 4)
 
 
 async def test_rate_limit_per_client_before_verification(settings: Settings, start: Start) -> None:

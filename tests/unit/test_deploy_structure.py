@@ -724,7 +724,7 @@ def test_k8s_gateway(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
     assert int(config["VITALSTREAM_REPLICATION_FACTOR"]) == 3 and int(config["VITALSTREAM_MIN_INSYNC_REPLICAS"]) == 2
     (secret,) = load_yaml_docs(SECRET_EXAMPLE)
     assert secret["metadata"]["name"] == "vitalstream-secrets"
-    assert "VITALSTREAM_DATABASE_URL" in secret["stringData"]
+    assert "VITALSTREAM_TERRA_SECRETS" in secret["stringData"]
     assert not set(secret["stringData"]) & set(config), "a setting in both the ConfigMap and the Secret"
 
 
@@ -836,9 +836,48 @@ def test_k8s_every_workload_is_its_own_kafka_principal(k8s_docs: list[tuple[Path
             sources = [s["secret"]["name"] for s in volumes[mount["name"]]["projected"]["sources"]]
             assert sources == [f"vitalstream-kafka-{user}", "vitalstream-kafka-ca"]
             assert set(sources) <= secrets
-            if user == "sink":
-                assert env["VITALSTREAM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "vitalstream-db-sink"
-    assert {"gateway", "worker", "sink"} <= seen
+    assert {"gateway", "worker", "sink", "api"} <= seen
+
+
+DB_LOGINS = {
+    "gateway": ("VITALSTREAM_DATABASE_URL", "vitalstream-db-health"),
+    "sink": ("VITALSTREAM_DATABASE_URL", "vitalstream-db-sink"),
+    "api": ("VITALSTREAM_API_DATABASE_URL", "vitalstream-db-reader"),
+    "db-migrate": ("VITALSTREAM_DATABASE_URL", "vitalstream-db-owner"),
+}
+"""Issue 14 on Kubernetes: the containers that reach PostgreSQL, each with its own login's Secret."""
+
+
+def test_k8s_database_logins_are_per_workload(k8s_docs: list[tuple[Path, dict[str, Any]]]) -> None:
+    """No shared Secret carries a database URL (the owner's would reach every pod); each container
+    that needs one names its own login's Secret, and only the migration job has the owner's."""
+    shared = load_yaml(SECRET_EXAMPLE)["stringData"]
+    assert not [k for k in shared if "DATABASE_URL" in k], "a database URL in vitalstream-secrets reaches every pod"
+    examples = {d["metadata"]["name"] for d in load_yaml_docs(K8S / "examples" / "kafka-principals.yaml")}
+    seen: dict[str, str] = {}
+    for _where, template in pod_templates(k8s_docs):
+        for container in all_containers(template):
+            for var in container.get("env", []):
+                if "DATABASE_URL" in var["name"]:
+                    seen[container["name"]] = var["valueFrom"]["secretKeyRef"]["name"]
+                    assert (var["name"], seen[container["name"]]) == DB_LOGINS[container["name"]]
+    assert {name: secret for name, (_, secret) in DB_LOGINS.items()} == seen
+    assert set(seen.values()) <= examples
+
+
+def test_k8s_recompute_job_example_runs_as_the_recompute_principal() -> None:
+    job = load_yaml(K8S / "examples" / "recompute-job.yaml")
+    template = job["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    assert container["args"][0] == "recompute"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["VITALSTREAM_KAFKA_USERNAME"]["value"] == "recompute"
+    assert not any("DATABASE_URL" in name for name in env)
+    assert [r.get("secretRef") for r in container["envFrom"] if "secretRef" in r] == []
+    (credentials,) = [v for v in template["spec"]["volumes"] if v["name"] == "kafka-credentials"]
+    sources = [s["secret"]["name"] for s in credentials["projected"]["sources"]]
+    examples = {d["metadata"]["name"] for d in load_yaml_docs(K8S / "examples" / "kafka-principals.yaml")}
+    assert sources == ["vitalstream-kafka-recompute", "vitalstream-kafka-ca"] and set(sources) <= examples
 
 
 SECURE_COMPOSE = DEPLOY / "compose" / "secure.yml"

@@ -273,12 +273,39 @@ async def test_rate_limits(make_client: MakeClient) -> None:
     )
     assert forged.status == 429  # a well-formed but wrong signature is a failure like any other
 
-    client, _ = await make_client(rate_limit_per_user_per_min=2)
+
+async def test_verified_deliveries_past_a_limit_are_shed_to_the_backfill_lane(make_client: MakeClient) -> None:
+    """Per-user and per-source limits never answer a verified delivery 429: the excess goes to backfill."""
+    client, stub = await make_client(rate_limit_per_user_per_min=2, rate_limit_per_source_per_min=4)
     statuses = []
     for i in range(3):
         body = orjson.dumps({"user": {"user_id": "same"}, "n": i})
         statuses.append((await client.post("/webhooks/terra", data=body, headers=terra(body, trace=f"t{i}"))).status)
-    assert statuses == [202, 202, 429]
+    for i in range(3):
+        body = orjson.dumps({"user": {"user_id": f"other-{i}"}})
+        statuses.append((await client.post("/webhooks/terra", data=body, headers=terra(body, trace=f"o{i}"))).status)
+    assert statuses == [202] * 6
+    lanes = [topic.removeprefix("unit.") for topic, _, _ in stub.records]
+    # the third of one user (user limit), then the fifth and sixth of the source (source limit)
+    assert lanes == ["webhooks.raw"] * 2 + ["webhooks.backfill"] + ["webhooks.raw"] + ["webhooks.backfill"] * 2
+    page = (await (await client.get("/metrics")).read()).decode()
+    assert 'vitalstream_gateway_lane_records_total{lane="webhooks.backfill",reason="shed"} 3.0' in page
+
+
+async def test_chunks_and_large_requests_go_to_the_backfill_lane(make_client: MakeClient) -> None:
+    client, stub = await make_client()
+    deliveries = [
+        ("t-live", {"terra-reference": "ref-1"}, {}),  # a reference alone is not a large request
+        ("t-announce", {}, {"type": "large_request_sending", "reference": "ref-1", "expected_payloads": 2}),
+        ("big-1:chunk:0", {}, {}),
+        ("t-ref", {"terra-reference": "ref-1"}, {}),
+    ]
+    for trace, extra, doc in deliveries:
+        body = orjson.dumps({"user": {"user_id": "u"}, "trace": trace, **doc})
+        r = await client.post("/webhooks/terra", data=body, headers=terra(body, trace=trace) | extra)
+        assert r.status == 202
+    lanes = [t.removeprefix("unit.") for t, _, _ in stub.records]
+    assert lanes == ["webhooks.raw"] * 2 + ["webhooks.backfill"] * 2
 
 
 async def test_forwarded_for_counts_only_behind_trusted_proxies(make_client: MakeClient) -> None:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_topic_that_copies_raw_bodies_accepts_records_up_to_the_cap() -> None:
-    assert set(RAW_BODY_TOPICS) == {"webhooks.raw", "dlq", *RETRY_TIERS}
+    assert set(RAW_BODY_TOPICS) == {"webhooks.raw", "webhooks.backfill", "dlq", *RETRY_TIERS}
     for name in RAW_BODY_TOPICS:
         assert BY_NAME[name].config()["max.message.bytes"] == str(MAX_MESSAGE_BYTES)
     assert Settings().max_body_bytes + 1024 * 1024 < MAX_MESSAGE_BYTES  # body + encoding + headers

@@ -146,7 +146,7 @@ class Feed:
             if time.monotonic() >= next_refresh:
                 partitions = self._assign_new(client, partitions)
                 next_refresh = time.monotonic() + refresh_s
-            messages = client.consume(BATCH, timeout=0.2)
+            messages = kafka.consume_ready(client, BATCH, wait_s=0.2)  # a change goes out as it arrives
             batch: list[Change] = []
             for msg in messages:
                 err = msg.error()

@@ -4,5 +4,5 @@ Benchmarks are measurements, never tests (design §11): every figure is printed 
 ceiling measured in the same run, written to ``tests/bench/results.json`` and ``BENCHMARKS.md``.
 """
 
-CHOICES = ("gateway", "stream", "sink", "restart", "e2e", "scenarios", "api", "all")
+CHOICES = ("gateway", "stream", "sink", "restart", "e2e", "scenarios", "backfill", "api", "all")
 """What ``vitalstream bench`` can run (``all``: each of the others in turn)."""

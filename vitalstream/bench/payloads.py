@@ -8,6 +8,7 @@ belongs to it alone and its freshness can be observed.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -96,3 +97,29 @@ class Signer:
             value = f"t={second},v1={terra_sign(self.secret, second, payload)}".encode()
             self._cache[key] = value
         return value
+
+
+def heart_rate_chunk(user: str, target_bytes: int, seed: int, start_s: int = 0) -> tuple[bytes, int]:
+    """A Terra ``body`` event of about ``target_bytes`` of random-valued heart-rate samples, and their count.
+
+    The shape of a large request's chunk: one user's history, poorly compressible values, one
+    sample a second from ``start_s`` seconds after 2026-11-01 (chunks of one request must not overlap).
+    """
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=start_s)
+    n = max(1, target_bytes // 62)
+    samples = [
+        {"timestamp": (start + timedelta(seconds=i)).isoformat(), "bpm": round(rng.uniform(40, 190), 6)}
+        for i in range(n)
+    ]
+    doc = {
+        "type": "body",
+        "user": {"user_id": user, "provider": "GARMIN", "reference_id": user},
+        "data": [
+            {
+                "metadata": {"start_time": start.isoformat(), "end_time": (start + timedelta(seconds=n)).isoformat()},
+                "heart_data": {"heart_rate_data": {"detailed": {"hr_samples": samples}}},
+            }
+        ],
+    }
+    return orjson.dumps(doc), n

@@ -22,6 +22,7 @@ def headline(details: dict[str, Any]) -> dict[str, Any]:
     e2e, base = details.get("e2e") or {}, details.get("baseline") or {}
     rs = details.get("restart") or {}
     api = details.get("api") or {}
+    bf = details.get("backfill") or {}
     return {
         "gateway_accepted_per_s": gw.get("accepted_per_s"),
         "gateway_p99_ms_at_2000": gw.get("p99_ms_at_2000"),
@@ -44,6 +45,9 @@ def headline(details: dict[str, Any]) -> dict[str, Any]:
         "api_sse_p99_ms": api.get("sse_p99_ms"),
         "api_sse_table_p99_ms": api.get("sse_table_p99_ms"),
         "api_sse_rss_kib_per_stream": api.get("sse_rss_kib_per_stream"),
+        "backfill_idle_p99_ms": bf.get("idle_p99_ms"),
+        "backfill_live_p99_ms": bf.get("backfill_p99_ms"),
+        "backfill_p99_ratio": bf.get("p99_ratio"),
     }
 
 

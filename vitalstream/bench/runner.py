@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO / "tests" / "bench"
 RESULTS = BENCH_DIR / "results.json"
 MARKDOWN = REPO / "BENCHMARKS.md"
-ORDER = ("sink", "stream", "restart", "gateway", "e2e", "scenarios", "api")
+ORDER = ("sink", "stream", "restart", "gateway", "e2e", "scenarios", "backfill", "api")
 PLOTTING = ("matplotlib",)
 """What the plots need (the ``bench`` extra): checked before a run starts, not after it."""
 console = Console()
@@ -142,6 +142,14 @@ def missing_plotting() -> list[str]:
     return missing
 
 
+def _backfill(stack: BenchStack, quick: bool) -> dict[str, Any]:
+    from vitalstream.bench.backfill_bench import bench_backfill
+
+    out = bench_backfill(stack, quick, _show)
+    _show("backfill", out)
+    return out
+
+
 def _api(stack: BenchStack, quick: bool) -> dict[str, Any]:
     from vitalstream.bench.api_bench import bench_api
 
@@ -192,6 +200,8 @@ def run(what: str, quick: bool, command: str, rates: tuple[int, ...] | None = No
                 details["e2e_sweep"] = _guard("e2e sweep", lambda: _e2e_sweep(stack, rates, quick))
             elif name == "e2e":
                 details["e2e"] = _guard("e2e", lambda: _e2e(stack, quick, details))
+            elif name == "backfill":
+                details["backfill"] = _guard("backfill", lambda: _backfill(stack, quick))
             elif name == "api":
                 details["api"] = _guard("api", lambda: _api(stack, quick))
             elif name == "scenarios":

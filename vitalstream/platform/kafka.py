@@ -201,6 +201,18 @@ def consumer(settings: Settings, client_id: str, group_id: str | None = None, **
     return Consumer(consumer_config(settings, client_id, group_id, **overrides))
 
 
+def consume_ready(client: Consumer, max_messages: int, wait_s: float, linger_s: float = 0.0) -> list[Message]:
+    """Up to ``max_messages`` records as soon as nothing more is ready: the first to arrive within
+    ``wait_s``, then what came with it (waiting ``linger_s`` for more).
+
+    librdkafka's ``consume(n, timeout)`` returns only once it has ``n`` records or the timeout
+    passed, so one call with a large ``n`` makes every record wait out the timeout at low load."""
+    msgs: list[Message] = client.consume(num_messages=1, timeout=wait_s)
+    if msgs and max_messages > 1:
+        msgs += client.consume(num_messages=max_messages - 1, timeout=linger_s)
+    return msgs
+
+
 def admin(settings: Settings, client_id: str = "admin", socket_timeout_ms: int = 5000) -> AdminClient:
     return AdminClient({**client_config(settings, client_id), "socket.timeout.ms": socket_timeout_ms})
 

@@ -1,0 +1,108 @@
+"""The backfill lane's priority rule (streams.backfill): pause above the live-lag threshold or a full backlog."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from streams.backfill import BackfillGate, decide, lag_of
+from streams.metrics import WorkerMetrics
+
+RAW, NORM, BACK = TP("raw", 0), TP("norm", 0), TP("back", 0)
+
+
+def test_lag_of_skips_partitions_it_cannot_measure() -> None:
+    ends = {RAW: 10, NORM: None, BACK: 7}
+    assert lag_of(ends, {RAW: 4, NORM: 3, BACK: None}) == 6
+    assert lag_of({RAW: 3}, {RAW: 5}) == 0  # a stale end never makes a negative lag
+
+
+def test_decide() -> None:
+    assert decide(10, 5, 0, threshold=10, max_backlog=16).pause is False  # at the threshold: run
+    behind = decide(11, 5, 0, threshold=10, max_backlog=16)
+    assert behind.pause and behind.wait
+    full = decide(0, 500, 16, threshold=10, max_backlog=16)
+    assert full.pause and not full.wait  # backlog full: fetch nothing more, but process what is held
+    starved = decide(11, 5, 16, threshold=10, max_backlog=16, paused_for_s=5.0)
+    assert not starved.pause and not starved.wait  # paused too long: a turn for the lane
+
+
+@dataclass
+class FakeConsumer:
+    """Faust's consumer as the gate sees it: assignment, highwaters, pause/resume bookkeeping."""
+
+    ends: dict[TP, int]
+    _committed_offset: dict[TP, int] = field(default_factory=dict)
+    _read_offset: dict[TP, int] = field(default_factory=dict)
+    paused: set[TP] = field(default_factory=set)
+
+    def assignment(self) -> set[TP]:
+        return set(self.ends)
+
+    def highwater(self, tp: TP) -> int:
+        return self.ends[tp]
+
+    def pause_partitions(self, tps: Any) -> None:
+        self.paused |= set(tps)
+
+    def resume_partitions(self, tps: Any) -> None:
+        self.paused -= set(tps)
+
+
+def event(tp: TP, offset: int) -> Any:
+    return SimpleNamespace(message=SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=offset))
+
+
+def gauge(metrics: WorkerMetrics, name: str) -> float | None:
+    return metrics.registry.get_sample_value(f"vitalstream_worker_{name}")
+
+
+def test_the_gate_pauses_while_live_work_is_queued_and_resumes_after() -> None:
+    consumer = FakeConsumer({RAW: 100, NORM: 0, BACK: 50}, _committed_offset={RAW: 0, NORM: 0, BACK: 0})
+    app = SimpleNamespace(consumer=consumer, rebalancing=False, should_stop=False, in_recovery=False)
+    metrics = WorkerMetrics(CollectorRegistry())
+    gate = BackfillGate(app, ("raw", "norm"), "back", threshold=10, metrics=metrics)
+
+    assert gate.tick().pause
+    assert consumer.paused == {BACK}
+    assert (gauge(metrics, "backfill_paused"), gauge(metrics, "live_lag"), gauge(metrics, "backfill_lag")) == (
+        1.0,
+        100.0,
+        50.0,
+    )
+    waiting = asyncio.run(_waits(gate))
+    assert waiting, "the backfill agent must wait while the live lag is above the threshold"
+
+    gate.processed([event(RAW, 95)])  # normalize caught up to 4 behind
+    assert not gate.tick().pause
+    assert consumer.paused == set()
+    assert gauge(metrics, "backfill_paused") == 0.0
+    assert not asyncio.run(_waits(gate))
+
+
+def test_a_full_backlog_pauses_fetching_and_recovery_is_never_resumed_by_the_gate() -> None:
+    consumer = FakeConsumer({RAW: 0, BACK: 100}, _committed_offset={RAW: 0, BACK: 0}, _read_offset={BACK: 20})
+    app = SimpleNamespace(consumer=consumer, rebalancing=False, should_stop=False, in_recovery=False)
+    gate = BackfillGate(app, ("raw",), "back", threshold=10, metrics=WorkerMetrics(CollectorRegistry()))
+    assert gate.tick().backlog == 21
+    assert consumer.paused == {BACK}
+    gate.processed([event(BACK, 19)])
+    app.in_recovery = True  # Faust owns the partitions' flow while it recovers tables
+    gate.tick()
+    assert consumer.paused == {BACK}
+    app.in_recovery = False
+    gate.tick()
+    assert consumer.paused == set()
+
+
+async def _waits(gate: BackfillGate) -> bool:
+    try:
+        await asyncio.wait_for(gate.wait_turn(), 0.3)
+    except TimeoutError:
+        return True
+    return False
