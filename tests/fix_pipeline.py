@@ -144,11 +144,16 @@ def pipeline_env(settings: Settings, workdir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def pipeline(db_settings: Settings, tmp_path: Path) -> Iterator[Pipeline]:
-    p = Pipeline(db_settings, tmp_path, pipeline_env(db_settings, tmp_path))
+def running_pipeline(settings: Settings, workdir: Path, **extra_env: str) -> Iterator[Pipeline]:
+    """Gateway, worker and sink started with ``extra_env`` over the defaults; stopped after (for fixtures)."""
+    p = Pipeline(settings, workdir, pipeline_env(settings, workdir) | extra_env)
     for service in SERVICES:
         p.start(service)
     yield p
     for service in list(p.pids):
         p.stop(service)
+
+
+@pytest.fixture
+def pipeline(db_settings: Settings, tmp_path: Path) -> Iterator[Pipeline]:
+    yield from running_pipeline(db_settings, tmp_path)

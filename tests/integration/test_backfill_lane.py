@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
+from tests.fix_pipeline import Pipeline, running_pipeline
 from tests.integration.test_big_records import heart_rate_body, heart_rate_rows, post, terra_headers
 from tests.kafka_helpers import consume_all
 from vitalstream.bench.payloads import heart_rate_chunk
@@ -26,13 +26,7 @@ PAUSE_LAG = 300
 
 @pytest.fixture
 def lane_pipeline(db_settings: Settings, tmp_path: Path) -> Iterator[Pipeline]:
-    env = pipeline_env(db_settings, tmp_path) | {"VITALSTREAM_BACKFILL_PAUSE_LAG": str(PAUSE_LAG)}
-    p = Pipeline(db_settings, tmp_path, env)
-    for service in SERVICES:
-        p.start(service)
-    yield p
-    for service in list(p.pids):
-        p.stop(service)
+    yield from running_pipeline(db_settings, tmp_path, VITALSTREAM_BACKFILL_PAUSE_LAG=str(PAUSE_LAG))
 
 
 def worker_gauge(p: Pipeline, name: str) -> float | None:

@@ -20,7 +20,7 @@ import pytest
 
 from schemas.codec import Codec
 from schemas.records import BackfillJob
-from tests.fix_pipeline import SERVICES, Pipeline, pipeline_env
+from tests.fix_pipeline import Pipeline, running_pipeline
 from tests.terra_requests import large_request
 from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
@@ -31,13 +31,7 @@ INCOMPLETE_AFTER_S = 4
 
 @pytest.fixture
 def tracked(db_settings: Settings, tmp_path: Path) -> Iterator[Pipeline]:
-    env = {**pipeline_env(db_settings, tmp_path), "VITALSTREAM_BACKFILL_INCOMPLETE_AFTER_S": str(INCOMPLETE_AFTER_S)}
-    p = Pipeline(db_settings, tmp_path, env)
-    for service in SERVICES:
-        p.start(service)
-    yield p
-    for service in list(p.pids):
-        p.stop(service)
+    yield from running_pipeline(db_settings, tmp_path, VITALSTREAM_BACKFILL_INCOMPLETE_AFTER_S=str(INCOMPLETE_AFTER_S))
 
 
 def _row(p: Pipeline, reference: str) -> tuple[Any, ...] | None:
