@@ -9,12 +9,13 @@ DLQ, see :mod:`streams.failures`) and the batch goes on.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -115,65 +116,112 @@ class Stage:
             self.metrics.retries.labels(stage, routed.error_class, short).inc()
 
 
+class Lane(Protocol):
+    """How the backfill lane yields to live work inside one big record (see ``streams.backfill``)."""
+
+    slice_outs: int
+    """Outputs sent at a time."""
+    offload_bytes: int
+    """A record this large is normalized on a thread, so the event loop keeps serving live work."""
+
+    async def make_way(self, sent: Mapping[tuple[str, int], int]) -> None:
+        """Return once what was sent (highest offset per topic partition) has been taken downstream."""
+
+
+@dataclass
+class _NormalizeBatch:
+    """What one normalize batch has gathered so far."""
+
+    now_s: int
+    normalized: tuple[str, bytes]
+    outs: list[Out] = field(default_factory=list)
+    done: list[tuple[StreamEvent, str]] = field(default_factory=list)
+    in_batch: set[str] = field(default_factory=set)
+    obs_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejections: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
 class NormalizeStage(Stage):
     """``webhooks.raw`` → observations, user events, ops events, one ledger row per event.
 
     A ping (``s3_payload``) is skipped without a ledger row and without remembering its event
     id: the fetch stage (:mod:`streams.fetch`) publishes the payload under the same id."""
 
-    def __init__(self, *args: Any, seen: KeyValueTable, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, seen: KeyValueTable, lane: Lane | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.seen = seen
+        self.lane = lane
+        """The backfill lane's pacing; None on the live lane."""
         self.seen_writer = TableWriter(seen)
         self.encoder = RecordEncoder(self.codec)
         self.facts_topic = tracking_facts_topic(self.settings)
 
     async def process(self, events: Sequence[StreamEvent]) -> None:
-        outs: list[Out] = []
-        done: list[tuple[StreamEvent, str]] = []
-        in_batch: set[str] = set()
-        now_s = int(time.time())
-        obs_counts: Counter[tuple[str, str]] = Counter()
-        rejections: Counter[str] = Counter()
-        outcomes: Counter[str] = Counter()
+        batch = _NormalizeBatch(now_s=int(time.time()), normalized=timing.stamp(timing.NORMALIZED))
         self.metrics.batch.labels("normalize").observe(len(events))
-        normalized = timing.stamp(timing.NORMALIZED)
         for event in events:
-            raw: RawWebhook | None = None
-            try:
-                raw = self.codec.decode_as(event.message.value or b"", RawWebhook)  # a null value: a DecodeError
-                eid = raw.event_id
-                bind(event)
-                if eid in in_batch or self._seen_recently(eid, now_s):
-                    self.metrics.duplicates.labels("normalize").inc()
-                    continue
-                payload = parse_body(raw.body)
-                outs.extend(self._tracking_fact(raw, payload))  # whatever becomes of the event (design §13)
-                normalize = normalizer_for(raw.source, self.settings.source_formats)
-                result = normalize(raw, payload)
-                if result.s3_url is not None:
-                    self._ping(raw, event)  # the fetch stage downloads it; its record has this event id
-                    outcomes["ping"] += 1
-                    continue
-                headers = [*timing.forward(event.message.headers), normalized]
-                event_outs, outcome = self._outputs(raw, payload, result, headers, obs_counts, rejections)
-            except Exception as exc:  # a bad record never stops the batch (design §7)
-                ctx = None if raw is None else self.dead_context(raw, "normalize", _event_type(raw))
-                self.failure(event, exc, "normalize", raw.event_id if raw else None, outs, dead_outcome=ctx)
-                continue
-            outs.extend(event_outs)
-            outcomes[outcome] += 1
-            in_batch.add(eid)
-            done.append((event, eid))
-        await self.send(outs)
-        stamp = str(now_s).encode()  # only now: its outputs are durable
-        await self.seen_writer.write(self.producer, [(event, eid.encode(), stamp) for event, eid in done], self.metrics)
-        for (metric, provider), n in obs_counts.items():
+            if self.lane is not None and len(event.message.value or b"") >= self.lane.offload_bytes:
+                await asyncio.to_thread(self._normalize_one, event, batch)  # the loop keeps serving live work
+            else:
+                self._normalize_one(event, batch)
+        await self._send_outputs(batch.outs)
+        stamp = str(batch.now_s).encode()  # only now: its outputs are durable
+        await self.seen_writer.write(
+            self.producer, [(event, eid.encode(), stamp) for event, eid in batch.done], self.metrics
+        )
+        for (metric, provider), n in batch.obs_counts.items():
             self.metrics.observations.labels(metric, provider).inc(n)
-        for reason, n in rejections.items():
+        for reason, n in batch.rejections.items():
             self.metrics.rejections.labels(reason).inc(n)
-        for outcome, n in outcomes.items():
+        for outcome, n in batch.outcomes.items():
             self.metrics.events.labels(outcome).inc(n)
+
+    def _normalize_one(self, event: StreamEvent, batch: _NormalizeBatch) -> None:
+        raw: RawWebhook | None = None
+        try:
+            raw = self.codec.decode_as(event.message.value or b"", RawWebhook)  # a null value: a DecodeError
+            eid = raw.event_id
+            bind(event)
+            if eid in batch.in_batch or self._seen_recently(eid, batch.now_s):
+                self.metrics.duplicates.labels("normalize").inc()
+                return
+            payload = parse_body(raw.body)
+            batch.outs.extend(self._tracking_fact(raw, payload))  # whatever becomes of the event (design §13)
+            normalize = normalizer_for(raw.source, self.settings.source_formats)
+            result = normalize(raw, payload)
+            if result.s3_url is not None:
+                self._ping(raw, event)  # the fetch stage downloads it; its record has this event id
+                batch.outcomes["ping"] += 1
+                return
+            headers = [*timing.forward(event.message.headers), batch.normalized]
+            event_outs, outcome = self._outputs(raw, payload, result, headers, batch.obs_counts, batch.rejections)
+        except Exception as exc:  # a bad record never stops the batch (design §7)
+            ctx = None if raw is None else self.dead_context(raw, "normalize", _event_type(raw))
+            self.failure(event, exc, "normalize", raw.event_id if raw else None, batch.outs, dead_outcome=ctx)
+            return
+        batch.outs.extend(event_outs)
+        batch.outcomes[outcome] += 1
+        batch.in_batch.add(eid)
+        batch.done.append((event, eid))
+
+    async def _send_outputs(self, outs: list[Out]) -> None:
+        """All at once on the live lane; on the backfill lane in slices, each only once the stage
+        reading them has taken all but the last one (a live observation never queues behind more)."""
+        lane = self.lane
+        if lane is None or len(outs) <= lane.slice_outs:
+            await self.send(outs)
+            return
+        previous: dict[tuple[str, int], int] = {}
+        for start in range(0, len(outs), lane.slice_outs):
+            await lane.make_way(previous)
+            previous = await send_all(
+                self.producer,
+                outs[start : start + lane.slice_outs],
+                self.metrics,
+                track_offsets=True,
+                dead_letter_topic=self.topic("dlq"),
+            )
 
     @staticmethod
     def _ping(raw: RawWebhook, event: StreamEvent) -> None:

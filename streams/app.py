@@ -33,6 +33,7 @@ from schemas.topics import RETRY_TIERS, spec
 from streams import backfill
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.agents_io import OutputProducer, send_all, worker_producer_config
+from streams.batching import take_ready
 from streams.consumer import FastDeliveryConsumer
 from streams.expiry import SeenExpiry
 from streams.fetch import FetchStage, payload_fetcher
@@ -151,7 +152,7 @@ def create_app(
             metrics,
         )
         _batch_agent(app, raw_topic, "normalize", normalize_stage.process, within_s, after=gate.processed)
-        _backfill_lane(app, settings, gate, NormalizeStage(**common, seen=seen))
+        _backfill_lane(app, settings, gate, NormalizeStage(**common, seen=seen, lane=gate))
         expiry = SeenExpiry(lambda: seen.data, settings.dedup_window_s)
 
         @app.timer(EXPIRY_TICK_S)  # type: ignore[untyped-decorator]
@@ -289,11 +290,11 @@ def _batch_agent(
     before: Callable[[], Awaitable[None]] | None = None,
     after: Callable[[Any], None] | None = None,
 ) -> None:
-    """An agent taking up to ``batch`` records, or what came within ``within_s`` (Faust's ``take_events``:
-    the window is a fixed wait at low load, so it is the worker's share of the freshness floor)."""
+    """An agent taking batches of what is ready, up to ``batch`` records gathered for ``within_s``
+    at most (:func:`streams.batching.take_ready`: no fixed wait at low load)."""
 
     async def agent(stream: Any) -> None:
-        async for events in stream.take_events(batch, within=within_s):
+        async for events in take_ready(stream, batch, within_s):
             if before is not None:
                 await before()
             await process(events)

@@ -106,3 +106,37 @@ async def _waits(gate: BackfillGate) -> bool:
     except TimeoutError:
         return True
     return False
+
+
+def test_make_way_waits_until_the_live_stage_has_taken_the_slice_before() -> None:
+    consumer = FakeConsumer({RAW: 0, NORM: 40, BACK: 1, TP("ledger", 0): 9})
+    app = SimpleNamespace(consumer=consumer, rebalancing=False, should_stop=False, in_recovery=False)
+    gate = BackfillGate(app, ("raw", "norm"), "back", threshold=10, metrics=WorkerMetrics(CollectorRegistry()))
+    # the slice before reached offset 39 of norm; ledger is not a live topic, norm/1 is another worker's
+    sent = {("norm", 0): 39, ("ledger", 0): 5, ("norm", 1): 7}
+
+    async def scenario() -> list[str]:
+        order: list[str] = []
+
+        async def score() -> None:
+            await asyncio.sleep(0.05)
+            gate.processed([event(NORM, 20)])
+            order.append("score took 20")
+            await asyncio.sleep(0.05)
+            gate.processed([event(NORM, 39)])
+            order.append("score took 39")
+
+        scorer = asyncio.create_task(score())
+        await asyncio.wait_for(gate.make_way(sent), 2.0)
+        order.append("next slice")
+        await scorer
+        return order
+
+    assert asyncio.run(scenario()) == ["score took 20", "score took 39", "next slice"]
+
+
+def test_make_way_gives_up_on_a_rebalance() -> None:
+    consumer = FakeConsumer({NORM: 40})
+    app = SimpleNamespace(consumer=consumer, rebalancing=True, should_stop=False, in_recovery=False)
+    gate = BackfillGate(app, ("norm",), "back", threshold=10, metrics=WorkerMetrics(CollectorRegistry()))
+    asyncio.run(asyncio.wait_for(gate.make_way({("norm", 0): 39}), 0.5))
