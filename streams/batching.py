@@ -30,13 +30,19 @@ async def take_ready(stream: Any, max_events: int, gather_s: float) -> AsyncGene
     events = stream.events().__aiter__()
     try:
         while not stream.should_stop:
-            batch = [await events.__anext__()]
+            first = asyncio.ensure_future(events.__anext__())
+            if await stream.wait_for_stopped(first):  # a stop while nothing arrives ends the agent
+                first.cancel()
+                return
+            batch = [first.result()]
             until = time.monotonic() + gather_s
             while len(batch) < max_events and await _more_ready(queue) and time.monotonic() < until:
                 batch.append(await events.__anext__())
             yield batch
             for event in batch:
                 await stream.ack(event)
+    except StopAsyncIteration:  # the stream ended (the worker stops): so do the batches
+        return
     finally:
         stream.enable_acks = True
 

@@ -19,10 +19,18 @@ class FakeStream:
         self.enable_acks = True
         self.should_stop = False
         self.acked: list[int] = []
+        self.stopped = asyncio.Event()
 
     async def events(self) -> AsyncIterator[int]:
         while True:
             yield await self.channel.queue.get()
+
+    async def wait_for_stopped(self, awaitable: asyncio.Future[Any]) -> bool:
+        """As mode's Service: True if the stream stopped before ``awaitable`` completed."""
+        stopping = asyncio.ensure_future(self.stopped.wait())
+        done, _ = await asyncio.wait({awaitable, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        return awaitable not in done
 
     async def ack(self, event: int) -> bool:
         self.acked.append(event)
@@ -106,3 +114,37 @@ def test_gathering_from_a_queue_that_never_empties_stops_at_the_cap() -> None:
 
     batch = asyncio.run(scenario())
     assert 1 < len(batch) < 10**9
+
+
+def test_a_stop_while_nothing_arrives_ends_the_batches() -> None:
+    async def scenario() -> list[list[int]]:
+        stream = FakeStream()
+        batches: list[list[int]] = []
+
+        async def consume() -> None:
+            async for batch in take_ready(stream, 10, 1.0):
+                batches.append(batch)
+
+        consuming = asyncio.create_task(consume())
+        stream.channel.queue.put_nowait(1)
+        await asyncio.sleep(0.05)
+        stream.stopped.set()
+        await asyncio.wait_for(consuming, 1.0)
+        return batches
+
+    assert asyncio.run(scenario()) == [[1]]
+
+
+def test_the_end_of_the_stream_ends_the_batches_without_an_error() -> None:
+    class EndingStream(FakeStream):
+        async def events(self) -> AsyncIterator[int]:
+            yield 1
+            yield 2
+
+    async def scenario() -> list[list[int]]:
+        stream = EndingStream()
+        stream.channel.queue.put_nowait(0)  # the queue looks busy: gathering asks for more
+        return [batch async for batch in take_ready(stream, 10, 1.0)]
+
+    # a batch the end cut short is not processed: unacked, its events come again after the restart
+    assert asyncio.run(scenario()) == []
