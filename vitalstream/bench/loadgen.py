@@ -319,6 +319,8 @@ def _receive(pipe: Pipe, proc: Any, timeout_s: float) -> Any:
         if pipe.poll(0.2):
             return pipe.recv()
         if not proc.is_alive():
+            if pipe.poll(0):  # it sent its answer and exited between the two checks
+                return pipe.recv()
             raise RuntimeError(f"load generator process exited with code {proc.exitcode}")
     raise RuntimeError("load generator process did not answer in time")
 
