@@ -6,16 +6,18 @@ with nothing else going on (idle), then again while a sender posts a Terra large
 chunks of random-valued heart-rate samples (trace ids ``<reference>:chunk:<n>``, so the
 gateway routes them to ``webhooks.backfill``) totalling ``backfill_mb`` — as fast as the
 gateway takes them. Target: the live p99 with the backfill within ``TARGET_RATIO`` × idle.
+Between the two, the fetch stage's throughput for pings (:mod:`vitalstream.bench.ping_bench`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import multiprocessing as mp
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
 import aiohttp
@@ -23,6 +25,7 @@ import aiohttp
 from gateway.signatures import terra_header
 from vitalstream.bench.e2e import LATEST_SQL, measure, warm_up
 from vitalstream.bench.payloads import heart_rate_chunk
+from vitalstream.bench.ping_bench import PINGS, QUICK_PINGS, ping_throughput
 from vitalstream.bench.stack import BenchStack
 
 RATE = 250
@@ -49,60 +52,72 @@ QUICK = BackfillPlan(duration_s=8.0, backfill_mb=4, chunk_mb=0.5)
 
 @dataclass
 class ChunkSender:
-    """Posts one large request's chunks to the gateway from a thread; counts what was accepted."""
+    """Posts one large request's chunks to the gateway from a process of its own (building and
+    signing megabytes of JSON in the bench's process would hold its interpreter lock, and with it
+    the poller that times the live webhooks); :meth:`report` says what was accepted."""
 
     url: str
     secret: str
     plan: BackfillPlan
-    statuses: dict[int, int] = field(default_factory=dict)
-    bytes_sent: int = 0
-    samples: int = 0
-    seconds: float = 0.0
-    _thread: threading.Thread | None = None
+    _pipe: Pipe | None = None
+    _process: Any = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="backfill-sender", daemon=True)
-        self._thread.start()
+        ctx = mp.get_context("spawn")
+        self._pipe, child = ctx.Pipe()
+        self._process = ctx.Process(target=send_chunks, args=(self.url, self.secret, self.plan, child), daemon=True)
+        self._process.start()
 
-    def join(self, timeout_s: float) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+    def report(self, timeout_s: float) -> dict[str, Any]:
+        """The sender's counts once it is done (or an error after ``timeout_s``)."""
+        assert self._pipe is not None and self._process is not None
+        try:
+            if self._pipe.poll(timeout_s):
+                result: dict[str, Any] = self._pipe.recv()
+                return result
+            return {"error": f"the backfill sender did not finish within {timeout_s:.0f} s"}
+        finally:
+            self._process.join(5)
+            if self._process.is_alive():
+                self._process.kill()
 
-    def _run(self) -> None:
-        asyncio.run(self._send())
 
-    async def _send(self) -> None:
-        reference, user = uuid.uuid4().hex, f"backfill-{uuid.uuid4().hex[:8]}"
-        started = time.monotonic()
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-            for n in range(self.plan.chunks):
-                body, samples = heart_rate_chunk(user, int(self.plan.chunk_mb * MB), seed=n, start_s=n * 10**6)
-                headers = {
-                    "Content-Type": "application/json",
-                    "terra-signature": terra_header(self.secret, int(time.time()), body),
-                    "X-Terra-Trace-Id": f"{reference}:chunk:{n}",
-                    "terra-reference": reference,
-                }
-                try:
-                    async with http.post(self.url, data=body, headers=headers) as resp:
-                        status = resp.status
-                except (aiohttp.ClientError, TimeoutError):
-                    status = 0
-                self.statuses[status] = self.statuses.get(status, 0) + 1
-                if status == 202:
-                    self.bytes_sent += len(body)
-                    self.samples += samples
-        self.seconds = time.monotonic() - started
+def send_chunks(url: str, secret: str, plan: BackfillPlan, pipe: Pipe) -> None:
+    """The sender process: every chunk posted in turn, as fast as the gateway takes them."""
+    pipe.send(asyncio.run(_send(url, secret, plan)))
 
-    def report(self) -> dict[str, Any]:
-        return {
-            "chunks": self.plan.chunks,
-            "chunk_mb": self.plan.chunk_mb,
-            "accepted_mb": round(self.bytes_sent / MB, 1),
-            "samples": self.samples,
-            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-            "send_seconds": round(self.seconds, 1),
-        }
+
+async def _send(url: str, secret: str, plan: BackfillPlan) -> dict[str, Any]:
+    reference, user = uuid.uuid4().hex, f"backfill-{uuid.uuid4().hex[:8]}"
+    statuses: dict[int, int] = {}
+    accepted_bytes = samples = 0
+    started = time.monotonic()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        for n in range(plan.chunks):
+            body, chunk_samples = heart_rate_chunk(user, int(plan.chunk_mb * MB), seed=n, start_s=n * 10**6)
+            headers = {
+                "Content-Type": "application/json",
+                "terra-signature": terra_header(secret, int(time.time()), body),
+                "X-Terra-Trace-Id": f"{reference}:chunk:{n}",
+                "terra-reference": reference,
+            }
+            try:
+                async with http.post(url, data=body, headers=headers) as resp:
+                    status = resp.status
+            except (aiohttp.ClientError, TimeoutError):
+                status = 0
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 202:
+                accepted_bytes += len(body)
+                samples += chunk_samples
+    return {
+        "chunks": plan.chunks,
+        "chunk_mb": plan.chunk_mb,
+        "accepted_mb": round(accepted_bytes / MB, 1),
+        "samples": samples,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "send_seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def verdict(idle_p99: float | None, backfill_p99: float | None, not_visible: int) -> dict[str, Any]:
@@ -118,6 +133,7 @@ def verdict(idle_p99: float | None, backfill_p99: float | None, not_visible: int
 def bench_backfill(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, Any]:
     plan = QUICK if quick else FULL
     settings = stack.phase("backfill")
+    stack.envs["backfill"]["VITALSTREAM_FETCH_ALLOW_PRIVATE"] = "1"  # the pings' bucket is on 127.0.0.1
     for service in ("worker", "sink", "gateway"):
         stack.spawn("backfill", service)
     port, dsn = settings.gateway_port, settings.database_dsn()
@@ -132,10 +148,12 @@ def bench_backfill(stack: BenchStack, quick: bool, progress: Progress) -> dict[s
             return {"error": "the pipeline did not make warm-up webhooks visible within 120 s", "warm_up": warm}
         idle = live()
         progress("backfill: live load alone", idle)
+        pings = ping_throughput(gateway, stack.terra_secret, dsn, QUICK_PINGS if quick else PINGS)
+        progress("backfill: pings fetched", pings)
         sender = ChunkSender(gateway, stack.terra_secret, plan)
         sender.start()
         busy = live()
-        sender.join(600.0)
+        sent = sender.report(600.0)
         progress("backfill: live load beside the backfill", busy)
     finally:
         for service in ("gateway", "worker", "sink"):
@@ -146,7 +164,9 @@ def bench_backfill(stack: BenchStack, quick: bool, progress: Progress) -> dict[s
         f"{RATE}/s, alone and while a {plan.backfill_mb} MB backfill of chunks runs",
         "idle": idle,
         "with_backfill": busy,
-        "backfill": sender.report(),
+        "backfill": sent,
+        "pings": pings,
+        "ping_fetches_per_s": pings.get("fetches_per_s"),
         "idle_p50_ms": idle_f["p50"],
         "idle_p99_ms": idle_f["p99"],
         "backfill_p50_ms": busy_f["p50"],

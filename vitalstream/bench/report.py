@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vitalstream.bench import plots, sweep
+from vitalstream.bench.backfill_bench import TARGET_RATIO as BACKFILL_RATIO
 from vitalstream.bench.gateway_bench import TARGET_ACCEPTED_PER_S, TARGET_P99_MS_AT_2000
 
 TARGET_STREAM = 10_000
@@ -48,6 +49,7 @@ def headline(details: dict[str, Any]) -> dict[str, Any]:
         "backfill_idle_p99_ms": bf.get("idle_p99_ms"),
         "backfill_live_p99_ms": bf.get("backfill_p99_ms"),
         "backfill_p99_ratio": bf.get("p99_ratio"),
+        "backfill_ping_fetches_per_s": bf.get("ping_fetches_per_s"),
     }
 
 
@@ -150,6 +152,10 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"| SSE: webhook → event at its subscriber, p99 | {_fmt(h['api_sse_p99_ms'], ' ms')} | "
         f"{_fmt(h['api_sse_table_p99_ms'], ' ms')} (webhook → row visible, same webhooks) | ≤ that + 50 ms | "
         f"{_met(_sse_met(h))} |",
+        f"| live webhook → row visible at 250/s beside a backfill, p99 | {_fmt(h['backfill_live_p99_ms'], ' ms')} | "
+        f"{_fmt(h['backfill_idle_p99_ms'], ' ms')} (same load alone) | ≤ {BACKFILL_RATIO:g}× that | "
+        f"{_met(_le(h['backfill_p99_ratio'], BACKFILL_RATIO))} |",
+        f"| pings downloaded by the fetch stage | {_fmt(h['backfill_ping_fetches_per_s'], '/s')} | — | — | |",
         "",
     ]
     lines += _notes(doc)
