@@ -134,7 +134,8 @@ def replay_remote(
         with urllib.request.urlopen(req, timeout=300) as resp:
             result = json.load(resp)
     except urllib.error.HTTPError as exc:
-        raise click.ClickException(f"admin endpoint answered {exc.code}: {exc.read().decode()[:200]}") from None
+        with exc:
+            raise click.ClickException(f"admin endpoint answered {exc.code}: {exc.read().decode()[:200]}") from None
     except urllib.error.URLError as exc:
         raise click.ClickException(f"cannot reach {admin_url}: {exc.reason}") from None
     _print_report(dlq_mod.ReplayReport(**result))

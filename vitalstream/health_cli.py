@@ -24,9 +24,10 @@ def fetch(url: str, token: str | None) -> tuple[bool, dict[str, Any] | None]:
         with urllib.request.urlopen(request, timeout=5) as resp:
             doc = dict(json.load(resp))
     except urllib.error.HTTPError as exc:
-        if exc.code != 503:
-            return True, None
-        doc = dict(json.load(exc))
+        with exc:
+            if exc.code != 503:
+                return True, None
+            doc = dict(json.load(exc))
     except (urllib.error.URLError, OSError, ValueError):
         return False, None
     return True, doc if "checks" in doc else None

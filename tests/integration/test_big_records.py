@@ -47,7 +47,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str,
         with urllib.request.urlopen(request, timeout=60) as resp:
             return resp.status, dict(json.load(resp))
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(json.load(exc))
+        with exc:  # it holds the connection: an unclosed one warns whenever it is collected
+            return exc.code, dict(json.load(exc))
 
 
 def heart_rate_rows(p: Pipeline, user: str) -> int:
