@@ -140,7 +140,7 @@ def accounts_remove(name: str) -> None:
 @main.command()
 def api() -> None:
     """Run the read API for apps (latest metrics, history, quality, live stream, FHIR)."""
-    from vitalstream.api.app import run
+    from vitalstream.api.serve import run
 
     run(_settings())
 

@@ -19,7 +19,7 @@ from vitalstream.api.feed import Feed
 from vitalstream.api.hub import Hub
 from vitalstream.api.keys import ApiKey, RateLimiter, bearer_token, digest, looks_like_token
 from vitalstream.api.problems import Problem
-from vitalstream.platform.observability import configure_logging, get_logger
+from vitalstream.platform.observability import get_logger
 from vitalstream.platform.settings import Settings
 
 log = get_logger("api")
@@ -154,15 +154,3 @@ def create_app(settings: Settings, pool: queries.Pool | None = None) -> web.Appl
     app.router.add_get("/healthz", healthz, allow_head=True)
     app.cleanup_ctx.append(_lifecycle)
     return app
-
-
-def run(settings: Settings) -> None:
-    configure_logging(settings.log_level, service="api")
-    web.run_app(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        access_log=None,
-        print=None,
-        shutdown_timeout=5.0,
-    )

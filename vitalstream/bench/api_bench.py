@@ -42,6 +42,8 @@ TARGET_P99_MS_AT_2000 = 10.0
 TARGET_SSE_ADDED_P99_MS = 50.0
 STREAMS = 1000
 STREAM_RATE = 100
+PROCESSES = min(2, os.cpu_count() or 1)
+"""API processes (and ceiling processes): one per core, as deployed (README: scaling)."""
 Progress = Callable[[str, dict[str, Any]], None]
 
 
@@ -209,6 +211,7 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
         "VITALSTREAM_API_RATE_PER_S": "1000000",
         "VITALSTREAM_API_RATE_BURST": "1000000",
         "VITALSTREAM_API_DATABASE_URL": reader,
+        "VITALSTREAM_API_PROCESSES": str(PROCESSES),
     }
     pid = stack.spawn("api", "api")
     duration = 4.0 if quick else 15.0
@@ -217,6 +220,11 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
             raise RuntimeError(f"the api did not start: {stack.log_tail('api/api')}")
         headers = ((b"Authorization", f"Bearer {key}".encode()),)
         api_points = sweep(port, headers, duration, progress, "api")
+        stack.stop("api/api")  # the streams are measured on one process (its memory per stream)
+        env["VITALSTREAM_API_PROCESSES"] = "1"
+        pid = stack.spawn("api", "api")
+        if not wait_port(port, timeout_s=30):
+            raise RuntimeError(f"the api did not start again: {stack.log_tail('api/api')}")
         for service in ("worker", "sink", "gateway"):
             stack.spawn("api", service)
         warm = warm_up(settings.database_dsn(), settings.gateway_port, stack.terra_secret, timeout_s=120.0)
@@ -231,7 +239,7 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
     cport = free_port()
     stack.spawn_module(
         "api-ceiling",
-        ["vitalstream.bench.api_ceiling", str(cport), reader],
+        ["vitalstream.bench.api_ceiling", str(cport), reader, str(PROCESSES)],
         port=cport,
     )
     try:
@@ -247,8 +255,10 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
     sse, table = (stream.get("latency_ms") or {}).get("p99"), (stream.get("freshness_ms") or {}).get("p99")
     return {
         "what": f"read API: GET /v1/subjects/{{s}}/metrics over {SUBJECTS:,} subjects (3 metrics each), "
-        "key checked, open loop",
-        "ceiling": "bare aiohttp + psycopg pool handler running the same query, same generator",
+        f"key checked, open loop, {PROCESSES} API process(es) on one port",
+        "ceiling": f"bare aiohttp + psycopg pool handler running the same query, same generator, {PROCESSES} "
+        "process(es)",
+        "processes": PROCESSES,
         "duration_per_rate_s": duration,
         "p99_ms_at_1000": p99(api_points, 1000),
         "ceiling_p99_ms_at_1000": p99(ceiling_points, 1000),

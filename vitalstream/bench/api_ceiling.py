@@ -1,11 +1,12 @@
 """The read API's ceiling: a bare aiohttp handler running the API's own latest-metrics query
 through a psycopg pool (no key check, no ETag) and answering the rows as JSON.
 
-Run as its own process (``python -m vitalstream.bench.api_ceiling PORT DSN``), like the API.
+Run as its own process(es) (``python -m vitalstream.bench.api_ceiling PORT DSN [PROCESSES]``), like the API.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import sys
 from collections.abc import AsyncIterator
 
@@ -42,8 +43,23 @@ def app(dsn: str) -> web.Application:
     return application
 
 
+def serve(port: int, dsn: str, reuse_port: bool) -> None:
+    web.run_app(app(dsn), host="127.0.0.1", port=port, reuse_port=reuse_port or None, access_log=None, print=None)
+
+
 def main() -> None:
-    web.run_app(app(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+    """``PORT DSN [PROCESSES]``: as many processes as the API runs, on one port (SO_REUSEPORT)."""
+    port, dsn = int(sys.argv[1]), sys.argv[2]
+    processes = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    ctx = mp.get_context("spawn")
+    others = [ctx.Process(target=serve, args=(port, dsn, True), daemon=True) for _ in range(processes - 1)]
+    for process in others:
+        process.start()
+    try:
+        serve(port, dsn, bool(others))
+    finally:
+        for process in others:
+            process.terminate()
 
 
 if __name__ == "__main__":

@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     # --- read API (vitalstream api) ---
     api_host: str = "127.0.0.1"
     api_port: int = 8090
+    api_processes: int = Field(
+        1, ge=1, le=64, description="Processes serving the API on its port (SO_REUSEPORT); about one per core."
+    )
     api_database_url: SecretStr | None = Field(
         None, description="The API's own least-privilege login (vitalstream_reader); else VITALSTREAM_DATABASE_URL."
     )
