@@ -34,6 +34,7 @@ from tests.integration.test_worker_pipeline import (
     example,
     expected_observations,
     headers_of,
+    produce,
     produce_raw,
     raw_webhook,
     wait_for,
@@ -162,6 +163,31 @@ async def test_a_fetched_ping_is_processed_after_its_url_expired(
     assert [(o.event_id, o.outcome) for o in ledger] == [(ping.event_id, "processed")]
     assert payload_server.requests["p.json"] == 1, "the worker's fetch stage did not download it again"
     assert consume_all(fetch_settings, "dlq") == []
+
+
+def test_a_ping_on_the_backfill_lane_is_fetched_back_onto_that_lane_and_processed(
+    fetch_settings: Settings, payload_server: PayloadServer, worker_factory: Any
+) -> None:
+    """A large request in ping mode: its chunks' pings arrive on ``webhooks.backfill``, and the
+    downloaded chunk must stay on that lane (lower priority), not jump onto the live topic."""
+    body = example("body__body.json")
+    payload_server.files["chunk.json"] = orjson.dumps(body)
+    ping = _ping(_signed(payload_server, "chunk.json", 600), user="u-backfill")
+    produce(fetch_settings, [(b"u-backfill", CODEC.encode(ping), ping.event_id)], topic="webhooks.backfill")
+
+    worker = worker_factory(fetch_settings)
+    n_obs = expected_observations([dataclasses.replace(ping, body=orjson.dumps(body))])
+    scored = wait_for(
+        "the chunk's observations", lambda: consume_all(fetch_settings, "metrics.scored", n_obs, 1.0), 120, worker
+    )
+    assert len(scored) == n_obs
+    backfill = consume_all(fetch_settings, "webhooks.backfill", 2, 3.0)
+    fetched = [m for m in backfill if FETCHED_FROM in headers_of(m)]
+    assert len(fetched) == 1 and CODEC.decode_as(fetched[0].value(), RawWebhook).event_id == ping.event_id
+    assert not [m for m in consume_all(fetch_settings, "webhooks.raw", 1, 2.0)], "it left the backfill lane"
+    assert payload_server.requests["chunk.json"] == 1
+    ledger = decoded(fetch_settings, "events.ledger", EventOutcome, 1, 3.0)
+    assert [(o.event_id, o.outcome) for o in ledger] == [(ping.event_id, "processed")]
 
 
 async def test_an_expired_url_is_dead_lettered_with_its_reason(
