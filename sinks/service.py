@@ -47,6 +47,7 @@ from sinks.writer import BatchWriter, build_batch, count
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import configure_logging, get_logger
+from vitalstream.platform.runtime import freeze_startup_heap
 from vitalstream.platform.settings import Settings, secret_values
 
 log = get_logger("sinks.service")
@@ -257,6 +258,7 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGINT, _stop)
     sink = Sink(settings, stop=stop)
     start_reconciler(settings, stop, ReconcileGauges())
+    freeze_startup_heap()
     log.info("sink started", topics=[settings.topic(t) for t in TOPICS], group=settings.group_prefix + "sink")
     try:
         sink.run_forever()

@@ -20,6 +20,7 @@ from gateway.config import GatewayConfig
 from vitalstream.admin import GUARD_KEY, AdminGuard, Verdict, admin_server_ctx
 from vitalstream.health import HealthCache, http_status
 from vitalstream.platform.observability import configure_logging
+from vitalstream.platform.runtime import freeze_startup_heap
 from vitalstream.platform.settings import Settings, secret_values
 
 HEALTH_KEY = web.AppKey("vitalstream_health", HealthCache)
@@ -124,6 +125,7 @@ def build_app(settings: Settings) -> web.Application:
 def run(settings: Settings) -> None:
     configure_logging(settings.log_level, service="gateway", secrets=secret_values(settings))
     app: Any = build_app(settings)
+    freeze_startup_heap()
     web.run_app(
         app,
         host=settings.gateway_host,

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from vitalstream.api.app import create_app
 from vitalstream.platform.observability import configure_logging, get_logger
+from vitalstream.platform.runtime import freeze_startup_heap
 from vitalstream.platform.settings import Settings
 
 log = get_logger("api")
@@ -59,6 +60,7 @@ def _serve(settings: Settings, reuse_port: bool, parent_pid: int | None = None) 
     app = create_app(settings)
     if parent_pid is not None:
         app.cleanup_ctx.append(_exit_without(parent_pid))
+    freeze_startup_heap()
     web.run_app(
         app,
         host=settings.api_host,

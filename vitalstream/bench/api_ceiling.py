@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from vitalstream.api.queries import LATEST
+from vitalstream.platform.runtime import freeze_startup_heap
 
 POOL = web.AppKey("pool", AsyncConnectionPool)
 
@@ -44,7 +45,9 @@ def app(dsn: str) -> web.Application:
 
 
 def serve(port: int, dsn: str, reuse_port: bool) -> None:
-    web.run_app(app(dsn), host="127.0.0.1", port=port, reuse_port=reuse_port or None, access_log=None, print=None)
+    application = app(dsn)
+    freeze_startup_heap()  # the same runtime treatment as the API's processes
+    web.run_app(application, host="127.0.0.1", port=port, reuse_port=reuse_port or None, access_log=None, print=None)
 
 
 def main() -> None:
