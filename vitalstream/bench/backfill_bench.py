@@ -57,7 +57,9 @@ QUICK = BackfillPlan(duration_s=8.0, backfill_mb=4, chunk_mb=0.5)
 class ChunkSender:
     """Posts one large request's chunks to the gateway from a process of its own (building and
     signing megabytes of JSON in the bench's process would hold its interpreter lock, and with it
-    the poller that times the live webhooks); :meth:`report` says what was accepted."""
+    the poller that times the live webhooks). The chunks are built before :meth:`start` returns
+    — Terra builds them on its own machines, so their CPU is no part of the measured window —
+    and posted from :meth:`go` on; :meth:`report` says what was accepted."""
 
     url: str
     secret: str
@@ -65,11 +67,17 @@ class ChunkSender:
     _pipe: Pipe | None = None
     _process: Any = None
 
-    def start(self) -> None:
+    def start(self, timeout_s: float = 300.0) -> None:
         ctx = mp.get_context("spawn")
         self._pipe, child = ctx.Pipe()
         self._process = ctx.Process(target=send_chunks, args=(self.url, self.secret, self.plan, child), daemon=True)
         self._process.start()
+        if not self._pipe.poll(timeout_s) or self._pipe.recv() != "built":
+            raise RuntimeError(f"the backfill sender did not build its chunks within {timeout_s:.0f} s")
+
+    def go(self) -> None:
+        assert self._pipe is not None
+        self._pipe.send("go")
 
     def report(self, timeout_s: float) -> dict[str, Any]:
         """The sender's counts once it is done (or an error after ``timeout_s``)."""
@@ -86,18 +94,21 @@ class ChunkSender:
 
 
 def send_chunks(url: str, secret: str, plan: BackfillPlan, pipe: Pipe) -> None:
-    """The sender process: every chunk posted in turn, as fast as the gateway takes them."""
-    pipe.send(asyncio.run(_send(url, secret, plan)))
+    """The sender process: every chunk built, then (on "go") posted in turn, as fast as the gateway takes them."""
+    user = f"backfill-{uuid.uuid4().hex[:8]}"
+    chunks = [heart_rate_chunk(user, int(plan.chunk_mb * MB), seed=n, start_s=n * 10**6) for n in range(plan.chunks)]
+    pipe.send("built")
+    pipe.recv()
+    pipe.send(asyncio.run(_send(url, secret, user, chunks)))
 
 
-async def _send(url: str, secret: str, plan: BackfillPlan) -> dict[str, Any]:
-    reference, user = uuid.uuid4().hex, f"backfill-{uuid.uuid4().hex[:8]}"
+async def _send(url: str, secret: str, user: str, chunks: list[tuple[bytes, int]]) -> dict[str, Any]:
+    reference = uuid.uuid4().hex
     statuses: dict[int, int] = {}
     accepted_bytes = samples = 0
     started = time.monotonic()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-        for n in range(plan.chunks):
-            body, chunk_samples = heart_rate_chunk(user, int(plan.chunk_mb * MB), seed=n, start_s=n * 10**6)
+        for n, (body, chunk_samples) in enumerate(chunks):
             headers = {
                 "Content-Type": "application/json",
                 "terra-signature": terra_header(secret, int(time.time()), body),
@@ -115,8 +126,8 @@ async def _send(url: str, secret: str, plan: BackfillPlan) -> dict[str, Any]:
                 samples += chunk_samples
     return {
         "subject": user,
-        "chunks": plan.chunks,
-        "chunk_mb": plan.chunk_mb,
+        "chunks": len(chunks),
+        "chunk_mb": round(sum(len(body) for body, _ in chunks) / len(chunks) / MB, 2),
         "accepted_mb": round(accepted_bytes / MB, 1),
         "samples": samples,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
@@ -166,6 +177,7 @@ def bench_backfill(stack: BenchStack, quick: bool, progress: Progress) -> dict[s
         progress("backfill: pings fetched", pings)
         sender = ChunkSender(gateway, stack.terra_secret, plan)
         sender.start()
+        sender.go()
         busy = live()
         sent = sender.report(600.0)
         sent["samples_stored_after_live_window"] = _stored(dsn, sent.get("subject"))
