@@ -20,15 +20,6 @@ from vitalstream.stack import proc
 from vitalstream.stack.ports import free_port, port_in_use, wait_port
 
 
-def free_port_pair() -> int:
-    """A free port whose successor is free too (the local broker's controller takes port + 1)."""
-    for _ in range(50):
-        port = free_port()
-        if port < 65535 and not port_in_use(port + 1):
-            return port
-    raise AssertionError("no two free consecutive ports")
-
-
 def _cli(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vitalstream.cli", *args],
@@ -45,7 +36,7 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITALSTREAM_")}
     env.update(
         VITALSTREAM_STACK_DIR=str(tmp_path / "stack"),
-        VITALSTREAM_LOCAL_KAFKA_PORT=str(free_port_pair()),
+        VITALSTREAM_LOCAL_KAFKA_PORT=str(free_port()),
         VITALSTREAM_GATEWAY_PORT=str(free_port()),
         VITALSTREAM_ADMIN_PORT=str(free_port()),
         VITALSTREAM_WORKER_WEB_PORT=str(free_port()),

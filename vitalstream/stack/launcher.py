@@ -25,7 +25,7 @@ from vitalstream.stack import proc
 from vitalstream.stack import secure as secured
 from vitalstream.stack.errors import StackError
 from vitalstream.stack.kafka import KafkaBroker, new_cluster_id
-from vitalstream.stack.ports import port_in_use, wait_port
+from vitalstream.stack.ports import free_port, port_in_use, wait_port
 from vitalstream.stack.postgres import PostgresServer
 
 SERVICES: dict[str, str] = {
@@ -264,8 +264,7 @@ def _check_ports_free(paths: StackPaths, kept: dict[str, int], services: tuple[s
     """Before anything starts: every port a process still to start needs must be free."""
     needed: dict[str, tuple[str, int]] = {}
     if "kafka" not in kept and not os.environ.get("VITALSTREAM_KAFKA_BOOTSTRAP"):
-        kport = _kafka_port()
-        needed |= {"Kafka": ("127.0.0.1", kport), "Kafka controller": ("127.0.0.1", kport + 1)}
+        needed["Kafka"] = ("127.0.0.1", _kafka_port())  # its controller gets a free port when it starts
     saved_pg = _saved_pg_port(paths)
     own_pg_up = "postgres" in kept or PostgresServer(paths.root / "pg").running()
     if saved_pg and not own_pg_up and not os.environ.get("VITALSTREAM_DATABASE_URL"):
@@ -278,7 +277,6 @@ def _check_ports_free(paths: StackPaths, kept: dict[str, int], services: tuple[s
 
 _PORT_VARS = {
     "Kafka": "VITALSTREAM_LOCAL_KAFKA_PORT",
-    "Kafka controller": "VITALSTREAM_LOCAL_KAFKA_PORT (the controller uses the next port)",
     "PostgreSQL": "a free port in pg/port under the stack directory",
     "gateway": "VITALSTREAM_GATEWAY_PORT",
     "gateway admin": "VITALSTREAM_ADMIN_PORT",
@@ -308,19 +306,27 @@ def _kafka(
         return bootstrap, None
     security = secured.storage_mode(paths.root / "kafka", secure)
     if "kafka" in kept:
-        port = int(state["processes"]["kafka"]["port"])
+        kafka = state["processes"]["kafka"]
+        port = int(kafka["port"])
+        controller = int(kafka.get("controller_port", port + 1))  # stacks made before it was stored
         broker = KafkaBroker(
-            paths.root / "kafka", port=port, controller_port=port + 1, pid=kept["kafka"], security=security
+            paths.root / "kafka", port=port, controller_port=controller, pid=kept["kafka"], security=security
         )
         print(f"Kafka: still running on 127.0.0.1:{port} (pid {broker.pid})", flush=True)
     else:
         kport = _kafka_port()
-        broker = KafkaBroker(paths.root / "kafka", port=kport, controller_port=kport + 1, security=security)
+        # a free port of its own: the one after the broker's may be any connection's ephemeral port
+        broker = KafkaBroker(paths.root / "kafka", port=kport, controller_port=free_port(), security=security)
         mode = "SASL_SSL, ACLs" if secure else "PLAINTEXT"
         print(f"Kafka: starting Apache Kafka (KRaft, {mode}) on 127.0.0.1:{kport} …", flush=True)
         broker.format(new_cluster_id())
         broker.start(wait=False)
-        state["processes"]["kafka"] = {"pid": broker.pid, "port": broker.port, "log": str(broker.log_dir)}
+        state["processes"]["kafka"] = {
+            "pid": broker.pid,
+            "port": broker.port,
+            "controller_port": broker.controller_port,
+            "log": str(broker.log_dir),
+        }
         _save(paths.state, json.dumps(state))
     broker.wait_ready()
     return broker.bootstrap, broker
