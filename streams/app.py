@@ -33,7 +33,6 @@ from schemas.topics import RETRY_TIERS, spec
 from streams import backfill
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.agents_io import OutputProducer, send_all, worker_producer_config
-from streams.batching import take_ready
 from streams.consumer import FastDeliveryConsumer
 from streams.expiry import SeenExpiry
 from streams.fetch import FetchStage, payload_fetcher
@@ -290,11 +289,11 @@ def _batch_agent(
     before: Callable[[], Awaitable[None]] | None = None,
     after: Callable[[Any], None] | None = None,
 ) -> None:
-    """An agent taking batches of what is ready, up to ``batch`` records gathered for ``within_s``
-    at most (:func:`streams.batching.take_ready`: no fixed wait at low load)."""
+    """An agent taking up to ``batch`` records, or what came within ``within_s`` (Faust's ``take_events``:
+    the window is a fixed wait at low load, so it is the worker's share of the freshness floor)."""
 
     async def agent(stream: Any) -> None:
-        async for events in take_ready(stream, batch, within_s):
+        async for events in stream.take_events(batch, within=within_s):
             if before is not None:
                 await before()
             await process(events)
