@@ -60,9 +60,12 @@ class Stage:
     def topic(self, short: str) -> str:
         return self.settings.topic(short)
 
-    async def send(self, outs: list[Out]) -> None:
-        """Every record of ``outs`` acknowledged by the broker (see :func:`streams.agents_io.send_all`)."""
-        await send_all(self.producer, outs, self.metrics, dead_letter_topic=self.topic("dlq"))
+    async def send(self, outs: list[Out], track_offsets: bool = False) -> dict[tuple[str, int], int]:
+        """Every record of ``outs`` acknowledged by the broker (see :func:`streams.agents_io.send_all`);
+        with ``track_offsets``, the highest acknowledged offset per topic partition."""
+        return await send_all(
+            self.producer, outs, self.metrics, track_offsets=track_offsets, dead_letter_topic=self.topic("dlq")
+        )
 
     def dead_context(self, raw: RawWebhook, stage: str, event_type: str | None) -> EventOutcome:
         """What the ledger row of ``raw`` says if it is dead-lettered at ``stage`` (see :meth:`failure`)."""
@@ -215,13 +218,7 @@ class NormalizeStage(Stage):
         previous: dict[tuple[str, int], int] = {}
         for start in range(0, len(outs), lane.slice_outs):
             await lane.make_way(previous)
-            previous = await send_all(
-                self.producer,
-                outs[start : start + lane.slice_outs],
-                self.metrics,
-                track_offsets=True,
-                dead_letter_topic=self.topic("dlq"),
-            )
+            previous = await self.send(outs[start : start + lane.slice_outs], track_offsets=True)
 
     @staticmethod
     def _ping(raw: RawWebhook, event: StreamEvent) -> None:
