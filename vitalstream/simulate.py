@@ -206,10 +206,10 @@ class SendStats:
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     by_status: dict[int, int] = field(default_factory=dict)
-    accepted_ids: dict[str, str] = field(default_factory=dict)
-    """trace id → the event id of its first 2xx answer. A later re-send may be answered with another
-    delivery's id (identical bytes signed in the same second are one delivery): that one has its own
-    entry, so the values together are every id the gateway accepted."""
+    accepted_ids: set[str] = field(default_factory=set)
+    """Every event id a 2xx answer named. Not one per trace id: a re-send may be answered with another
+    delivery's id (identical bytes signed in the same second are one delivery), and may be answered
+    before the original is, so only the union of all answers is every id the gateway accepted."""
 
     def percentile(self, q: float) -> float:
         if not self.latencies_ms:
@@ -247,7 +247,7 @@ async def send_all(
                     stats.accepted += status == 202
                     stats.duplicates += status == 200
                     with contextlib.suppress(orjson.JSONDecodeError):
-                        stats.accepted_ids.setdefault(d.trace_id, str(orjson.loads(payload).get("event_id")))
+                        stats.accepted_ids.add(str(orjson.loads(payload).get("event_id")))
                 else:
                     stats.rejected += 1
 

@@ -172,7 +172,7 @@ def _send(c: Console, items: list[Delivery]) -> list[str]:
     with ThreadPoolExecutor(1) as pool:
         stats = pool.submit(asyncio.run, send_all(url, secret, items, rate=200)).result()
     assert stats.errors == 0 and stats.rejected == 0, stats.by_status
-    return list(stats.accepted_ids.values())
+    return sorted(stats.accepted_ids)
 
 
 def _poison(c: Console, user: str) -> str:

@@ -50,7 +50,7 @@ def _cli(p: Pipeline, *args: str, env: dict[str, str] | None = None, timeout: fl
 def _send(p: Pipeline, items: list[Delivery], rate: float = 200) -> set[str]:
     stats = asyncio.run(send_all(f"{p.gateway_url}/webhooks/terra", p.terra_secret, items, rate=rate))
     assert stats.errors == 0 and stats.rejected == 0, stats.by_status
-    return set(stats.accepted_ids.values())
+    return set(stats.accepted_ids)
 
 
 def _outcomes(p: Pipeline, ids: set[str]) -> dict[str, str]:
