@@ -7,6 +7,10 @@ Each stage stamps the moment it handed the event on, as epoch milliseconds in AS
   ``vs.t.accepted``);
 - ``vs.t.scored`` — score, on each ``metrics.scored`` record (copied forward: both above).
 
+The backfill lane's normalize adds ``vs.t.lane`` = ``backfill`` (copied forward like a stamp),
+so the sink counts a backfill's rows apart from live ones: a history import never reads as
+live freshness, and live freshness beside a backfill stays measurable.
+
 The sink reads them once its transaction has committed and observes, per hop,
 ``normalize`` = normalized − accepted (raw append, the raw topic's wait, normalize),
 ``score`` = scored − normalized, ``sink`` = committed − scored, and end to end
@@ -26,13 +30,19 @@ SCORED = "vs.t.scored"
 STAMPS = (ACCEPTED, NORMALIZED, SCORED)
 """In pipeline order: the hop after each stamp ends at the next one (the last at the commit)."""
 _STAMP_SET = frozenset(STAMPS)
+LANE = "vs.t.lane"
+BACKFILL: Header = (LANE, b"backfill")
+"""The mark of a record of the backfill lane (design §14)."""
+LANES = ("live", "backfill")
+"""The ``lane`` label of the sink's histograms, in index order (:func:`lane_index`)."""
 HOPS = ("normalize", "score", "sink")
 """The hop ending at each of ``NORMALIZED``, ``SCORED`` and the commit."""
 
 STAGE_METRIC = "vitalstream_stage_latency_seconds"
-"""Histogram, label ``stage``: ``accept`` (gateway), ``normalize``, ``score``, ``sink`` (the sink)."""
+"""Histogram, label ``stage``: ``accept`` (gateway), ``normalize``, ``score``, ``sink`` (the sink,
+which also labels ``lane``: ``LANES``)."""
 END_TO_END_METRIC = "vitalstream_end_to_end_latency_seconds"
-"""Histogram at the sink: ``vs.t.accepted`` → committed in PostgreSQL."""
+"""Histogram at the sink, label ``lane``: ``vs.t.accepted`` → committed in PostgreSQL."""
 LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25,
     0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0,
@@ -87,6 +97,14 @@ def stamps(headers: Iterable[tuple[str, bytes | str | None]] | None) -> tuple[in
         elif key == SCORED:
             scored = _millis(value)
     return accepted, normalized, scored
+
+
+def lane_index(headers: Iterable[tuple[str, bytes | str | None]] | None) -> int:
+    """The record's index in ``LANES``: 1 when it carries the backfill mark, else 0 (live)."""
+    for key, value in headers or ():
+        if key == LANE and value is not None:
+            return 1 if (value.encode() if isinstance(value, str) else bytes(value)) == BACKFILL[1] else 0
+    return 0
 
 
 def hop_millis(

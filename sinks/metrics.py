@@ -43,27 +43,31 @@ def observe_pool(stats: dict[str, int]) -> None:
 
 
 class LatencyBudget(Collector):
-    """``vitalstream_stage_latency_seconds{stage="normalize|score|sink"}`` and
-    ``vitalstream_end_to_end_latency_seconds``, from the ``vs.t.*`` headers of committed rows.
+    """``vitalstream_stage_latency_seconds{stage="normalize|score|sink", lane="live|backfill"}`` and
+    ``vitalstream_end_to_end_latency_seconds{lane}``, from the ``vs.t.*`` headers of committed rows.
 
-    A collector of its own rather than ``Histogram.observe``: the sink observes four values per
-    row at up to tens of thousands of rows per second, and ``observe`` (a lock, float buckets)
-    cost ~17 µs a row; here a batch is counted in integer milliseconds under one lock (~3 µs a row).
+    The lane keeps a backfill's rows (seconds old by design) out of live freshness. A collector
+    of its own rather than ``Histogram.observe``: the sink observes four values per row at up to
+    tens of thousands of rows per second, and ``observe`` (a lock, float buckets) cost ~17 µs a
+    row; here a batch is counted in integer milliseconds under one lock (~3 µs a row).
     """
 
     def __init__(self, bounds_s: Sequence[float] = timing.LATENCY_BUCKETS) -> None:
         self.bounds_s = tuple(bounds_s)
         self._bounds_ms = [round(b * 1000, 3) for b in self.bounds_s]
-        self._counts = [[0] * (len(self.bounds_s) + 1) for _ in range(4)]  # normalize, score, sink, e2e
-        self._sums_ms = [0, 0, 0, 0]
+        # per lane: normalize, score, sink, end to end
+        self._counts = [[[0] * (len(self.bounds_s) + 1) for _ in range(4)] for _ in timing.LANES]
+        self._sums_ms = [[0, 0, 0, 0] for _ in timing.LANES]
         self._lock = threading.Lock()
 
     def observe(self, headers: Iterable[list[tuple[str, bytes]] | None], committed_ms: int) -> None:
         """Count every record's hops, each ending at the commit at ``committed_ms``."""
-        stamps, hop_millis, where = timing.stamps, timing.hop_millis, bisect.bisect_left
-        bounds, counts, sums = self._bounds_ms, self._counts, self._sums_ms
+        stamps, hop_millis, lane_index, where = timing.stamps, timing.hop_millis, timing.lane_index, bisect.bisect_left
+        bounds = self._bounds_ms
         with self._lock:
             for one in headers:
+                lane = lane_index(one)
+                counts, sums = self._counts[lane], self._sums_ms[lane]
                 for i, ms in enumerate(hop_millis(*stamps(one), committed_ms)):
                     if ms is not None:
                         counts[i][where(bounds, ms)] += 1
@@ -71,19 +75,23 @@ class LatencyBudget(Collector):
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
         with self._lock:
-            counts, sums = [list(c) for c in self._counts], list(self._sums_ms)
+            counts = [[list(c) for c in lane] for lane in self._counts]
+            sums = [list(lane) for lane in self._sums_ms]
         stages = HistogramMetricFamily(
             timing.STAGE_METRIC,
             "Latency of one pipeline hop, from the vs.t.* headers (schemas.timing): normalize, score, sink",
-            labels=["stage"],
+            labels=["stage", "lane"],
         )
-        for i, hop in enumerate(timing.HOPS):
-            stages.add_metric([hop], self._cumulative(counts[i]), sums[i] / 1000.0)
-        yield stages
         e2e = HistogramMetricFamily(
-            timing.END_TO_END_METRIC, "Gateway produce (vs.t.accepted) to committed in PostgreSQL, per scored row"
+            timing.END_TO_END_METRIC,
+            "Gateway produce (vs.t.accepted) to committed in PostgreSQL, per scored row",
+            labels=["lane"],
         )
-        e2e.add_metric([], self._cumulative(counts[3]), sums[3] / 1000.0)
+        for n, lane in enumerate(timing.LANES):
+            for i, hop in enumerate(timing.HOPS):
+                stages.add_metric([hop, lane], self._cumulative(counts[n][i]), sums[n][i] / 1000.0)
+            e2e.add_metric([lane], self._cumulative(counts[n][3]), sums[n][3] / 1000.0)
+        yield stages
         yield e2e
 
     def _cumulative(self, counts: list[int]) -> list[tuple[str, float]]:

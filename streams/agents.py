@@ -156,6 +156,8 @@ class NormalizeStage(Stage):
         self.seen = seen
         self.lane = lane
         """The backfill lane's pacing; None on the live lane."""
+        self.lane_mark = [] if lane is None else [timing.BACKFILL]
+        """Carried to the sink, which counts a backfill's rows apart from live freshness."""
         self.seen_writer = TableWriter(seen)
         self.encoder = RecordEncoder(self.codec)
         self.facts_topic = tracking_facts_topic(self.settings)
@@ -197,7 +199,7 @@ class NormalizeStage(Stage):
                 self._ping(raw, event)  # the fetch stage downloads it; its record has this event id
                 batch.outcomes["ping"] += 1
                 return
-            headers = [*timing.forward(event.message.headers), batch.normalized]
+            headers = [*timing.forward(event.message.headers), batch.normalized, *self.lane_mark]
             event_outs, outcome = self._outputs(raw, payload, result, headers, batch.obs_counts, batch.rejections)
         except Exception as exc:  # a bad record never stops the batch (design §7)
             ctx = None if raw is None else self.dead_context(raw, "normalize", _event_type(raw))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas import timing
 from tests.fix_pipeline import Pipeline, running_pipeline
 from tests.integration.test_big_records import heart_rate_body, heart_rate_rows, post, terra_headers
 from tests.kafka_helpers import consume_all
@@ -38,6 +39,15 @@ def worker_gauge(p: Pipeline, name: str) -> float | None:
         return None
     found = re.search(rf"^{name} ([0-9.e+-]+)$", page, re.M)
     return float(found.group(1)) if found else None
+
+
+def end_to_end_counts(p: Pipeline) -> dict[str, float]:
+    """Lane → rows the sink counted in its end-to-end latency histogram."""
+    url = f"http://127.0.0.1:{p.env['VITALSTREAM_SINK_METRICS_PORT']}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        page = resp.read().decode()
+    found = re.findall(rf'^{timing.END_TO_END_METRIC}_count{{lane="(\w+)"}} ([0-9.e+-]+)$', page, re.M)
+    return {lane: float(n) for lane, n in found}
 
 
 def test_live_events_never_wait_behind_a_backfill(lane_pipeline: Pipeline) -> None:
@@ -83,3 +93,6 @@ def test_live_events_never_wait_behind_a_backfill(lane_pipeline: Pipeline) -> No
     assert 1.0 in paused, "the lane never paused while live work was queued"
     p.wait_for(lambda: heart_rate_rows(p, history_user) == total, 240, f"all {total} historical samples")
     p.wait_for(lambda: worker_gauge(p, "vitalstream_worker_backfill_paused") == 0.0, 30, "the lane resumed")
+    # the history's rows are counted apart: live freshness is the live event's alone
+    p.wait_for(lambda: end_to_end_counts(p).get("backfill", 0) >= total, 30, "the sink to count the backfill")
+    assert 0 < end_to_end_counts(p)["live"] < total

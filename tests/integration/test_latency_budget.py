@@ -20,14 +20,15 @@ Headers = list[tuple[str, bytes]]
 
 
 def scrape(port: str) -> dict[tuple[str, str], float]:
-    """``(sample name, stage label)`` → value of the budget's histogram samples."""
+    """``(sample name, stage label)`` → value of the budget's histogram samples of the live lane."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
         text = resp.read().decode()
     out: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(text):
         if family.name in (timing.STAGE_METRIC, timing.END_TO_END_METRIC):
             for sample in family.samples:
-                out[(sample.name, sample.labels.get("stage", ""))] = sample.value
+                if sample.labels.get("lane", "live") == "live":
+                    out[(sample.name, sample.labels.get("stage", ""))] = sample.value
     return out
 
 

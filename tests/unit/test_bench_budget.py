@@ -50,3 +50,16 @@ def test_benchmarks_md_shows_each_hop_beside_accept_to_visible() -> None:
     assert "| end_to_end | vs.t.accepted → committed in PostgreSQL | 1 |" in text
     assert "| score | vs.t.normalized → vs.t.scored | 0 | not measured | not measured |" in text
     assert _budget_table({"p50_ms": 1.0}) == []
+
+
+def test_benchmarks_md_shows_the_live_hops_alone_and_beside_a_backfill() -> None:
+    from vitalstream.bench.report import _backfill_budget_table
+
+    alone = budget.report({}, budget.parse(exposition({}, [0.3])))
+    beside = budget.report({}, budget.parse(exposition({}, [0.3, 2.0])))
+    lane = {"end_to_end": {"count": 5000, "p50_ms": 900.0, "p99_ms": 4000.0}}
+    bf = {"idle": {"budget": alone}, "with_backfill": {"budget": beside, "backfill_budget": lane}}
+    text = "\n".join(_backfill_budget_table(bf))
+    assert "5,000 of them committed during the live window" in text and "p99 4,000 ms" in text
+    assert text.count("| end_to_end |") == 1
+    assert _backfill_budget_table({"idle": {}}) == []

@@ -54,6 +54,7 @@ ALERT_METRICS = {
     "vitalstream_terra_delivery_gap",
     "vitalstream_worker_fetch_outcomes_total",
     "vitalstream_backfill_jobs",
+    "vitalstream_end_to_end_latency_seconds_bucket",
 }
 DASHBOARD_PANELS = {
     # title: metrics its queries must use
@@ -558,6 +559,8 @@ def test_alert_thresholds(alert_rules: list[dict[str, Any]]) -> None:
     assert "[30m]" in quiet["expr"] and 'route="/webhooks/terra"' in quiet["expr"] and "== 0" in quiet["expr"]
     assert "vitalstream_health_status" in by_name["VitalstreamUnhealthy"]["expr"]
     assert "vitalstream_sink_rows_written_total" in by_name["VitalstreamSinkNotWriting"]["expr"]
+    fresh = by_name["VitalstreamLiveFreshnessSlow"]["expr"]
+    assert 'lane="live"' in fresh and fresh.rstrip().endswith("> 1"), "a backfill must never fire it"
 
 
 # --- Grafana ------------------------------------------------------------------------------

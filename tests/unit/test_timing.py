@@ -51,3 +51,11 @@ def test_buckets_resolve_5ms_to_10s() -> None:
     assert list(buckets) == sorted(buckets)
     assert 0.005 in buckets and buckets[-1] == 10.0
     assert all(b / a <= 2.0 for a, b in itertools.pairwise(buckets[2:]))
+
+
+def test_the_backfill_mark_names_the_lane() -> None:
+    assert timing.LANES[timing.lane_index([("vs.t.accepted", b"1"), timing.BACKFILL])] == "backfill"
+    assert timing.LANES[timing.lane_index([("vs.t.lane", "backfill")])] == "backfill"
+    assert timing.LANES[timing.lane_index([("vs.t.lane", b"other"), ("vs.t.accepted", b"1")])] == "live"
+    assert timing.LANES[timing.lane_index(None)] == "live"
+    assert timing.BACKFILL in timing.forward([timing.BACKFILL, ("vs.event_id", b"e")]), "score copies the mark on"

@@ -24,6 +24,8 @@ import aiohttp
 import psycopg
 
 from gateway.signatures import terra_header
+from schemas import timing
+from vitalstream.bench import budget
 from vitalstream.bench.e2e import LATEST_SQL, measure, warm_up
 from vitalstream.bench.payloads import heart_rate_chunk
 from vitalstream.bench.ping_bench import PINGS, QUICK_PINGS, ping_throughput
@@ -163,8 +165,16 @@ def bench_backfill(stack: BenchStack, quick: bool, progress: Progress) -> dict[s
     port, dsn = settings.gateway_port, settings.database_dsn()
     gateway = f"http://127.0.0.1:{port}/webhooks/terra"
 
+    urls = budget.metrics_urls(port, settings.sink_metrics_port)
+
     def live(duration_s: float = plan.duration_s) -> dict[str, Any]:
-        return measure(dsn, "127.0.0.1", port, stack.terra_secret, LATEST_SQL, RATE, duration_s, settle_s=60.0)
+        """The live load's freshness, and per hop where its time went (live rows only; the backfill's apart)."""
+        before = {lane: budget.scrape(urls, lane=lane) for lane in timing.LANES}
+        result = measure(dsn, "127.0.0.1", port, stack.terra_secret, LATEST_SQL, RATE, duration_s, settle_s=60.0)
+        after = {lane: budget.scrape(urls, lane=lane) for lane in timing.LANES}
+        result["budget"] = budget.report(before["live"], after["live"])
+        result["backfill_budget"] = budget.report(before["backfill"], after["backfill"])
+        return result
 
     try:
         warm = warm_up(dsn, port, stack.terra_secret, timeout_s=120.0)

@@ -21,26 +21,32 @@ Buckets = dict[float, float]
 STAGES = ("accept", *timing.HOPS, "end_to_end")
 
 
-def parse(text: str) -> dict[str, Buckets]:
-    """Stage → cumulative buckets of the budget's histograms in a Prometheus text exposition."""
+def parse(text: str, lane: str = "live") -> dict[str, Buckets]:
+    """Stage → cumulative buckets of the budget's histograms of ``lane`` in a Prometheus text exposition
+    (the gateway's ``accept`` has no lane: it is counted for either)."""
     out: dict[str, Buckets] = {}
     for family in text_string_to_metric_families(text):
         if family.name not in (timing.STAGE_METRIC, timing.END_TO_END_METRIC):
             continue
         for sample in family.samples:
-            if sample.name.endswith("_bucket"):
+            if sample.name.endswith("_bucket") and sample.labels.get("lane", lane) == lane:
                 stage = sample.labels.get("stage", "end_to_end")
                 out.setdefault(stage, {})[float(sample.labels["le"])] = sample.value
     return out
 
 
-def scrape(urls: list[str], timeout_s: float = 5.0) -> dict[str, Buckets]:
-    """The budget's histograms of every service at ``urls`` (a service that does not answer is left out)."""
+def metrics_urls(gateway_port: int, sink_metrics_port: int) -> list[str]:
+    """Where the budget's histograms are exposed: the gateway's and the sink's ``/metrics``."""
+    return [f"http://127.0.0.1:{gateway_port}/metrics", f"http://127.0.0.1:{sink_metrics_port}/"]
+
+
+def scrape(urls: list[str], timeout_s: float = 5.0, lane: str = "live") -> dict[str, Buckets]:
+    """The budget's histograms of ``lane`` of every service at ``urls`` (one that does not answer is left out)."""
     merged: dict[str, Buckets] = {}
     for url in urls:
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-                merged.update(parse(resp.read().decode()))
+                merged.update(parse(resp.read().decode(), lane))
         except OSError:
             continue
     return merged

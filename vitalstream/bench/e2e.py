@@ -103,7 +103,7 @@ def _measure_with_budget(
 ) -> dict[str, Any]:
     settings = stack.settings(phase)
     port = settings.gateway_port
-    metrics_urls = [f"http://127.0.0.1:{port}/metrics", f"http://127.0.0.1:{settings.sink_metrics_port}/"]
+    metrics_urls = budget.metrics_urls(port, settings.sink_metrics_port)
     before = budget.scrape(metrics_urls)
     result = measure(
         settings.database_dsn(), "127.0.0.1", port, stack.terra_secret, LATEST_SQL, rate, duration_s, settle_s

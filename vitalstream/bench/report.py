@@ -160,6 +160,7 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
     ]
     lines += _notes(doc)
     lines += _budget_table(d.get("e2e") or {})
+    lines += _backfill_budget_table(d.get("backfill") or {})
     lines += _sweep_section(d.get("e2e_sweep") or {}, d.get("baseline") or {}, doc.get("environment") or {})
     lines += _gateway_table(d.get("gateway") or {})
     lines += _api_tables(d.get("api") or {})
@@ -227,6 +228,29 @@ def _budget_table(e2e: dict[str, Any]) -> list[str]:
         row = stages.get(stage) or {}
         figures = " | ".join(_fmt(row.get(k)) for k in ("count", "p50_ms", "p99_ms"))
         out.append(f"| {stage} | {between} | {figures} |")
+    return [*out, ""]
+
+
+def _backfill_budget_table(bf: dict[str, Any]) -> list[str]:
+    """Per hop, the live load's p50/p99 alone and beside the backfill: which hop the backfill slows."""
+    idle, busy = (bf.get(k, {}).get("budget") for k in ("idle", "with_backfill"))
+    if not idle or not busy:
+        return []
+    lane = (bf["with_backfill"].get("backfill_budget") or {}).get("end_to_end") or {}
+    out = [
+        "## Backfill: where the live load's time went, alone and beside the backfill",
+        "",
+        f"`{bf.get('measured_by', 'vitalstream bench backfill')}`, live rows only (the sink counts the backfill's "
+        f'rows under `lane="backfill"`: {_fmt(lane.get("count"))} of them committed during the live window, '
+        f"end to end p50 {_fmt(lane.get('p50_ms'), ' ms')}, p99 {_fmt(lane.get('p99_ms'), ' ms')}).",
+        "",
+        "| hop | alone p50 ms | alone p99 ms | beside the backfill p50 ms | beside the backfill p99 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for stage, _ in BUDGET_ROWS:
+        a, b = idle.get(stage) or {}, busy.get(stage) or {}
+        figures = " | ".join(_fmt(row.get(k)) for row in (a, b) for k in ("p50_ms", "p99_ms"))
+        out.append(f"| {stage} | {figures} |")
     return [*out, ""]
 
 
