@@ -44,8 +44,9 @@ MAX_PAUSE_S = 5.0
 """Longest pause or wait: then the lane gets one tick (and the agent one record), so it is never starved."""
 BATCH = 1
 """Backfill records per batch (a 10 MB chunk holds ~170,000 observations)."""
-SLICE_OUTS = 500
-"""A chunk's outputs go out this many at a time: a live observation queues behind two slices at most."""
+SLICE_OUTS = 100
+"""A chunk's outputs go out this many at a time: a live observation queues behind two slices at most
+(~10 ms of score's time each; the lane pays a round trip per slice, which it can afford)."""
 OFFLOAD_BYTES = 64 * 1024
 """A backfill record this large is normalized on a thread (an 8 MB chunk takes seconds of CPU)."""
 MAKE_WAY_POLL_S = 0.005
