@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
@@ -58,8 +60,23 @@ def test_benchmarks_md_shows_the_live_hops_alone_and_beside_a_backfill() -> None
     alone = budget.report({}, budget.parse(exposition({}, [0.3])))
     beside = budget.report({}, budget.parse(exposition({}, [0.3, 2.0])))
     lane = {"end_to_end": {"count": 5000, "p50_ms": 900.0, "p99_ms": 4000.0}}
-    bf = {"idle": {"budget": alone}, "with_backfill": {"budget": beside, "backfill_budget": lane}}
+    commits = {"count": 40, "p50_ms": 12.5, "p99_ms": 980.0}
+    bf = {
+        "idle": {"budget": alone},
+        "with_backfill": {"budget": beside, "backfill_budget": lane, "sink_commits": commits},
+    }
     text = "\n".join(_backfill_budget_table(bf))
+    assert (
+        "| (the sink's transactions: write + commit of one batch) | not measured | not measured | 12.5 | 980 |" in text
+    )
     assert "5,000 of them committed during the live window" in text and "p99 4,000 ms" in text
     assert text.count("| end_to_end |") == 1
     assert _backfill_budget_table({"idle": {}}) == []
+
+
+def test_one_histogram_between_two_scrapes() -> None:
+    then = {0.01: 1.0, 0.1: 2.0, math.inf: 2.0}
+    now = {0.01: 1.0, 0.1: 12.0, math.inf: 13.0}
+    got = budget.summary(then, now)
+    assert got["count"] == 11 and 10 < got["p50_ms"] <= 100 and got["p99_ms"] == 100.0
+    assert budget.scrape_histogram("http://127.0.0.1:9/metrics", "x", timeout_s=0.5) == {}

@@ -1,10 +1,13 @@
-"""freeze_startup_heap: what is alive at start leaves the full collections; the collector stays on."""
+"""The runtime treatment of services: the frozen startup heap, the worker's switch interval."""
 
 from __future__ import annotations
 
 import gc
+import sys
 
-from vitalstream.platform.runtime import freeze_startup_heap
+import pytest
+
+from vitalstream.platform.runtime import THREAD_SWITCH_S, favour_the_event_loop, freeze_startup_heap
 
 
 def test_the_startup_heap_is_frozen_and_collection_stays_enabled() -> None:
@@ -16,3 +19,12 @@ def test_the_startup_heap_is_frozen_and_collection_stays_enabled() -> None:
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_the_event_loop_gets_the_interpreter_back_within_a_millisecond() -> None:
+    before = sys.getswitchinterval()
+    try:
+        favour_the_event_loop()
+        assert sys.getswitchinterval() == pytest.approx(THREAD_SWITCH_S) and before > THREAD_SWITCH_S
+    finally:
+        sys.setswitchinterval(before)

@@ -71,14 +71,28 @@ def quantile(buckets: Buckets, q: float) -> float | None:
 
 def report(before: dict[str, Buckets], after: dict[str, Buckets]) -> dict[str, Any]:
     """Per stage: observations, p50 and p99 in ms, of what was observed between the two scrapes."""
-    out: dict[str, Any] = {}
-    for stage in STAGES:
-        now, then = after.get(stage, {}), before.get(stage, {})
-        delta = {bound: count - then.get(bound, 0.0) for bound, count in now.items()}
-        p50, p99 = quantile(delta, 0.5), quantile(delta, 0.99)
-        out[stage] = {
-            "count": int(delta.get(math.inf, 0.0)),
-            "p50_ms": None if p50 is None else round(p50 * 1000, 1),
-            "p99_ms": None if p99 is None else round(p99 * 1000, 1),
-        }
-    return out
+    return {stage: summary(before.get(stage, {}), after.get(stage, {})) for stage in STAGES}
+
+
+def summary(then: Buckets, now: Buckets) -> dict[str, Any]:
+    """Observations, p50 and p99 in ms of one histogram between two scrapes of it."""
+    delta = {bound: count - then.get(bound, 0.0) for bound, count in now.items()}
+    p50, p99 = quantile(delta, 0.5), quantile(delta, 0.99)
+    return {
+        "count": int(delta.get(math.inf, 0.0)),
+        "p50_ms": None if p50 is None else round(p50 * 1000, 1),
+        "p99_ms": None if p99 is None else round(p99 * 1000, 1),
+    }
+
+
+def scrape_histogram(url: str, name: str, timeout_s: float = 5.0) -> Buckets:
+    """The cumulative buckets of the unlabelled histogram ``name`` at ``url`` (empty if it does not answer)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    for family in text_string_to_metric_families(text):
+        if family.name == name:
+            return {float(s.labels["le"]): s.value for s in family.samples if s.name.endswith("_bucket")}
+    return {}

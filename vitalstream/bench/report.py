@@ -251,6 +251,9 @@ def _backfill_budget_table(bf: dict[str, Any]) -> list[str]:
         a, b = idle.get(stage) or {}, busy.get(stage) or {}
         figures = " | ".join(_fmt(row.get(k)) for row in (a, b) for k in ("p50_ms", "p99_ms"))
         out.append(f"| {stage} | {figures} |")
+    a, b = (bf[k].get("sink_commits") or {} for k in ("idle", "with_backfill"))
+    figures = " | ".join(_fmt(row.get(k)) for row in (a, b) for k in ("p50_ms", "p99_ms"))
+    out.append(f"| (the sink's transactions: write + commit of one batch) | {figures} |")
     return [*out, ""]
 
 
