@@ -29,8 +29,8 @@ def favour_the_event_loop(interval_s: float = THREAD_SWITCH_S) -> None:
     For a process whose event loop shares the interpreter with a CPU-bound thread (the worker
     normalizes big backfill records on one). The loop releases the lock at every wait for I/O
     and must then wait for the thread to give it back: up to the switch interval, on every wake.
-    Measured in `vitalstream bench backfill` (two runs each): the live normalize hop's p99
-    beside a backfill went from 321–474 ms at 5 ms to 158–189 ms at 1 ms. The cost is more
+    Measured in `vitalstream bench backfill`: the live normalize hop's p99 beside a backfill
+    was 321–474 ms at 5 ms (two runs) and 158–274 ms at 1 ms (four runs). The cost is more
     switches while the thread computes, and none while it does not.
     """
     sys.setswitchinterval(interval_s)
