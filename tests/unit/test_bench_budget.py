@@ -70,6 +70,8 @@ def test_benchmarks_md_shows_the_live_hops_alone_and_beside_a_backfill() -> None
         "| (the sink's transactions: write + commit of one batch) | not measured | not measured | 12.5 | 980 |" in text
     )
     assert "5,000 of them committed during the live window" in text and "p99 4,000 ms" in text
+    lane["end_to_end"]["p99_ms"] = 10_000.0
+    assert "p99 ≥ 10,000 ms (the buckets' top)" in "\n".join(_backfill_budget_table(bf))
     assert text.count("| end_to_end |") == 1
     assert _backfill_budget_table({"idle": {}}) == []
 
