@@ -81,4 +81,5 @@ def test_one_histogram_between_two_scrapes() -> None:
     now = {0.01: 1.0, 0.1: 12.0, math.inf: 13.0}
     got = budget.summary(then, now)
     assert got["count"] == 11 and 10 < got["p50_ms"] <= 100 and got["p99_ms"] == 100.0
-    assert budget.scrape_histogram("http://127.0.0.1:9/metrics", "x", timeout_s=0.5) == {}
+    assert budget.pages(["http://127.0.0.1:9/metrics"], timeout_s=0.5) == {}
+    assert budget.histogram("", "x") == {}

@@ -67,12 +67,18 @@ def seed(dsn: str, subjects: int) -> None:
         conn.execute("CHECKPOINT")
 
 
+def p99_at(points: list[dict[str, Any]], rate: int) -> float | None:
+    """The p99 in ms of the sweep point at ``rate``; None when the sweep has none."""
+    point = next((p for p in points if p["offered_per_s"] == rate), None)
+    return point["latency_ms"]["p99"] if point else None
+
+
 def best_round(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The round whose p99 at the top rate is lowest (pure; a round without that rate counts as worst)."""
 
     def top_p99(points: list[dict[str, Any]]) -> float:
-        top = next((p for p in points if p["offered_per_s"] == RATES[-1]), None)
-        return float(top["latency_ms"]["p99"]) if top else float("inf")
+        p99 = p99_at(points, RATES[-1])
+        return float("inf") if p99 is None else float(p99)
 
     return min(rounds, key=top_p99) if rounds else []
 
@@ -259,11 +265,7 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
         stack.stop("api-ceiling")
     api_points, ceiling_points = best_round(api_rounds), best_round(ceiling_rounds)
 
-    def p99(points: list[dict[str, Any]], rate: int) -> float | None:
-        point = next((p for p in points if p["offered_per_s"] == rate), None)
-        return point["latency_ms"]["p99"] if point else None
-
-    at2000 = p99(api_points, 2000)
+    at2000 = p99_at(api_points, 2000)
     sse, table = (stream.get("latency_ms") or {}).get("p99"), (stream.get("freshness_ms") or {}).get("p99")
     return {
         "what": f"read API: GET /v1/subjects/{{s}}/metrics over {SUBJECTS:,} subjects (3 metrics each), "
@@ -272,10 +274,10 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
         "process(es)",
         "processes": PROCESSES,
         "duration_per_rate_s": duration,
-        "p99_ms_at_1000": p99(api_points, 1000),
-        "ceiling_p99_ms_at_1000": p99(ceiling_points, 1000),
+        "p99_ms_at_1000": p99_at(api_points, 1000),
+        "ceiling_p99_ms_at_1000": p99_at(ceiling_points, 1000),
         "p99_ms_at_2000": at2000,
-        "ceiling_p99_ms_at_2000": p99(ceiling_points, 2000),
+        "ceiling_p99_ms_at_2000": p99_at(ceiling_points, 2000),
         "rounds": ROUNDS,
         "api_points": api_points,
         "ceiling_points": ceiling_points,

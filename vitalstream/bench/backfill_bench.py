@@ -24,7 +24,6 @@ import aiohttp
 import psycopg
 
 from gateway.signatures import terra_header
-from schemas import timing
 from vitalstream.bench import budget
 from vitalstream.bench.e2e import LATEST_SQL, measure, warm_up
 from vitalstream.bench.payloads import heart_rate_chunk
@@ -171,14 +170,17 @@ def bench_backfill(stack: BenchStack, quick: bool, progress: Progress) -> dict[s
 
     def live(duration_s: float = plan.duration_s) -> dict[str, Any]:
         """The live load's freshness, and per hop where its time went (live rows only; the backfill's apart)."""
-        before = {lane: budget.scrape(urls, lane=lane) for lane in timing.LANES}
-        commits = budget.scrape_histogram(urls[1], COMMIT_HISTOGRAM)
+        before = budget.pages(urls)
         result = measure(dsn, "127.0.0.1", port, stack.terra_secret, LATEST_SQL, RATE, duration_s, settle_s=60.0)
-        after = {lane: budget.scrape(urls, lane=lane) for lane in timing.LANES}
-        result["budget"] = budget.report(before["live"], after["live"])
-        result["backfill_budget"] = budget.report(before["backfill"], after["backfill"])
+        after = budget.pages(urls)
+        for key, lane in (("budget", "live"), ("backfill_budget", "backfill")):
+            result[key] = budget.report(budget.merged(before, lane), budget.merged(after, lane))
         # the sink's transactions, whatever they carried: a slow database shows here, not in the lane
-        result["sink_commits"] = budget.summary(commits, budget.scrape_histogram(urls[1], COMMIT_HISTOGRAM))
+        sink = urls[1]
+        result["sink_commits"] = budget.summary(
+            budget.histogram(before.get(sink, ""), COMMIT_HISTOGRAM),
+            budget.histogram(after.get(sink, ""), COMMIT_HISTOGRAM),
+        )
         return result
 
     try:

@@ -40,16 +40,29 @@ def metrics_urls(gateway_port: int, sink_metrics_port: int) -> list[str]:
     return [f"http://127.0.0.1:{gateway_port}/metrics", f"http://127.0.0.1:{sink_metrics_port}/"]
 
 
-def scrape(urls: list[str], timeout_s: float = 5.0, lane: str = "live") -> dict[str, Buckets]:
-    """The budget's histograms of ``lane`` of every service at ``urls`` (one that does not answer is left out)."""
-    merged: dict[str, Buckets] = {}
+def pages(urls: list[str], timeout_s: float = 5.0) -> dict[str, str]:
+    """URL → the metrics page of every service at ``urls`` that answers (one read per snapshot)."""
+    out: dict[str, str] = {}
     for url in urls:
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-                merged.update(parse(resp.read().decode(), lane))
+                out[url] = resp.read().decode()
         except OSError:
             continue
-    return merged
+    return out
+
+
+def merged(texts: dict[str, str], lane: str = "live") -> dict[str, Buckets]:
+    """The budget's histograms of ``lane`` across the pages ``texts``."""
+    out: dict[str, Buckets] = {}
+    for text in texts.values():
+        out.update(parse(text, lane))
+    return out
+
+
+def scrape(urls: list[str], timeout_s: float = 5.0, lane: str = "live") -> dict[str, Buckets]:
+    """The budget's histograms of ``lane`` of every service at ``urls`` (one that does not answer is left out)."""
+    return merged(pages(urls, timeout_s), lane)
 
 
 def quantile(buckets: Buckets, q: float) -> float | None:
@@ -85,13 +98,8 @@ def summary(then: Buckets, now: Buckets) -> dict[str, Any]:
     }
 
 
-def scrape_histogram(url: str, name: str, timeout_s: float = 5.0) -> Buckets:
-    """The cumulative buckets of the unlabelled histogram ``name`` at ``url`` (empty if it does not answer)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return {}
+def histogram(text: str, name: str) -> Buckets:
+    """The cumulative buckets of the unlabelled histogram ``name`` in a metrics page (empty if absent)."""
     for family in text_string_to_metric_families(text):
         if family.name == name:
             return {float(s.labels["le"]): s.value for s in family.samples if s.name.endswith("_bucket")}
