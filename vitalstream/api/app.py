@@ -11,10 +11,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+import psycopg
 from aiohttp import web
 
 from vitalstream.api import openapi, problems, queries
+from vitalstream.api.coalesce import Coalescer
 from vitalstream.api.feed import Feed
 from vitalstream.api.hub import Hub
 from vitalstream.api.keys import ApiKey, RateLimiter, bearer_token, digest, looks_like_token
@@ -25,6 +28,11 @@ from vitalstream.platform.settings import Settings
 log = get_logger("api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 KEY_CACHE_MAX = 50_000
+RETRY_SOON = {"Retry-After": "1"}
+LATEST_INFLIGHT = 2
+"""Latest-value queries running at once per process; reads beyond wait and go together in the next."""
+LATEST_BATCH = 64
+"""Subjects in one latest-value query, at most."""
 
 
 class KeyCache:
@@ -55,6 +63,7 @@ class ApiState:
     limiter: RateLimiter
     hub: Hub
     openapi: bytes
+    latest: Coalescer[str, list[dict[str, Any]]]
 
 
 STATE_KEY = web.AppKey("vitalstream_api", ApiState)
@@ -91,6 +100,9 @@ async def problem_json(request: web.Request, handler: Handler) -> web.StreamResp
         response = problems.render(exc.status, exc.reason, headers)
     except asyncio.CancelledError:
         raise
+    except psycopg.OperationalError as exc:  # down, overloaded (pool or statement timeout): not our fault
+        log.warning("database_unavailable", route=_route(request), error_class=type(exc).__name__)
+        response = problems.render(503, "The database is unavailable or overloaded; retry shortly.", RETRY_SOON)
     except Exception:
         log.exception("request_failed", method=request.method, path=request.path)
         response = problems.render(500, "The API failed to answer; the error is logged.")
@@ -141,6 +153,7 @@ def create_app(settings: Settings, pool: queries.Pool | None = None) -> web.Appl
         RateLimiter(settings.api_rate_per_s, settings.api_rate_burst),
         Hub(settings.api_sse_queue_max),
         openapi.render(),
+        Coalescer(lambda subjects: queries.latest_many(pool, subjects), list, LATEST_INFLIGHT, LATEST_BATCH),
     )
     app = web.Application(middlewares=[problem_json])
     app[STATE_KEY] = state

@@ -34,7 +34,9 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def _get(summary: str, params: list[dict[str, Any]], ok: dict[str, Any], *codes: int) -> dict[str, Any]:
-    return {"get": {"summary": summary, "parameters": params, "responses": {**ok, **_errors(401, 403, 429, *codes)}}}
+    return {
+        "get": {"summary": summary, "parameters": params, "responses": {**ok, **_errors(401, 403, 429, 503, *codes)}}
+    }
 
 
 def _json(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:

@@ -43,7 +43,9 @@ OBSERVATION_COLUMNS = (
     "generation",
 )
 
-LATEST = f"SELECT {', '.join(METRIC_COLUMNS)} FROM latest_metrics WHERE subject = %s ORDER BY metric"
+LATEST_MANY = (
+    f"SELECT subject, {', '.join(METRIC_COLUMNS)} FROM latest_metrics WHERE subject = ANY(%s) ORDER BY subject, metric"
+)
 LATEST_ONE = f"SELECT {', '.join(METRIC_COLUMNS)} FROM latest_metrics WHERE subject = %s AND metric = %s"
 SUBJECT_KNOWN = "SELECT EXISTS (SELECT 1 FROM latest_metrics WHERE subject = %s)"
 KEY_BY_HASH = "SELECT name, subjects, scopes, revoked_at FROM api_keys WHERE key_hash = %s"
@@ -92,10 +94,15 @@ def make_pool(settings: Settings) -> AsyncConnectionPool[AsyncConnection[dict[st
 Pool = AsyncConnectionPool[AsyncConnection[dict[str, Any]]]
 
 
-async def latest(pool: Pool, subject: str) -> list[dict[str, Any]]:
+async def latest_many(pool: Pool, subjects: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every latest value of these subjects, by subject (one query: see ``vitalstream.api.coalesce``)."""
     async with pool.connection() as conn:
-        cur = await conn.execute(LATEST, (subject,))
-        return await cur.fetchall()
+        cur = await conn.execute(LATEST_MANY, (subjects,))
+        rows = await cur.fetchall()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row.pop("subject"), []).append(row)
+    return found
 
 
 async def latest_one(pool: Pool, subject: str, metric: str) -> dict[str, Any] | None:

@@ -72,7 +72,7 @@ def _pool(request: web.Request) -> queries.Pool:
 async def subject_metrics(request: web.Request) -> web.Response:
     key = await authorize(request, "read")
     subject = visible_subject(key, request.match_info["subject"])
-    rows = await queries.latest(_pool(request), subject)
+    rows = await request.app[STATE_KEY].latest.get(subject)
     if not rows:
         raise problems.not_found()
     return cached_json(request, orjson.dumps({"subject": subject, "metrics": rows}, option=JSON_OPTIONS))
@@ -141,7 +141,7 @@ async def fhir_observations(request: web.Request) -> web.Response:
     if not subject:
         raise problems.bad_request("subject: give the subject whose Observations to search")
     visible_subject(key, subject)
-    rows = await queries.latest(_pool(request), subject)
+    rows = await request.app[STATE_KEY].latest.get(subject)
     if not rows:
         raise problems.not_found()
     codes = request.query.get("code")

@@ -1,5 +1,5 @@
-"""The read API's ceiling: a bare aiohttp handler running the API's own latest-metrics query
-through a psycopg pool (no key check, no ETag) and answering the rows as JSON.
+"""The read API's ceiling: a bare aiohttp handler running one latest-metrics query per request
+through a psycopg pool (no key check, no ETag, no coalescing) and answering the rows as JSON.
 
 Run as its own process(es) (``python -m vitalstream.bench.api_ceiling PORT DSN [PROCESSES]``), like the API.
 """
@@ -15,10 +15,11 @@ from aiohttp import web
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from vitalstream.api.queries import LATEST
+from vitalstream.api.queries import METRIC_COLUMNS
 from vitalstream.platform.runtime import freeze_startup_heap
 
 POOL = web.AppKey("pool", AsyncConnectionPool)
+LATEST = f"SELECT {', '.join(METRIC_COLUMNS)} FROM latest_metrics WHERE subject = %s ORDER BY metric"
 
 
 async def metrics(request: web.Request) -> web.Response:

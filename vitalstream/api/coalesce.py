@@ -1,0 +1,83 @@
+"""Concurrent reads of the same kind coalesced into one query (design §16).
+
+A read is sent at once while fewer than ``max_inflight`` queries are running. Otherwise it
+waits for the next query to finish and goes out with every read queued meanwhile, up to
+``max_batch`` keys in one query. There is no timer: at low load every read is a query of its
+own, and under a burst the queue drains in fewer, larger queries (one pool checkout, one
+round trip and one statement for many reads), so the tail shrinks instead of growing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Coalescer(Generic[K, V]):
+    """``get(key)`` answers ``fetch([keys…])[key]`` (``missing`` when absent), one query per batch."""
+
+    def __init__(
+        self,
+        fetch: Callable[[list[K]], Awaitable[Mapping[K, V]]],
+        missing: Callable[[], V],
+        max_inflight: int,
+        max_batch: int,
+    ) -> None:
+        self._fetch = fetch
+        self._missing = missing
+        self._max_inflight = max(1, max_inflight)
+        self._max_batch = max(1, max_batch)
+        self._queued: dict[K, list[asyncio.Future[V]]] = {}
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def get(self, key: K) -> V:
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._queued.setdefault(key, []).append(future)
+        if self._inflight < self._max_inflight:
+            self._send()
+        return await future
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def _send(self) -> None:
+        keys = list(self._queued)[: self._max_batch]
+        waiting = {key: self._queued.pop(key) for key in keys}
+        self._inflight += 1
+        task = asyncio.create_task(self._run(waiting))
+        self._tasks.add(task)  # a reference until it ends: the loop keeps only weak ones
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, waiting: dict[K, list[asyncio.Future[V]]]) -> None:
+        try:
+            found = await self._fetch(list(waiting))
+        except BaseException as exc:  # every read of the batch gets the query's error
+            for futures in waiting.values():
+                _fail(futures, exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for key, futures in waiting.items():
+                value = found.get(key)
+                for future in futures:
+                    if not future.done():  # a read whose client went away was cancelled
+                        future.set_result(self._missing() if value is None else value)
+        finally:
+            self._inflight -= 1
+            while self._queued and self._inflight < self._max_inflight:
+                self._send()
+
+
+def _fail(futures: list[asyncio.Future[V]], exc: BaseException) -> None:
+    for future in futures:
+        if not future.done():
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
