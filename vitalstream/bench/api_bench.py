@@ -1,5 +1,5 @@
 """``vitalstream bench api``: the read API under open-loop load, beside a bare aiohttp + psycopg
-handler running the same query, and the live stream's delivery latency.
+handler running one query per request, and the live stream's delivery latency.
 
 ``GET /v1/subjects/{s}/metrics`` over 100,000 subjects (3 metrics each, seeded by COPY) at
 1,000 and 2,000 requests/s, every request another subject, with a valid key (the API checks
@@ -270,7 +270,8 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
     return {
         "what": f"read API: GET /v1/subjects/{{s}}/metrics over {SUBJECTS:,} subjects (3 metrics each), "
         f"key checked, open loop, {PROCESSES} API process(es) on one port",
-        "ceiling": f"bare aiohttp + psycopg pool handler running the same query, same generator, {PROCESSES} "
+        "ceiling": f"bare aiohttp + psycopg pool handler, one latest-metrics query per request, same generator, "
+        f"{PROCESSES} "
         "process(es)",
         "processes": PROCESSES,
         "duration_per_rate_s": duration,
