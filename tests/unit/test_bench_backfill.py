@@ -8,6 +8,7 @@ from schemas.records import RawWebhook
 from streams.normalize import normalizer_for, parse_body
 from vitalstream.bench import CHOICES, report
 from vitalstream.bench.backfill_bench import FULL, QUICK, verdict
+from vitalstream.bench.freshness import by_slice
 from vitalstream.bench.payloads import heart_rate_chunk
 from vitalstream.bench.runner import ORDER
 
@@ -34,3 +35,18 @@ def test_verdict() -> None:
     assert verdict(None, 120.0, 0) == {"p99_ratio": None, "target": {"p99_ratio_max": 1.5}, "target_met": False}
     keys = report.headline({"backfill": {"idle_p99_ms": 10, "backfill_p99_ms": 12, "p99_ratio": 1.2}})
     assert (keys["backfill_idle_p99_ms"], keys["backfill_live_p99_ms"], keys["backfill_p99_ratio"]) == (10, 12, 1.2)
+
+
+def test_freshness_by_slice_puts_each_event_in_the_slice_of_its_accept() -> None:
+    accepted = [(0, 100.0), (1, 104.0), (2, 110.5), (3, 111.0), (4, 125.0)]
+    seen = {0: 100.05, 1: 104.2, 2: 111.5, 3: 111.1, 4: 125.01}  # event 4 seen; none missing
+    slices = by_slice(accepted, seen, 10.0)
+    assert [(s["from_s"], s["count"]) for s in slices] == [(0.0, 2), (10.0, 2), (20.0, 1)]
+    assert slices[1]["p99_ms"] == 1000.0  # the slower of the slice's two events
+    assert 100.0 <= slices[1]["p50_ms"] <= 1000.0
+    assert by_slice([(0, 1.0)], {}, 10.0) == []  # nothing visible, no slice
+    assert by_slice([], {}, 10.0) == []
+    table = "\n".join(
+        report._backfill_slices_table({"idle": {"by_slice": slices}, "with_backfill": {"by_slice": slices}})
+    )
+    assert "| 10.0 | 100 | 1,000 | 100 | 1,000 |" in table and "| 20.0 | 10.0 | 10.0 | 10.0 | 10.0 |" in table

@@ -34,6 +34,8 @@ RATE = 250
 WARM_S = 30.0
 """Live load before the idle window: with 5 s the idle p99 ranged 0.35–2.3 s over six runs (startup transients)."""
 COMMIT_HISTOGRAM = "vitalstream_sink_commit_seconds"
+SLICE_S = 10.0
+"""The live freshness is also reported per slice of this many seconds of each window."""
 TARGET_RATIO = 1.5
 MB = 1024 * 1024
 
@@ -171,7 +173,9 @@ def bench_backfill(stack: BenchStack, quick: bool, progress: Progress) -> dict[s
     def live(duration_s: float = plan.duration_s) -> dict[str, Any]:
         """The live load's freshness, and per hop where its time went (live rows only; the backfill's apart)."""
         before = budget.pages(urls)
-        result = measure(dsn, "127.0.0.1", port, stack.terra_secret, LATEST_SQL, RATE, duration_s, settle_s=60.0)
+        result = measure(
+            dsn, "127.0.0.1", port, stack.terra_secret, LATEST_SQL, RATE, duration_s, settle_s=60.0, slice_s=SLICE_S
+        )
         after = budget.pages(urls)
         for key, lane in (("budget", "live"), ("backfill_budget", "backfill")):
             result[key] = budget.report(budget.merged(before, lane), budget.merged(after, lane))

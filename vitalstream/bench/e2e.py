@@ -40,8 +40,10 @@ def measure(
     duration_s: float,
     settle_s: float,
     path: str = "/webhooks/terra",
+    slice_s: float | None = None,
 ) -> dict[str, Any]:
-    """Run the load, poll for visibility, wait up to ``settle_s`` after the load for the stragglers."""
+    """Run the load, poll for visibility, wait up to ``settle_s`` after the load for the stragglers
+    (``slice_s``: also the freshness of each slice of the window, see :func:`freshness`)."""
     from vitalstream.bench.loadgen import Route
 
     run = uuid.uuid4().hex[:8]
@@ -55,7 +57,7 @@ def measure(
         poller.wait_for({i for i, _ in accepted}, settle_s)
     finally:
         poller.stop()
-    out = freshness(accepted, poller.seen)
+    out = freshness(accepted, poller.seen, slice_s)
     load = result.report()
     load.pop("routes", None)
     out.update({"rate": rate, "duration_s": duration_s, "polls": poller.polls, "load": load})

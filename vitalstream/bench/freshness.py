@@ -78,12 +78,34 @@ class VisibilityPoller:
             self._thread.join(timeout=10)
 
 
-def freshness(accepted: list[tuple[int, float]], seen: dict[int, float]) -> dict[str, Any]:
-    """Per accepted event: seconds from its 2xx to its row being seen; summary in ms."""
+def freshness(
+    accepted: list[tuple[int, float]], seen: dict[int, float], slice_s: float | None = None
+) -> dict[str, Any]:
+    """Per accepted event: seconds from its 2xx to its row being seen; summary in ms (and, with
+    ``slice_s``, p50/p99 of the events accepted in each slice of that many seconds: when the tail happened)."""
     ages_ms = [(seen[i] - t) * 1000 for i, t in accepted if i in seen]
-    return {
+    out: dict[str, Any] = {
         "accepted": len(accepted),
         "visible": len(ages_ms),
         "not_visible": len(accepted) - len(ages_ms),
         "freshness_ms": summary(ages_ms, digits=1),
     }
+    if slice_s is not None:
+        out["by_slice"] = by_slice(accepted, seen, slice_s)
+    return out
+
+
+def by_slice(accepted: list[tuple[int, float]], seen: dict[int, float], slice_s: float) -> list[dict[str, Any]]:
+    """p50/p99 freshness (ms) of the visible events accepted in each ``slice_s`` from the first accept."""
+    if not accepted:
+        return []
+    first = min(t for _, t in accepted)
+    slices: dict[int, list[float]] = {}
+    for i, t in accepted:
+        if i in seen:
+            slices.setdefault(int((t - first) // slice_s), []).append((seen[i] - t) * 1000)
+    out = []
+    for n in sorted(slices):
+        stats = summary(slices[n], digits=1)
+        out.append({"from_s": n * slice_s, "count": len(slices[n]), "p50_ms": stats["p50"], "p99_ms": stats["p99"]})
+    return out

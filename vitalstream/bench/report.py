@@ -255,6 +255,24 @@ def _backfill_budget_table(bf: dict[str, Any]) -> list[str]:
     a, b = (bf[k].get("sink_commits") or {} for k in ("idle", "with_backfill"))
     figures = " | ".join(_fmt(row.get(k)) for row in (a, b) for k in ("p50_ms", "p99_ms"))
     out.append(f"| (the sink's transactions: write + commit of one batch) | {figures} |")
+    return [*out, "", *_backfill_slices_table(bf)]
+
+
+def _backfill_slices_table(bf: dict[str, Any]) -> list[str]:
+    """The live freshness of each slice of the two windows: whether the tail is the backfill's first
+    seconds (its chunks arriving) or all of it."""
+    idle, busy = ((bf.get(k) or {}).get("by_slice") or [] for k in ("idle", "with_backfill"))
+    if not idle or not busy:
+        return []
+    out = [
+        "Live freshness by slice of each window (the backfill's chunks are posted from the start of its window):",
+        "",
+        "| from s | alone p50 ms | alone p99 ms | beside the backfill p50 ms | beside the backfill p99 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for a, b in zip(idle, busy, strict=False):
+        figures = " | ".join(_fmt(row.get(k)) for row in (a, b) for k in ("p50_ms", "p99_ms"))
+        out.append(f"| {_fmt(a.get('from_s'))} | {figures} |")
     return [*out, ""]
 
 
