@@ -99,6 +99,19 @@ def stamps(headers: Iterable[tuple[str, bytes | str | None]] | None) -> tuple[in
     return accepted, normalized, scored
 
 
+def live_accepted(headers: Iterable[tuple[str, bytes | str | None]] | None) -> int | None:
+    """``vs.t.accepted`` of a live record; None for a backfill record or one without the stamp."""
+    accepted = None
+    for key, value in headers or ():
+        if value is None:
+            continue
+        if key == LANE:
+            return None
+        if key == ACCEPTED:
+            accepted = _millis(value)
+    return accepted
+
+
 def lane_index(headers: Iterable[tuple[str, bytes | str | None]] | None) -> int:
     """The record's index in ``LANES``: 1 when it carries the backfill mark, else 0 (live)."""
     for key, value in headers or ():

@@ -320,11 +320,14 @@ class ScoreStage(Stage):
         scoring_clock: Callable[[Observation], datetime] | None = None,
         generation: int = 0,
         emit_latest: bool = True,
+        live_age: Callable[[float], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.generation = generation
         self.emit_latest = emit_latest
+        self.live_age = live_age
+        """Told, per batch once durable, how long ago its oldest live record was accepted (the backfill's pacing)."""
         self.table = table
         self.table_writer = TableWriter(table)
         self.model = model
@@ -337,7 +340,12 @@ class ScoreStage(Stage):
         groups: dict[tuple[int, str], list[tuple[StreamEvent, Observation]]] = defaultdict(list)
         decode_as = self.codec.decode_as
         self.metrics.batch.labels("score").observe(len(events))
+        oldest_live: int | None = None
         for event in events:
+            if self.live_age is not None:
+                accepted = timing.live_accepted(event.message.headers)
+                if accepted is not None and (oldest_live is None or accepted < oldest_live):
+                    oldest_live = accepted
             obs: Observation | None = None
             try:
                 obs = decode_as(event.message.value or b"", Observation)
@@ -395,6 +403,8 @@ class ScoreStage(Stage):
             outs.append(Out(self.deltas_topic, qk.encode(), quality.encode_delta(partition, entries)))
         await self.send(outs)
         await self.table_writer.write(self.producer, new_states, self.metrics)  # after the outputs are durable
+        if self.live_age is not None and oldest_live is not None:
+            self.live_age(timing.now_ms() - oldest_live)
         self.metrics.scored.inc(scored_n)
         if dup_n:
             self.metrics.duplicates.labels("score").inc(dup_n)

@@ -149,6 +149,7 @@ def create_app(
             settings.topic("webhooks.backfill"),
             settings.backfill_pause_lag,
             metrics,
+            target_delay_ms=settings.backfill_target_delay_ms,
         )
         _batch_agent(app, raw_topic, "normalize", normalize_stage.process, within_s, after=gate.processed)
         _backfill_lane(app, settings, gate, NormalizeStage(**common, seen=seen, lane=gate))
@@ -180,6 +181,7 @@ def create_app(
             scoring_clock=scoring_clock,
             generation=generation,
             emit_latest=not rebuild,
+            live_age=gate.note_live_age if gate else None,
         )
         norm_topic = app.topic(
             settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw", partitions=partitions

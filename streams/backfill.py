@@ -27,7 +27,9 @@ fetch loop, and with it every live partition, while the agent waits for the live
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +52,53 @@ SLICE_OUTS = 100
 OFFLOAD_BYTES = 64 * 1024
 """A backfill record this large is normalized on a thread (an 8 MB chunk takes seconds of CPU)."""
 MAKE_WAY_POLL_S = 0.005
+DELAY_WINDOW_S = 0.5
+"""The live delay *now*: the median over this window of each live score batch's oldest record's age."""
+BASE_WINDOW_S = 120.0
+"""The live delay *at its best*: the lowest "now" over this window (LEDBAT's base delay)."""
+
+
+class LiveDelay:
+    """How much longer live records now take from accept to scored than at their best lately.
+
+    The idea of LEDBAT (RFC 6817), the transport for background traffic: the queueing delay a
+    background flow adds is measured against the lowest delay seen recently, and the flow holds
+    back while it is above a target. Here the delay is live traffic's own, observed by score;
+    without live traffic there is no delay to add to, and the backfill goes at full speed.
+    """
+
+    def __init__(self, target_ms: float) -> None:
+        self.target_ms = target_ms
+        self._recent: deque[tuple[float, float]] = deque()
+        """(when, age in ms) of each live score batch's oldest record, over ``DELAY_WINDOW_S``."""
+        self._best: deque[tuple[float, float]] = deque()
+        """(when, "now" delay): increasing delays, so the first is the window's lowest."""
+
+    def note(self, now: float, age_ms: float) -> None:
+        self._recent.append((now, age_ms))
+        self._trim(now)
+        current = statistics.median(age for _, age in self._recent)
+        best = self._best
+        while best and best[-1][1] >= current:
+            best.pop()
+        best.append((now, current))
+
+    def added_ms(self, now: float) -> float | None:
+        """The live delay now above its lowest over ``BASE_WINDOW_S``; None without recent live traffic."""
+        self._trim(now)
+        if not self._recent or not self._best:
+            return None
+        return statistics.median(age for _, age in self._recent) - self._best[0][1]
+
+    def congested(self, now: float) -> bool:
+        added = self.added_ms(now)
+        return self.target_ms > 0 and added is not None and added > self.target_ms
+
+    def _trim(self, now: float) -> None:
+        while self._recent and self._recent[0][0] < now - DELAY_WINDOW_S:
+            self._recent.popleft()
+        while self._best and self._best[0][0] < now - BASE_WINDOW_S:
+            self._best.popleft()
 
 
 def lag_of(ends: Mapping[TP, int | None], positions: Mapping[TP, int | None]) -> int:
@@ -94,6 +143,7 @@ class BackfillGate:
         threshold: int,
         metrics: WorkerMetrics,
         max_backlog: int = MAX_BACKLOG,
+        target_delay_ms: float = 0.0,
     ) -> None:
         self.app = app
         self.live_topics = frozenset(live_topics)
@@ -105,8 +155,13 @@ class BackfillGate:
         """Per partition, the offset after the last processed record."""
         self.paused: set[TP] = set()
         self.paused_since: float | None = None
+        self.delay = LiveDelay(target_delay_ms)
         self._turn = asyncio.Event()
         self._turn.set()
+
+    def note_live_age(self, age_ms: float) -> None:
+        """Score's report: a live batch durable, its oldest record accepted ``age_ms`` ago."""
+        self.delay.note(time.monotonic(), age_ms)
 
     def processed(self, events: Sequence[StreamEvent]) -> None:
         """Record a processed batch's progress (call after its outputs are durable)."""
@@ -134,8 +189,9 @@ class BackfillGate:
 
     async def make_way(self, sent: Mapping[tuple[str, int], int]) -> None:
         """Return once this worker's live stages have processed every record of ``sent`` (the
-        highest offset per topic partition of the slice before) on their topics, or after
-        ``MAX_PAUSE_S`` (a partition another worker owns is not waited for)."""
+        highest offset per topic partition of the slice before) on their topics and live records
+        are not delayed by more than the target (:class:`LiveDelay`), or after ``MAX_PAUSE_S``
+        (a partition another worker owns is not waited for)."""
         app = self.app
         deadline = time.monotonic() + MAX_PAUSE_S
         while not app.rebalancing and not app.should_stop and time.monotonic() < deadline:
@@ -145,7 +201,7 @@ class BackfillGate:
                 for tp, offset in sent.items()
                 if tp[0] in self.live_topics and tp in assigned and self.done.get(TP(*tp), -1) <= offset
             ]
-            if not waiting:
+            if not waiting and not self.delay.congested(time.monotonic()):
                 return
             await asyncio.sleep(MAKE_WAY_POLL_S)
 
@@ -188,6 +244,7 @@ class BackfillGate:
         m.live_lag.set(decision.live_lag)
         m.backfill_lag.set(decision.backfill_lag)
         m.backfill_paused.set(1 if self.paused else 0)
+        m.live_added_delay.set(max(0.0, self.delay.added_ms(time.monotonic()) or 0.0) / 1000)
         return decision
 
     def _position(self, consumer: Any, tp: TP) -> int | None:

@@ -84,6 +84,12 @@ class WorkerMetrics:
             "Records of webhooks.backfill on this worker's partitions not yet processed",
             registry=registry,
         )
+        self.live_added_delay = Gauge(
+            f"{prefix}_live_added_delay_seconds",
+            "How much longer live records now take from accept to scored than at their best in the last minute "
+            "(the backfill lane holds its slices while this is above VITALSTREAM_BACKFILL_TARGET_DELAY_MS)",
+            registry=registry,
+        )
         self.backfill_paused = Gauge(
             f"{prefix}_backfill_paused",
             "1 while this worker's webhooks.backfill partitions are paused (live lag or backlog), else 0",

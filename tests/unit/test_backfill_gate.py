@@ -10,7 +10,7 @@ from typing import Any
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from streams.backfill import BackfillGate, decide, lag_of
+from streams.backfill import BASE_WINDOW_S, DELAY_WINDOW_S, BackfillGate, LiveDelay, decide, lag_of
 from streams.metrics import WorkerMetrics
 
 RAW, NORM, BACK = TP("raw", 0), TP("norm", 0), TP("back", 0)
@@ -140,3 +140,58 @@ def test_make_way_gives_up_on_a_rebalance() -> None:
     app = SimpleNamespace(consumer=consumer, rebalancing=True, should_stop=False, in_recovery=False)
     gate = BackfillGate(app, ("norm",), "back", threshold=10, metrics=WorkerMetrics(CollectorRegistry()))
     asyncio.run(asyncio.wait_for(gate.make_way({("norm", 0): 39}), 0.5))
+
+
+def test_live_delay_is_measured_against_its_best_of_the_base_window() -> None:
+    delay = LiveDelay(target_ms=50)
+    assert delay.added_ms(0.0) is None and not delay.congested(0.0)  # no live traffic: nothing to delay
+    for n in range(10):
+        delay.note(n * 0.1, 100.0)  # steady at 100 ms
+    assert delay.added_ms(1.0) == 0.0
+    for n in range(10):
+        delay.note(1.0 + n * 0.1, 180.0)  # now 80 ms worse than the best
+    assert delay.added_ms(2.0) == 80.0 and delay.congested(2.0)
+    assert not LiveDelay(target_ms=0).congested(2.0), "0 turns the pacing off"
+    assert delay.added_ms(2.0 + DELAY_WINDOW_S + 0.1) is None  # live traffic stopped: no signal, no hold
+    delay.note(2.0 + BASE_WINDOW_S + 1, 180.0)  # the old best has left the base window
+    assert delay.added_ms(2.0 + BASE_WINDOW_S + 1) == 0.0
+
+
+def test_live_delay_now_is_a_median_so_one_slow_batch_does_not_hold_the_backfill() -> None:
+    delay = LiveDelay(target_ms=50)
+    for n in range(9):
+        delay.note(n * 0.04, 100.0)
+    delay.note(0.37, 900.0)
+    assert delay.added_ms(0.4) == 0.0 and not delay.congested(0.4)
+
+
+def test_make_way_holds_the_next_slice_while_live_records_are_delayed() -> None:
+    consumer = FakeConsumer({NORM: 40})
+    app = SimpleNamespace(consumer=consumer, rebalancing=False, should_stop=False, in_recovery=False)
+    metrics = WorkerMetrics(CollectorRegistry())
+    gate = BackfillGate(app, ("norm",), "back", 10, metrics, target_delay_ms=50)
+    for _ in range(5):
+        gate.note_live_age(100.0)
+    gate.delay._recent.clear()  # the best stays known; what follows is "now"
+
+    async def scenario() -> list[str]:
+        order: list[str] = []
+
+        async def live() -> None:
+            for age in (400.0, 400.0, 400.0):
+                gate.note_live_age(age)
+                await asyncio.sleep(0.05)
+            order.append("live recovered")
+            gate.delay._recent.clear()
+            gate.note_live_age(110.0)
+
+        task = asyncio.create_task(live())
+        await asyncio.sleep(0.01)
+        await asyncio.wait_for(gate.make_way({}), 2.0)
+        order.append("next slice")
+        await task
+        return order
+
+    assert asyncio.run(scenario()) == ["live recovered", "next slice"]
+    gate.tick()
+    assert gauge(metrics, "live_added_delay_seconds") == 0.01  # 110 ms now against the best, 100 ms

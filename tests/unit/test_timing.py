@@ -59,3 +59,11 @@ def test_the_backfill_mark_names_the_lane() -> None:
     assert timing.LANES[timing.lane_index([("vs.t.lane", b"other"), ("vs.t.accepted", b"1")])] == "live"
     assert timing.LANES[timing.lane_index(None)] == "live"
     assert timing.BACKFILL in timing.forward([timing.BACKFILL, ("vs.event_id", b"e")]), "score copies the mark on"
+
+
+def test_live_accepted_is_the_accept_stamp_of_live_records_only() -> None:
+    assert timing.live_accepted([("vs.t.accepted", b"1700"), ("vs.t.normalized", b"1800")]) == 1700
+    assert timing.live_accepted([("vs.t.accepted", b"1700"), timing.BACKFILL]) is None
+    assert timing.live_accepted([timing.BACKFILL, ("vs.t.accepted", "1700")]) is None
+    assert timing.live_accepted([("vs.t.accepted", b"junk")]) is None
+    assert timing.live_accepted(None) is None

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         description="Live records (webhooks.raw + metrics.normalized) a worker may have unread before it pauses "
         "webhooks.backfill; resumed at or below it.",
     )
+    backfill_target_delay_ms: int = Field(
+        50,
+        ge=0,
+        description="The backfill lane holds its next slice while live records take this much longer from accept "
+        "to scored than at their best in the last two minutes (0: off).",
+    )
 
     # --- sink ---
     sink_metrics_port: int = 9102
