@@ -15,8 +15,13 @@ there: the lane waits until score has caught up, so a live observation never que
 more than about the threshold of historical ones. Inside one chunk the lane yields too: the
 chunk is normalized on a thread (the event loop keeps serving live batches between the
 interpreter's switches) and its outputs are sent ``SLICE_OUTS`` at a time, each slice only
-once score has taken the one before the last (:meth:`BackfillGate.make_way`). A pause or wait lasts ``MAX_PAUSE_S`` at
-most; then the lane gets a turn, so history is never starved by a lag that does not drain.
+once score has taken the one before the last (:meth:`BackfillGate.make_way`).
+
+Lag is not the only cost: on a busy machine every slice delays live work without any live
+record queueing. So the agent's next batch and each slice also wait while live records take
+longer from accept to scored than at their best lately (:class:`LiveDelay`, fed by score). A
+pause or wait lasts ``MAX_PAUSE_S`` at most; then the lane gets a turn, so history is never
+starved by a lag or a delay that does not drain.
 
 The backfill partitions are also paused while more than ``MAX_BACKLOG`` of their records
 were fetched but not processed. That bounds the memory the lane holds (chunks are up to
@@ -173,7 +178,8 @@ class BackfillGate:
                 done[tp] = msg.offset + 1
 
     async def wait_turn(self) -> None:
-        """Return once the live lag is at or below the threshold (or a rebalance or stop needs the agent)."""
+        """Return once the live lag is at or below the threshold and live records are not delayed
+        (:class:`LiveDelay`), after ``MAX_PAUSE_S``, or when a rebalance or stop needs the agent."""
         app = self.app
         deadline = time.monotonic() + MAX_PAUSE_S
         while not self._turn.is_set() and not app.rebalancing and not app.should_stop:
@@ -224,7 +230,7 @@ class BackfillGate:
     def tick(self) -> LaneDecision:
         decision = self.measure()
         consumer = self.app.consumer
-        if decision.wait:
+        if decision.wait or self.delay.congested(time.monotonic()):  # behind, or live records delayed
             self._turn.clear()
         else:
             self._turn.set()

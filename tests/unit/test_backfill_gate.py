@@ -195,3 +195,17 @@ def test_make_way_holds_the_next_slice_while_live_records_are_delayed() -> None:
     assert asyncio.run(scenario()) == ["live recovered", "next slice"]
     gate.tick()
     assert gauge(metrics, "live_added_delay_seconds") == 0.01  # 110 ms now against the best, 100 ms
+
+
+def test_the_agent_waits_for_its_next_batch_while_live_records_are_delayed() -> None:
+    consumer = FakeConsumer({RAW: 0, BACK: 5}, _committed_offset={RAW: 0, BACK: 0})
+    app = SimpleNamespace(consumer=consumer, rebalancing=False, should_stop=False, in_recovery=False)
+    gate = BackfillGate(app, ("raw",), "back", 10, WorkerMetrics(CollectorRegistry()), target_delay_ms=50)
+    gate.note_live_age(100.0)
+    gate.delay._recent.clear()
+    gate.note_live_age(300.0)
+    gate.tick()
+    assert asyncio.run(_waits(gate)), "no lag, but live records 200 ms slower than their best"
+    gate.delay._recent.clear()
+    gate.tick()
+    assert not asyncio.run(_waits(gate))
