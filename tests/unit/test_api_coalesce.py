@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from vitalstream.api.coalesce import Coalescer
+from vitalstream.api.coalesce import Coalescer, Overloaded
 
 
 class Store:
@@ -28,8 +28,10 @@ class Store:
         return {k: self.values[k] for k in keys if k in self.values}
 
 
-def coalescer(store: Store, inflight: int = 1, batch: int = 64) -> Coalescer[str, int]:
-    return Coalescer(store.fetch, lambda: -1, inflight, batch)
+def coalescer(
+    store: Store, inflight: int = 1, batch: int = 64, wait_s: float = 5.0, queued: int = 100
+) -> Coalescer[str, int]:
+    return Coalescer(store.fetch, lambda: -1, inflight, batch, wait_s=wait_s, max_queued=queued)
 
 
 async def _started(n: int = 3) -> None:
@@ -131,5 +133,29 @@ def test_a_cancelled_read_leaves_the_others_of_its_batch_answered() -> None:
         store.release.set()
         assert await running == 1 and await kept == 2
         assert gone.cancelled()
+
+    asyncio.run(main())
+
+
+def test_a_read_behind_a_hung_query_gives_up_after_wait_s_and_the_queue_stays_bounded() -> None:
+    async def main() -> None:
+        store = Store({"a": 1, "b": 2, "c": 3})
+        store.release.clear()  # the database hangs
+        c = coalescer(store, wait_s=0.2, queued=2)
+        running = asyncio.ensure_future(c.get("a"))
+        await _started()
+        queued = [asyncio.ensure_future(c.get(k)) for k in ("b", "c")]  # two reads waiting: the bound
+        await _started()
+        for key in ("b", "d"):  # a repeat of a queued key counts too
+            with pytest.raises(Overloaded):
+                await c.get(key)  # "busy" at once, never a longer queue
+        started = asyncio.get_running_loop().time()
+        for read in (running, *queued):
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(read, 2.0)  # the test's own bound, far above wait_s
+        assert asyncio.get_running_loop().time() - started < 1.0, "the reads waited past wait_s"
+        store.release.set()
+        await _started(10)
+        assert await c.get("d") == -1, "the queue drained: new reads are taken again"
 
     asyncio.run(main())

@@ -17,7 +17,7 @@ import psycopg
 from aiohttp import web
 
 from vitalstream.api import openapi, problems, queries
-from vitalstream.api.coalesce import Coalescer
+from vitalstream.api.coalesce import Coalescer, Overloaded
 from vitalstream.api.feed import Feed
 from vitalstream.api.hub import Hub
 from vitalstream.api.keys import ApiKey, RateLimiter, bearer_token, digest, looks_like_token
@@ -33,6 +33,8 @@ LATEST_INFLIGHT = 2
 """Latest-value queries running at once per process; reads beyond wait and go together in the next."""
 LATEST_BATCH = 64
 """Subjects in one latest-value query, at most."""
+LATEST_QUEUED = 4096
+"""Reads waiting for a latest-value query, at most; one beyond is answered 503 at once."""
 
 
 class KeyCache:
@@ -100,7 +102,7 @@ async def problem_json(request: web.Request, handler: Handler) -> web.StreamResp
         response = problems.render(exc.status, exc.reason, headers)
     except asyncio.CancelledError:
         raise
-    except psycopg.OperationalError as exc:  # down, overloaded (pool or statement timeout): not our fault
+    except (psycopg.OperationalError, TimeoutError, Overloaded) as exc:  # down or overloaded: not our fault
         log.warning("database_unavailable", route=_route(request), error_class=type(exc).__name__)
         response = problems.render(503, "The database is unavailable or overloaded; retry shortly.", RETRY_SOON)
     except Exception:
@@ -153,7 +155,14 @@ def create_app(settings: Settings, pool: queries.Pool | None = None) -> web.Appl
         RateLimiter(settings.api_rate_per_s, settings.api_rate_burst),
         Hub(settings.api_sse_queue_max),
         openapi.render(),
-        Coalescer(lambda subjects: queries.latest_many(pool, subjects), list, LATEST_INFLIGHT, LATEST_BATCH),
+        Coalescer(
+            lambda subjects: queries.latest_many(pool, subjects),
+            list,
+            LATEST_INFLIGHT,
+            LATEST_BATCH,
+            wait_s=settings.api_pool_timeout_s + settings.api_statement_timeout_ms / 1000,
+            max_queued=LATEST_QUEUED,
+        ),
     )
     app = web.Application(middlewares=[problem_json])
     app[STATE_KEY] = state

@@ -5,6 +5,10 @@ waits for the next query to finish and goes out with every read queued meanwhile
 ``max_batch`` keys in one query. There is no timer: at low load every read is a query of its
 own, and under a burst the queue drains in fewer, larger queries (one pool checkout, one
 round trip and one statement for many reads), so the tail shrinks instead of growing.
+
+A read never waits longer than ``wait_s`` (queued and running together: ``TimeoutError``),
+and at most ``max_queued`` reads wait at once (beyond: ``Overloaded``), so a database that
+hangs or is gone cannot make the queue grow without bound.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+class Overloaded(Exception):
+    """More reads are queued than the coalescer holds: answer "busy" at once instead of queueing."""
+
+
 class Coalescer(Generic[K, V]):
     """``get(key)`` answers ``fetch([keys…])[key]`` (``missing`` when absent), one query per batch."""
 
@@ -26,21 +34,29 @@ class Coalescer(Generic[K, V]):
         missing: Callable[[], V],
         max_inflight: int,
         max_batch: int,
+        wait_s: float,
+        max_queued: int,
     ) -> None:
         self._fetch = fetch
         self._missing = missing
         self._max_inflight = max(1, max_inflight)
         self._max_batch = max(1, max_batch)
+        self._wait_s = wait_s
+        self._max_queued = max(1, max_queued)
         self._queued: dict[K, list[asyncio.Future[V]]] = {}
+        self._queued_reads = 0
         self._inflight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def get(self, key: K) -> V:
+        if self._queued_reads >= self._max_queued:
+            raise Overloaded(f"{self._queued_reads} reads are waiting already")
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._queued.setdefault(key, []).append(future)
+        self._queued_reads += 1
         if self._inflight < self._max_inflight:
             self._send()
-        return await future
+        return await asyncio.wait_for(future, self._wait_s)  # on timeout the future is cancelled: skipped
 
     @property
     def inflight(self) -> int:
@@ -49,6 +65,7 @@ class Coalescer(Generic[K, V]):
     def _send(self) -> None:
         keys = list(self._queued)[: self._max_batch]
         waiting = {key: self._queued.pop(key) for key in keys}
+        self._queued_reads -= sum(map(len, waiting.values()))
         self._inflight += 1
         task = asyncio.create_task(self._run(waiting))
         self._tasks.add(task)  # a reference until it ends: the loop keeps only weak ones
