@@ -1,4 +1,4 @@
-"""Concurrent reads of the same kind coalesced into one query (design §16).
+"""Concurrent reads of the same kind coalesced into one query (design §8, "The read API").
 
 A read is sent at once while fewer than ``max_inflight`` queries are running. Otherwise it
 waits for the next query to finish and goes out with every read queued meanwhile, up to
