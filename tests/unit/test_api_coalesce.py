@@ -51,6 +51,26 @@ def test_a_lone_read_is_its_own_query() -> None:
     asyncio.run(main())
 
 
+def test_a_read_with_a_query_to_spare_runs_it_on_its_own_task() -> None:
+    """The cheap path: no future and no task of the coalescer's between the read and its query."""
+
+    async def main() -> None:
+        store = Store({"a": 1})
+        ran_on: list[asyncio.Task[object] | None] = []
+        inner = store.fetch
+
+        async def fetch(keys: list[str]) -> dict[str, int]:
+            ran_on.append(asyncio.current_task())
+            return await inner(keys)
+
+        c = Coalescer(fetch, lambda: -1, 1, 64, wait_s=5.0, max_queued=100)
+        read = asyncio.ensure_future(c.get("a"))
+        assert await read == 1
+        assert ran_on == [read]
+
+    asyncio.run(main())
+
+
 def test_reads_queued_behind_a_running_query_go_out_together_once_per_key() -> None:
     async def main() -> None:
         store = Store({"a": 1, "b": 2, "c": 3})

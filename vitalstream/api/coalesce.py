@@ -1,10 +1,12 @@
 """Concurrent reads of the same kind coalesced into one query (design §8, "The read API").
 
-A read is sent at once while fewer than ``max_inflight`` queries are running. Otherwise it
-waits for the next query to finish and goes out with every read queued meanwhile, up to
-``max_batch`` keys in one query. There is no timer: at low load every read is a query of its
-own, and under a burst the queue drains in fewer, larger queries (one pool checkout, one
-round trip and one statement for many reads), so the tail shrinks instead of growing.
+A read is sent at once while fewer than ``max_inflight`` queries are running, as its own
+query on its own task (no future, no task of the coalescer: the cheap path, taken whenever the
+process keeps up). Otherwise it waits for the next query to finish and goes out with every
+read queued meanwhile, up to ``max_batch`` keys in one query. There is no batching timer: at
+low load every read is a query of its own, and under a burst the queue drains in fewer, larger
+queries (one pool checkout, one round trip and one statement for many reads), so the tail
+shrinks instead of growing.
 
 A read never waits longer than ``wait_s`` (queued and running together: ``TimeoutError``),
 and at most ``max_queued`` reads wait at once (beyond: ``Overloaded``), so a database that
@@ -49,19 +51,32 @@ class Coalescer(Generic[K, V]):
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def get(self, key: K) -> V:
+        if self._inflight < self._max_inflight and not self._queued:
+            return await self._get_alone(key)
         if self._queued_reads >= self._max_queued:
             raise Overloaded(f"{self._queued_reads} reads are waiting already")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[V] = loop.create_future()
         self._queued.setdefault(key, []).append(future)
         self._queued_reads += 1
-        if self._inflight < self._max_inflight:
-            self._send()
+        self._drain()
         timer = loop.call_later(self._wait_s, _expire, future)  # cheaper than wait_for on every read
         try:
             return await future
         finally:
             timer.cancel()
+
+    async def _get_alone(self, key: K) -> V:
+        """A read with nothing queued and a query to spare: its own query, on its own task."""
+        self._inflight += 1
+        try:
+            async with asyncio.timeout(self._wait_s):
+                found = await self._fetch([key])
+        finally:
+            self._inflight -= 1
+            self._drain()
+        value = found.get(key)
+        return self._missing() if value is None else value
 
     @property
     def inflight(self) -> int:
@@ -92,8 +107,11 @@ class Coalescer(Generic[K, V]):
                         future.set_result(self._missing() if value is None else value)
         finally:
             self._inflight -= 1
-            while self._queued and self._inflight < self._max_inflight:
-                self._send()
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._queued and self._inflight < self._max_inflight:
+            self._send()
 
 
 def _expire(future: asyncio.Future[V]) -> None:

@@ -42,7 +42,7 @@ TARGET_P99_MS_AT_2000 = 10.0
 TARGET_SSE_ADDED_P99_MS = 50.0
 STREAMS = 1000
 STREAM_RATE = 100
-ROUNDS = 2
+ROUNDS = 3
 PROCESSES = min(2, os.cpu_count() or 1)
 """API processes (and ceiling processes): one per core, as deployed (README: scaling)."""
 Progress = Callable[[str, dict[str, Any]], None]
@@ -289,7 +289,7 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
         "sse_table_p99_ms": table,
         "sse_rss_kib_per_stream": stream.get("rss_kib_per_stream"),
         "method": f"latest metrics: the API and the ceiling swept in turn, {ROUNDS} rounds each (API, ceiling, "
-        "API, ceiling), each side's figures from its round with the lower p99 at the top rate — the same rule for "
+        "API, ceiling, …), each side's figures from its round with the lower p99 at the top rate — the same rule for "
         f"both; stream: {STREAMS:,} streams open on one API process, one subject each, read by a process of their "
         "own (not the load generator's); one webhook per subject "
         f"at {STREAM_RATE}/s through gateway, worker and sink; per webhook, its 202 (client side) → the first event "

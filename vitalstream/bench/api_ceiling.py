@@ -15,11 +15,10 @@ from aiohttp import web
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from vitalstream.api.queries import METRIC_COLUMNS
+from vitalstream.api.queries import LATEST
 from vitalstream.platform.runtime import freeze_startup_heap
 
 POOL = web.AppKey("pool", AsyncConnectionPool)
-LATEST = f"SELECT {', '.join(METRIC_COLUMNS)} FROM latest_metrics WHERE subject = %s ORDER BY metric"
 
 
 async def metrics(request: web.Request) -> web.Response:
