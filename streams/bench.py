@@ -29,6 +29,7 @@ from schemas.records import RawWebhook
 from streams.normalize import normalize, parse_body
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
+from vitalstream.platform.procstat import cpu_seconds
 from vitalstream.platform.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "vitalstream" / "templates"
@@ -127,15 +128,6 @@ def _ceiling(
     return done / max(end - (start or end), 1e-9)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process (Linux ``/proc``; 0.0 where it cannot be read)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, Any]:
     """Pre-fill, run one worker, measure; returns the figures (observations/s and the ceiling)."""
     codec = codec_for(settings)
@@ -172,12 +164,12 @@ def bench_stream(settings: Settings, observations: int = 100_000) -> dict[str, A
         while time.monotonic() < deadline:
             done = _high_sum(settings, scored_topic)
             if first is None and done > before:
-                first, first_count, first_cpu = time.monotonic(), done - before, _cpu_seconds(proc.pid)
+                first, first_count, first_cpu = time.monotonic(), done - before, cpu_seconds(proc.pid)
             if done - before >= total:
                 break
             time.sleep(0.25)
         finished = time.monotonic()
-        finished_cpu = _cpu_seconds(proc.pid)
+        finished_cpu = cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         proc.wait(60)

@@ -19,6 +19,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
@@ -32,6 +33,7 @@ from vitalstream.bench.e2e import LATEST_SQL, warm_up
 from vitalstream.bench.freshness import VisibilityPoller, freshness
 from vitalstream.bench.loadgen import LoadSpec, Route, run_load
 from vitalstream.bench.stack import BenchStack
+from vitalstream.platform.procstat import machine_ticks, steal_percent, tree_cpu_seconds
 from vitalstream.platform.settings import Settings
 from vitalstream.stack.ports import free_port, wait_port
 
@@ -83,20 +85,42 @@ def best_round(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return min(rounds, key=top_p99) if rounds else []
 
 
-def sweep(
-    port: int, headers: tuple[tuple[bytes, bytes], ...], duration: float, progress: Progress, label: str
-) -> list[dict[str, Any]]:
-    route = Route("/v1/subjects/bench-{n}/metrics", method="GET", headers=headers, spread=SUBJECTS)
-    run_load(LoadSpec("127.0.0.1", port, 300, 1.0, "", "warm", routes=(route,), connections=32))
+@dataclass(frozen=True)
+class Target:
+    """What a sweep loads: the server's port and headers, and the processes whose CPU it counts."""
+
+    port: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    server_pid: int
+    postgres_pid: int | None
+
+
+def sweep(target: Target, duration: float, progress: Progress, label: str) -> list[dict[str, Any]]:
+    """Each rate in turn; per rate, besides the latencies, the CPU per request of the server's processes
+    and of PostgreSQL's, and the machine's steal time (the hypervisor's share: noise that is not ours)."""
+    route = Route("/v1/subjects/bench-{n}/metrics", method="GET", headers=target.headers, spread=SUBJECTS)
+    run_load(LoadSpec("127.0.0.1", target.port, 300, 1.0, "", "warm", routes=(route,), connections=32))
     points = []
     for rate in RATES:
+        before = (_cpu(target.server_pid), _cpu(target.postgres_pid), machine_ticks())
         point = run_load(
-            LoadSpec("127.0.0.1", port, rate, duration, "", label, routes=(route,), connections=32)
+            LoadSpec("127.0.0.1", target.port, rate, duration, "", label, routes=(route,), connections=32)
         ).report()
+        after = (_cpu(target.server_pid), _cpu(target.postgres_pid), machine_ticks())
         point.pop("routes", None)
+        requests = max(1, int(point.get("requests") or 0))
+        point["cpu_us_per_request"] = {
+            "server": round((after[0] - before[0]) * 1e6 / requests, 1),
+            "postgres": round((after[1] - before[1]) * 1e6 / requests, 1),
+        }
+        point["steal_pct"] = steal_percent(before[2], after[2])
         points.append(point)
         progress(f"{label} {rate}/s", point)
     return points
+
+
+def _cpu(pid: int | None) -> float:
+    return tree_cpu_seconds(pid) if pid else 0.0
 
 
 async def _subscribe(
@@ -234,7 +258,9 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
     }
     pid = stack.spawn("api", "api")
     cport = free_port()
-    stack.spawn_module("api-ceiling", ["vitalstream.bench.api_ceiling", str(cport), reader, str(PROCESSES)], port=cport)
+    cpid = stack.spawn_module(
+        "api-ceiling", ["vitalstream.bench.api_ceiling", str(cport), reader, str(PROCESSES)], port=cport
+    )
     duration = 4.0 if quick else 15.0
     api_rounds: list[list[dict[str, Any]]] = []
     ceiling_rounds: list[list[dict[str, Any]]] = []
@@ -242,9 +268,10 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
         if not wait_port(port, timeout_s=30) or not wait_port(cport, timeout_s=30):
             raise RuntimeError(f"the api or its ceiling did not start: {stack.log_tail('api/api')}")
         headers = ((b"Authorization", f"Bearer {key}".encode()),)
+        api, ceiling = Target(port, headers, pid, stack.pg_pid()), Target(cport, (), cpid, stack.pg_pid())
         for n in range(ROUNDS):  # interleaved: neither side always gets the machine's first or quietest minute
-            api_rounds.append(sweep(port, headers, duration, progress, f"api round {n + 1}"))
-            ceiling_rounds.append(sweep(cport, (), duration, progress, f"ceiling round {n + 1}"))
+            api_rounds.append(sweep(api, duration, progress, f"api round {n + 1}"))
+            ceiling_rounds.append(sweep(ceiling, duration, progress, f"ceiling round {n + 1}"))
         stack.stop("api-ceiling")
         stack.stop("api/api")  # the streams are measured on one process (its memory per stream)
         env["VITALSTREAM_API_PROCESSES"] = "1"

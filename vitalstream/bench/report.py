@@ -361,16 +361,18 @@ def _api_tables(api: dict[str, Any]) -> list[str]:
     out = [
         "## Read API (open-loop `GET /v1/subjects/{s}/metrics`, 100,000 subjects, beside the bare handler)",
         "",
-        "| offered/s | API ok/s | p50 | p99 ms | ceiling ok/s | ceiling p50 | ceiling p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| offered/s | API ok/s | p50 | p99 ms | CPU µs/request: API / its PostgreSQL | ceiling ok/s | ceiling p50 | "
+        "ceiling p99 ms | CPU µs/request: ceiling / its PostgreSQL |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     ceiling = {p["offered_per_s"]: p for p in api.get("ceiling_points", [])}
     for p in api["api_points"]:
         c = ceiling.get(p["offered_per_s"])
         out.append(
             f"| {p['offered_per_s']:,} | {p.get('ok_per_s', '—')} | {p['latency_ms']['p50']} | "
-            f"{p['latency_ms']['p99']} | {c.get('ok_per_s', '—') if c else '—'} | "
-            f"{c['latency_ms']['p50'] if c else '—'} | {c['latency_ms']['p99'] if c else '—'} |"
+            f"{p['latency_ms']['p99']} | {_cpu_per_request(p)} | {c.get('ok_per_s', '—') if c else '—'} | "
+            f"{c['latency_ms']['p50'] if c else '—'} | {c['latency_ms']['p99'] if c else '—'} | "
+            f"{_cpu_per_request(c) if c else '—'} |"
         )
     out += _api_rounds_line(api)
     st = api.get("stream") or {}
@@ -398,14 +400,26 @@ def _api_rounds_line(api: dict[str, Any]) -> list[str]:
     top = points[-1]["offered_per_s"]
 
     def p99s(rounds: list[list[dict[str, Any]]]) -> str:
-        found = [next((p["latency_ms"]["p99"] for p in r if p["offered_per_s"] == top), None) for r in rounds]
-        return ", ".join(_fmt(v) for v in found)
+        found = [next((p for p in r if p["offered_per_s"] == top), None) for r in rounds]
+        return ", ".join(_round_p99(p) for p in found)
 
     return [
         "",
-        f"p99 at {top:,}/s in every round (the table shows each side's best): API {p99s(api['api_rounds'])} ms; "
-        f"ceiling {p99s(api.get('ceiling_rounds') or [])} ms.",
+        f"p99 at {top:,}/s in every round (the table shows each side's best; in brackets the machine's CPU steal "
+        f"time during the round): API {p99s(api['api_rounds'])}; ceiling {p99s(api.get('ceiling_rounds') or [])}.",
     ]
+
+
+def _round_p99(point: dict[str, Any] | None) -> str:
+    if point is None:
+        return "not measured"
+    steal = point.get("steal_pct")
+    return f"{_fmt(point['latency_ms']['p99'])} ms" + ("" if steal is None else f" ({_fmt(steal)} % steal)")
+
+
+def _cpu_per_request(point: dict[str, Any]) -> str:
+    cpu = point.get("cpu_us_per_request") or {}
+    return f"{_fmt(cpu.get('server'))} / {_fmt(cpu.get('postgres'))}" if cpu else "not measured"
 
 
 def _scenario_table(rows: list[dict[str, Any]]) -> list[str]:

@@ -58,6 +58,10 @@ class BenchStack:
         self.pg.init()
         self.pg.start()
 
+    def pg_pid(self) -> int | None:
+        """The PostgreSQL server's first process (its backends are its children)."""
+        return self.pg.pid() if self.pg is not None else None
+
     @property
     def database_url(self) -> str:
         if self.pg is None:
