@@ -317,8 +317,9 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
         "sse_rss_kib_per_stream": stream.get("rss_kib_per_stream"),
         "method": f"latest metrics: the API and the ceiling swept in turn, {ROUNDS} rounds each (API, ceiling, "
         "API, ceiling, …), each side's figures from its round with the lower p99 at the top rate — the same rule for "
-        f"both; stream: {STREAMS:,} streams open on one API process, one subject each, read by a process of their "
-        "own (not the load generator's); one webhook per subject "
+        "both; CPU per request from /proc (the server's processes; PostgreSQL's server and backends) and the "
+        f"machine's steal time from /proc/stat, per rate; stream: {STREAMS:,} streams open on one API process, "
+        "one subject each, read by a process of their own (not the load generator's); one webhook per subject "
         f"at {STREAM_RATE}/s through gateway, worker and sink; per webhook, its 202 (client side) → the first event "
         "at its subscriber, beside its 202 → its row visible in latest_metrics (polled every ~10 ms), same webhooks; "
         "API RSS before the streams, with them open and after the events",
