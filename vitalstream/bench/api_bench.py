@@ -69,9 +69,14 @@ def seed(dsn: str, subjects: int) -> None:
         conn.execute("CHECKPOINT")
 
 
+def point_at(points: list[dict[str, Any]], rate: int) -> dict[str, Any] | None:
+    """The sweep point at ``rate``; None when the sweep has none."""
+    return next((p for p in points if p["offered_per_s"] == rate), None)
+
+
 def p99_at(points: list[dict[str, Any]], rate: int) -> float | None:
     """The p99 in ms of the sweep point at ``rate``; None when the sweep has none."""
-    point = next((p for p in points if p["offered_per_s"] == rate), None)
+    point = point_at(points, rate)
     return point["latency_ms"]["p99"] if point else None
 
 

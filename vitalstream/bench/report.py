@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas import timing
 from vitalstream.bench import plots, sweep
+from vitalstream.bench.api_bench import point_at
 from vitalstream.bench.backfill_bench import TARGET_RATIO as BACKFILL_RATIO
 from vitalstream.bench.gateway_bench import TARGET_ACCEPTED_PER_S, TARGET_P99_MS_AT_2000
 
@@ -400,8 +401,7 @@ def _api_rounds_line(api: dict[str, Any]) -> list[str]:
     top = points[-1]["offered_per_s"]
 
     def p99s(rounds: list[list[dict[str, Any]]]) -> str:
-        found = [next((p for p in r if p["offered_per_s"] == top), None) for r in rounds]
-        return ", ".join(_round_p99(p) for p in found)
+        return ", ".join(_round_p99(point_at(r, top)) for r in rounds)
 
     return [
         "",
