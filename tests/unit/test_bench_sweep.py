@@ -83,3 +83,14 @@ def test_no_body_comes_round_twice_within_a_signature_second() -> None:
         spec = LoadSpec("127.0.0.1", 1, rate, 4.0, "s", "run")
         assert spec.pool_size / rate > 1.0 or spec.pool_size == spec.total
     assert LoadSpec("127.0.0.1", 1, 100, 1.0, "s", "run").pool_size == 100  # never more bodies than requests
+
+
+def test_the_warm_up_at_load_is_reported_apart_from_the_sweep() -> None:
+    points = [point(100, 20, 80)]
+    sw = {"points": points, "targets": sweep.verdicts(points), "duration_per_rate_s": 10.0}
+    assert "Before it was measured" not in "\n".join(report._sweep_section(sw, {}, {}))
+    sw["warm_up_at_load"] = {"rate": 250, "duration_s": 15.0, "freshness_ms": {"p50": 160.5, "p99": 552.0}}
+    assert (
+        "Before it was measured, the pipeline ran 15.0 s at 250/s, not counted (its first seconds are slower; "
+        "accept → visible then: p50 160 / p99 552 ms)." in "\n".join(report._sweep_section(sw, {}, {}))
+    )

@@ -290,6 +290,7 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
             stream: dict[str, Any] = {"error": "the pipeline did not make warm-up webhooks visible within 120 s"}
         else:
             stream = _webhooks_while_streaming(f"http://127.0.0.1:{port}", key, stack, settings, pid, STREAMS)
+            stream["warm_up_at_load"] = warm.get("at_load")
         progress("stream", stream)
     finally:
         for service in ("gateway", "worker", "sink", "api"):

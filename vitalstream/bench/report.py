@@ -221,7 +221,8 @@ def _budget_table(e2e: dict[str, Any]) -> list[str]:
         "## Latency budget (e2e run, from the services' `vitalstream_stage_latency_seconds` histograms)",
         "",
         f"Accept (client) → row visible: p50 {_fmt(e2e.get('p50_ms'), ' ms')}, p99 {_fmt(e2e.get('p99_ms'), ' ms')}. "
-        "Hop quantiles are interpolated inside histogram buckets, so they do not add up exactly.",
+        "Hop quantiles are interpolated inside histogram buckets, so they do not add up exactly."
+        + _warm_text(e2e.get("warm_up_at_load")),
         "",
         "| hop | measured between | records | p50 ms | p99 ms |",
         "|---|---|---|---|---|",
@@ -283,6 +284,18 @@ def _capped(ms: Any) -> str:
     return f"≥ {_fmt(top_ms, ' ms')} (the buckets' top)" if ms is not None and ms >= top_ms else _fmt(ms, " ms")
 
 
+def _warm_text(at_load: dict[str, Any] | None) -> str:
+    """The warm-up at load every pipeline runs before it is measured (``e2e.warm_up``), and its figures."""
+    if not at_load:
+        return ""
+    f = at_load.get("freshness_ms") or {}
+    return (
+        f" Before it was measured, the pipeline ran {_fmt(at_load.get('duration_s'))} s at "
+        f"{_fmt(at_load.get('rate'))}/s, not counted (its first seconds are slower; accept → visible then: "
+        f"p50 {_fmt(f.get('p50'))} / p99 {_fmt(f.get('p99'))} ms)."
+    )
+
+
 def _knee_text(sw: dict[str, Any]) -> str:
     if sw.get("knee_per_s") is not None:
         return _fmt(sw["knee_per_s"], "/s")
@@ -306,7 +319,8 @@ def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any], environment: di
         f"`{sw.get('measured_by', 'vitalstream bench e2e --rates …')}`, {_fmt(sw.get('duration_per_rate_s'))} s per "
         f"rate on one pipeline (gateway, worker and sink processes). Knee ({sw.get('knee_rule', '')}): "
         f"**{_knee_text(sw)}**. The earlier design: {earlier_text}. Hop quantiles stop at the "
-        f"buckets' top (10 s). Machine load average at the start: {_fmt(environment.get('load_average_1m_at_start'))}.",
+        f"buckets' top (10 s). Machine load average at the start: {_fmt(environment.get('load_average_1m_at_start'))}."
+        + _warm_text(sw.get("warm_up_at_load")),
         "",
         "| webhooks/s | accepted of sent | not visible | p50 ms | p99 ms | on main before (p50 / p99 ms) "
         "| accept p99 | normalize p99 | score p99 | sink p99 | largest hop |",
@@ -390,7 +404,8 @@ def _api_tables(api: dict[str, Any]) -> list[str]:
         f"{_fmt(st.get('rss_kib_per_stream'), ' KiB')} |",
         "",
     ]
-    return out
+    warm = _warm_text(st.get("warm_up_at_load"))
+    return [*out, warm.strip(), ""] if warm else out
 
 
 def _api_rounds_line(api: dict[str, Any]) -> list[str]:
