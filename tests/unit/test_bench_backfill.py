@@ -31,6 +31,10 @@ def test_a_chunk_is_about_its_size_and_normalizes_to_its_samples() -> None:
 def test_verdict() -> None:
     assert verdict(100.0, 140.0, 0) == {"p99_ratio": 1.4, "target": {"p99_ratio_max": 1.5}, "target_met": True}
     assert verdict(100.0, 160.0, 0)["target_met"] is False
+    over = verdict(184.4, 277.4, 0)  # 1.504: shown as 1.5, judged unrounded
+    assert (over["p99_ratio"], over["target_met"]) == (1.5, False)
+    headline = {"backfill_idle_p99_ms": 184.4, "backfill_live_p99_ms": 277.4, "backfill_p99_ratio": 1.5}
+    assert report._backfill_met(headline) is False
     assert verdict(100.0, 120.0, 3)["target_met"] is False  # a live event never seen fails it
     assert verdict(None, 120.0, 0) == {"p99_ratio": None, "target": {"p99_ratio_max": 1.5}, "target_met": False}
     keys = report.headline({"backfill": {"idle_p99_ms": 10, "backfill_p99_ms": 12, "p99_ratio": 1.2}})

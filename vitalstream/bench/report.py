@@ -156,7 +156,7 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"{_met(_sse_met(h))} |",
         f"| live webhook → row visible at 250/s beside a backfill, p99 | {_fmt(h['backfill_live_p99_ms'], ' ms')} | "
         f"{_fmt(h['backfill_idle_p99_ms'], ' ms')} (same load alone) | ≤ {BACKFILL_RATIO:g}× that | "
-        f"{_met(_le(h['backfill_p99_ratio'], BACKFILL_RATIO))} |",
+        f"{_met(_backfill_met(h))} |",
         f"| pings downloaded by the fetch stage | {_fmt(h['backfill_ping_fetches_per_s'], '/s')} | — | — | |",
         "",
     ]
@@ -170,6 +170,12 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
     if images:
         lines += ["## Plots", ""] + [f"![{Path(i).stem}]({i})" for i in images] + [""]
     return "\n".join(lines)
+
+
+def _backfill_met(h: dict[str, Any]) -> bool | None:
+    """Judged on the figures, not on the rounded ratio (1.504 is over 1.5)."""
+    idle, live = h.get("backfill_idle_p99_ms"), h.get("backfill_live_p99_ms")
+    return None if idle is None or live is None else live <= BACKFILL_RATIO * idle
 
 
 def _sse_met(h: dict[str, Any]) -> bool | None:
