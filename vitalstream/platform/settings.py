@@ -132,7 +132,7 @@ class Settings(BaseSettings):
         "webhooks.backfill; resumed at or below it.",
     )
     backfill_target_delay_ms: int = Field(
-        100,
+        40,
         ge=0,
         description="The backfill lane holds its next slice while live records take this much longer from accept "
         "to scored than at their best in the last two minutes (0: off).",
