@@ -28,7 +28,7 @@ from sinks.service import Sink
 from sinks.sql import ROW_TYPES, cols
 from vitalstream.platform.settings import Settings
 
-TARGET_ROWS_PER_S = 20_000
+TARGET_ROWS_PER_S = 30_000
 METRICS = (
     "step_count",
     "heart_rate",
