@@ -48,6 +48,12 @@ class Backpressure:
         self._resume()
         return result
 
+    def rebind(self, consumer: Consumer) -> None:
+        """The sink replaced its consumer (:mod:`sinks.stall`): pause, resume and poll that one."""
+        self._consumer = consumer
+        self._paused = False
+        self._rewind.clear()
+
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         """Partitions revoked: their next owner reads them, not us."""
         for tp in partitions:

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import cast
 
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 
@@ -42,6 +42,7 @@ from sinks.fastdecode import ScoredReader
 from sinks.inbound import SCORED, TOPICS, Inbound, MessageLike, decode
 from sinks.reconcile import ReconcileGauges, start_reconciler
 from sinks.rows import ObservationRow
+from sinks.stall import StallWatch
 from sinks.store import BatchResult, make_pool, record_scoring_settings
 from sinks.writer import BatchWriter, build_batch, count
 from vitalstream.platform import kafka
@@ -49,6 +50,7 @@ from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import configure_logging, get_logger
 from vitalstream.platform.runtime import freeze_startup_heap
 from vitalstream.platform.settings import Settings, secret_values
+from vitalstream.platform.stuck import StuckPartition
 
 log = get_logger("sinks.service")
 FLUSH_TIMEOUT_S = 10.0
@@ -87,19 +89,25 @@ class Sink:
         self.pool = pool if pool is not None else make_pool(settings)
         self.checkpoint = Checkpoint()
         self.producer = kafka.producer(settings, "sink")
-        self.consumer = kafka.consumer(
-            settings, "sink", settings.group_prefix + "sink", on_commit=self.checkpoint.on_commit
-        )
+        self.consumer = self._subscribed_consumer()
         self.backpressure = Backpressure(self.consumer, self.stop)
-        self.consumer.subscribe(
-            [settings.topic(t) for t in TOPICS], on_revoke=lambda _c, parts: self.backpressure.forget(parts)
-        )
+        self.stall = StallWatch(settings.sink_stall_after_s, time.monotonic())
+        self._group_reader: Consumer | None = None
         self.writer = BatchWriter(settings, self.pool, self.producer, self.backpressure)
         self.dead_letters = DeadLetterer(settings, self.pool, self.producer, self.backpressure)
         self.backpressure.retrying(self._record_scoring_settings)
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-db")
         self._inflight: InFlight | None = None
         self._closed = False
+
+    def _subscribed_consumer(self) -> Consumer:
+        consumer = kafka.consumer(
+            self.settings, "sink", self.settings.group_prefix + "sink", on_commit=self.checkpoint.on_commit
+        )
+        consumer.subscribe(
+            [self.settings.topic(t) for t in TOPICS], on_revoke=lambda _c, parts: self.backpressure.forget(parts)
+        )
+        return consumer
 
     def _record_scoring_settings(self) -> None:
         with self.pool.connection() as conn:
@@ -125,9 +133,11 @@ class Sink:
             else:
                 log.warning("consumer error", error=err.str())
         if good:
+            self.stall.received(time.monotonic())
             self.handle(good)
         else:
             self.finish()
+            self._check_stall()
         return len(good)
 
     def _next_batch(self, wait_s: float) -> list[Message]:
@@ -144,6 +154,53 @@ class Sink:
             return msgs
         self.finish()
         return kafka.consume_ready(self.consumer, size, wait_s, self.settings.sink_batch_linger_ms / 1000)
+
+    # --- a consumer that lost its group without a word (sinks.stall) ----------------------
+    def _check_stall(self) -> None:
+        now = time.monotonic()
+        if not self.stall.due(now):
+            return
+        try:
+            stalled = self.stall.observe(kafka.group_positions(self._reader(), self._watched()), now)
+        except KafkaException:
+            self.stall.unanswered(now)
+            return
+        if stalled:
+            self._rejoin(stalled)
+
+    def _reader(self) -> Consumer:
+        """A consumer of the sink's group that never subscribes: it reads the group's offsets from outside."""
+        if self._group_reader is None:
+            self._group_reader = kafka.consumer(self.settings, "sink", self.settings.group_prefix + "sink")
+        return self._group_reader
+
+    def _watched(self) -> list[TopicPartition]:
+        assignment: list[TopicPartition] = self.consumer.assignment()
+        if assignment:
+            return assignment
+        topics = self._reader().list_topics(timeout=5).topics
+        return [
+            TopicPartition(name, p)
+            for name in (self.settings.topic(t) for t in TOPICS)
+            if name in topics
+            for p in sorted(topics[name].partitions)
+        ]
+
+    def _rejoin(self, stalled: Sequence[StuckPartition]) -> None:
+        """Replace the consumer; the old one is closed on a thread of its own (its close may wait
+        for a coordinator forever, librdkafka#3740). Nothing is skipped: the new member starts
+        from the committed offsets, and every write is idempotent."""
+        log.warning(
+            "the consumer receives nothing although its partitions have records: rejoining the group",
+            stalled=[f"{s.stage}[{s.partition}]" for s in stalled[:10]],
+            lag=sum(s.lag for s in stalled),
+            for_s=round(max(s.for_s for s in stalled), 1),
+        )
+        m.REJOINS.inc()
+        old, self.consumer = self.consumer, self._subscribed_consumer()
+        self.backpressure.rebind(self.consumer)
+        self.stall.received(time.monotonic())
+        threading.Thread(target=_close_quietly, args=(old,), name="sink-stalled-consumer", daemon=True).start()
 
     def run_forever(self) -> None:
         while not self.stop.is_set():
@@ -238,10 +295,19 @@ class Sink:
                     log.warning("batch in flight not finished at close", error=error_class(exc))
             self._db_thread.shutdown(wait=True)
             self.consumer.close()  # auto-commit is off: closing commits nothing
+            if self._group_reader is not None:
+                self._group_reader.close()
         finally:
             self.producer.flush(FLUSH_TIMEOUT_S)
             if self._owns_pool:
                 self.pool.close()
+
+
+def _close_quietly(consumer: Consumer) -> None:
+    try:
+        consumer.close()
+    except Exception as exc:  # the consumer was already lost; its close has nothing left to save
+        log.warning("closing the stalled consumer failed", error=error_class(exc))
 
 
 def run(settings: Settings) -> None:

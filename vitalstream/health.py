@@ -20,7 +20,7 @@ from typing import Any
 from vitalstream.platform import __version__, kafka
 from vitalstream.platform.control import fetch_group, live_worker_group
 from vitalstream.platform.settings import Settings
-from vitalstream.stuck import OffsetWatch
+from vitalstream.platform.stuck import OffsetWatch
 
 # Which consumer group reads which topics, per stage ("worker": the live scoring generation's
 # Faust app id, which is its group; see vitalstream.platform.control).
@@ -54,28 +54,9 @@ async def _timed(fn: Callable[[], Any], timeout_s: float) -> _Probe:
         return _Probe(False, round((time.perf_counter() - t0) * 1000, 1), error=type(exc).__name__)
 
 
-def _committed(consumer: Any, tps: list[Any], attempts: int = 5) -> list[Any]:
-    """Committed offsets; retried while the group coordinator is still loading or moving."""
-    from confluent_kafka import KafkaException
-
-    for attempt in range(attempts):
-        try:
-            return list(consumer.committed(tps, timeout=3))
-        except KafkaException:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    return []
-
-
 def _kafka_probe(settings: Settings) -> dict[str, Any]:
-    """Lag per stage, ``{partition: (committed offset, lag)}`` per stage, and group membership.
-
-    Committed offsets are read with ``Consumer.committed`` (a consumer that never subscribes does
-    not join the group), not the admin client's ListConsumerGroupOffsets: that call can crash
-    librdkafka when the coordinator answers NOT_COORDINATOR (librdkafka#5040), and this probe
-    runs inside the gateway process.
-    """
+    """Lag per stage, ``{partition: (committed offset, lag)}`` per stage, and group membership
+    (positions read as :func:`kafka.group_positions` reads them: safe inside the gateway process)."""
     from confluent_kafka import Consumer, TopicPartition
 
     admin = kafka.admin(settings, "health", socket_timeout_ms=2000)
@@ -102,13 +83,7 @@ def _kafka_probe(settings: Settings) -> dict[str, Any]:
                 continue
             consumer = reader(groups[group_key])
             tps = [TopicPartition(topic, p) for p in md.topics[topic].partitions]
-            committed = {tp.partition: tp.offset for tp in _committed(consumer, tps)}
-            stage_partitions: dict[int, tuple[int, int]] = {}
-            for tp in tps:
-                low, high = consumer.get_watermark_offsets(tp, timeout=2)
-                pos = committed.get(tp.partition, -1)
-                start = pos if pos >= 0 else low
-                stage_partitions[tp.partition] = (start, max(0, high - start))
+            stage_partitions = {p: pos for (_, p), pos in kafka.group_positions(consumer, tps).items()}
             lags[stage] = sum(lag for _, lag in stage_partitions.values())
             positions[stage] = stage_partitions
         members: dict[str, int] = {}

@@ -10,7 +10,7 @@ from confluent_kafka import TopicPartition
 from vitalstream.health import _kafka_probe, compute, stuck_stages
 from vitalstream.platform import kafka
 from vitalstream.platform.settings import Settings
-from vitalstream.stuck import OffsetWatch
+from vitalstream.platform.stuck import OffsetWatch
 
 
 def commit(settings: Settings, group: str, topic: str, partition: int, offset: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vitalstream.health import stuck_stages
-from vitalstream.stuck import OffsetWatch, Seen, is_stuck, next_seen
+from vitalstream.platform.stuck import OffsetWatch, Seen, is_stuck, next_seen
 
 
 def test_lag_and_an_unmoved_offset_for_long_enough_is_stuck() -> None:

@@ -372,6 +372,34 @@ def end_offsets(client: Consumer, topic: str, partitions: Sequence[int] | None =
     }
 
 
+def group_positions(
+    reader: Consumer, tps: Sequence[TopicPartition], timeout_s: float = 3.0, attempts: int = 5
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """Per partition, ``(start, lag)``: where ``reader``'s group resumes (its committed offset, else
+    the log start) and how far the high watermark is ahead of it.
+
+    ``reader`` is a consumer of that group that never subscribes, so it neither joins the group
+    nor moves its offsets. Committed offsets come from ``Consumer.committed``, not the admin
+    client's ListConsumerGroupOffsets, which can crash librdkafka when the coordinator answers
+    NOT_COORDINATOR (librdkafka#5040); they are retried while the coordinator is loading or moving.
+    """
+    for attempt in range(attempts):
+        try:
+            committed = {(tp.topic, tp.partition): tp.offset for tp in reader.committed(list(tps), timeout=timeout_s)}
+            break
+        except KafkaException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    positions: dict[tuple[str, int], tuple[int, int]] = {}
+    for tp in tps:
+        low, high = reader.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=timeout_s)
+        offset = committed.get((tp.topic, tp.partition), -1)
+        start = offset if offset >= 0 else low
+        positions[(tp.topic, tp.partition)] = (start, max(0, high - start))
+    return positions
+
+
 def iter_to_end(
     client: Consumer,
     topic: str,

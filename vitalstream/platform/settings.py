@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     sink_batch_max_wait_ms: int = Field(
         200, ge=0, description="How long an idle sink waits for a first record before it looks again."
     )
+    sink_stall_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="A sink consumer that receives nothing while its partitions have lag and unmoving offsets"
+        " for this long has lost its group: the sink replaces it.",
+    )
     sink_batch_linger_ms: int = Field(
         0,
         ge=0,
