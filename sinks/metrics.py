@@ -31,10 +31,6 @@ COMMIT_LATENCY = Histogram(
 )
 CONSUMER_LAG = Gauge("vitalstream_sink_consumer_lag", "High watermark minus next offset", ["topic", "partition"])
 PAUSED = Gauge("vitalstream_sink_paused", "1 while the sink has paused its partitions (database unavailable)")
-REJOINS = Counter(
-    "vitalstream_sink_consumer_rejoins_total",
-    "Consumers replaced because they received nothing while their partitions had records (sinks.stall)",
-)
 POOL = Gauge("vitalstream_sink_pool", "psycopg pool statistics", ["stat"])
 
 POOL_STATS = ("pool_min", "pool_max", "pool_size", "pool_available", "requests_waiting", "connections_errors")

@@ -42,7 +42,6 @@ from sinks.fastdecode import ScoredReader
 from sinks.inbound import SCORED, TOPICS, Inbound, MessageLike, decode
 from sinks.reconcile import ReconcileGauges, start_reconciler
 from sinks.rows import ObservationRow
-from sinks.stall import StallWatch
 from sinks.store import BatchResult, make_pool, record_scoring_settings
 from sinks.writer import BatchWriter, build_batch, count
 from vitalstream.platform import kafka
@@ -50,7 +49,7 @@ from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import configure_logging, get_logger
 from vitalstream.platform.runtime import freeze_startup_heap
 from vitalstream.platform.settings import Settings, secret_values
-from vitalstream.platform.stuck import StuckPartition
+from vitalstream.platform.stall import StallGuard, abandon
 
 log = get_logger("sinks.service")
 FLUSH_TIMEOUT_S = 10.0
@@ -91,8 +90,7 @@ class Sink:
         self.producer = kafka.producer(settings, "sink")
         self.consumer = self._subscribed_consumer()
         self.backpressure = Backpressure(self.consumer, self.stop)
-        self.stall = StallWatch(settings.sink_stall_after_s, time.monotonic())
-        self._group_reader: Consumer | None = None
+        self.stall = StallGuard(settings, "sink", settings.group_prefix + "sink", [settings.topic(t) for t in TOPICS])
         self.writer = BatchWriter(settings, self.pool, self.producer, self.backpressure)
         self.dead_letters = DeadLetterer(settings, self.pool, self.producer, self.backpressure)
         self.backpressure.retrying(self._record_scoring_settings)
@@ -104,10 +102,12 @@ class Sink:
         consumer = kafka.consumer(
             self.settings, "sink", self.settings.group_prefix + "sink", on_commit=self.checkpoint.on_commit
         )
-        consumer.subscribe(
-            [self.settings.topic(t) for t in TOPICS], on_revoke=lambda _c, parts: self.backpressure.forget(parts)
-        )
+        consumer.subscribe([self.settings.topic(t) for t in TOPICS], on_revoke=self._revoked)
         return consumer
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if consumer is self.consumer:  # not a replaced consumer closing (vitalstream.platform.stall)
+            self.backpressure.forget(partitions)
 
     def _record_scoring_settings(self) -> None:
         with self.pool.connection() as conn:
@@ -133,7 +133,7 @@ class Sink:
             else:
                 log.warning("consumer error", error=err.str())
         if good:
-            self.stall.received(time.monotonic())
+            self.stall.received()
             self.handle(good)
         else:
             self.finish()
@@ -155,52 +155,16 @@ class Sink:
         self.finish()
         return kafka.consume_ready(self.consumer, size, wait_s, self.settings.sink_batch_linger_ms / 1000)
 
-    # --- a consumer that lost its group without a word (sinks.stall) ----------------------
+    # --- a consumer that lost its group without a word (vitalstream.platform.stall) ------------
     def _check_stall(self) -> None:
-        now = time.monotonic()
-        if not self.stall.due(now):
+        if not self.stall.due():
             return
-        try:
-            stalled = self.stall.observe(kafka.group_positions(self._reader(), self._watched()), now)
-        except KafkaException:
-            self.stall.unanswered(now)
-            return
+        stalled = self.stall.check(self.consumer)
         if stalled:
-            self._rejoin(stalled)
-
-    def _reader(self) -> Consumer:
-        """A consumer of the sink's group that never subscribes: it reads the group's offsets from outside."""
-        if self._group_reader is None:
-            self._group_reader = kafka.consumer(self.settings, "sink", self.settings.group_prefix + "sink")
-        return self._group_reader
-
-    def _watched(self) -> list[TopicPartition]:
-        assignment: list[TopicPartition] = self.consumer.assignment()
-        if assignment:
-            return assignment
-        topics = self._reader().list_topics(timeout=5).topics
-        return [
-            TopicPartition(name, p)
-            for name in (self.settings.topic(t) for t in TOPICS)
-            if name in topics
-            for p in sorted(topics[name].partitions)
-        ]
-
-    def _rejoin(self, stalled: Sequence[StuckPartition]) -> None:
-        """Replace the consumer; the old one is closed on a thread of its own (its close may wait
-        for a coordinator forever, librdkafka#3740). Nothing is skipped: the new member starts
-        from the committed offsets, and every write is idempotent."""
-        log.warning(
-            "the consumer receives nothing although its partitions have records: rejoining the group",
-            stalled=[f"{s.stage}[{s.partition}]" for s in stalled[:10]],
-            lag=sum(s.lag for s in stalled),
-            for_s=round(max(s.for_s for s in stalled), 1),
-        )
-        m.REJOINS.inc()
-        old, self.consumer = self.consumer, self._subscribed_consumer()
-        self.backpressure.rebind(self.consumer)
-        self.stall.received(time.monotonic())
-        threading.Thread(target=_close_quietly, args=(old,), name="sink-stalled-consumer", daemon=True).start()
+            old, self.consumer = self.consumer, self._subscribed_consumer()
+            self.backpressure.rebind(self.consumer)
+            self.stall.replaced(stalled)
+            abandon(old, "sink")
 
     def run_forever(self) -> None:
         while not self.stop.is_set():
@@ -295,19 +259,11 @@ class Sink:
                     log.warning("batch in flight not finished at close", error=error_class(exc))
             self._db_thread.shutdown(wait=True)
             self.consumer.close()  # auto-commit is off: closing commits nothing
-            if self._group_reader is not None:
-                self._group_reader.close()
+            self.stall.close()
         finally:
             self.producer.flush(FLUSH_TIMEOUT_S)
             if self._owns_pool:
                 self.pool.close()
-
-
-def _close_quietly(consumer: Consumer) -> None:
-    try:
-        consumer.close()
-    except Exception as exc:  # the consumer was already lost; its close has nothing left to save
-        log.warning("closing the stalled consumer failed", error=error_class(exc))
 
 
 def run(settings: Settings) -> None:

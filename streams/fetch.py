@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from schemas.records import RawWebhook
 from streams.agents import Stage
@@ -38,6 +38,7 @@ from vitalstream.platform import kafka
 from vitalstream.platform.control import fetch_group
 from vitalstream.platform.observability import get_logger
 from vitalstream.platform.settings import Settings
+from vitalstream.platform.stall import StallGuard, abandon
 
 log = get_logger("streams.fetch")
 
@@ -91,6 +92,9 @@ class OffsetTracker:
 
     def committed(self, positions: dict[TP, int]) -> None:
         self._committed.update(positions)
+
+    def partitions(self) -> list[TP]:
+        return list(self._next)
 
     def forget(self, tps: Sequence[TP]) -> None:
         for tp in tps:
@@ -153,11 +157,12 @@ class FetchStage(Stage):
         self.tracker = OffsetTracker()
         self.tasks: set[asyncio.Task[None]] = set()
         self.topics = [self.topic("webhooks.raw"), self.topic("webhooks.backfill")]  # pings of either lane
+        self.stall = StallGuard(self.settings, "fetch", fetch_group(self.settings), self.topics)
+        self.consumer: Consumer | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then finish the downloads in flight and commit."""
-        consumer = kafka.consumer(self.settings, "fetch", fetch_group(self.settings))
-        consumer.subscribe(self.topics, on_revoke=self._revoked)
+        consumer = self._subscribed()
         try:
             while not stop.is_set():
                 room = self.settings.fetch_concurrency - len(self.tasks)
@@ -165,6 +170,10 @@ class FetchStage(Stage):
                 for msg in msgs:
                     self._take(msg)
                 self._commit(consumer)
+                if msgs:
+                    self.stall.received()
+                elif room > 0 and self.stall.due():
+                    consumer = await self._unless_stalled(consumer)
                 await asyncio.sleep(0 if msgs else IDLE_S)
             if self.tasks:
                 await asyncio.wait(self.tasks, timeout=self.settings.s3_fetch_timeout_s + 5)
@@ -173,7 +182,25 @@ class FetchStage(Stage):
                 await asyncio.wait_for(asyncio.to_thread(self._commit, consumer, False), FINAL_COMMIT_S)
         finally:
             consumer.close()
+            self.stall.close()
             await self.fetcher.close()
+
+    def _subscribed(self) -> Consumer:
+        self.consumer = kafka.consumer(self.settings, "fetch", fetch_group(self.settings))
+        self.consumer.subscribe(self.topics, on_revoke=self._revoked)
+        return self.consumer
+
+    async def _unless_stalled(self, consumer: Consumer) -> Consumer:
+        """``consumer``, or its replacement once it lost its group (:mod:`vitalstream.platform.stall`).
+        The old member's downloads in flight move no offset: the new member reads their records again."""
+        stalled = await asyncio.to_thread(self.stall.check, consumer)
+        if not stalled:
+            return consumer
+        self.tracker.forget(self.tracker.partitions())
+        replacement = self._subscribed()
+        self.stall.replaced(stalled)
+        abandon(consumer, "fetch")
+        return replacement
 
     def _take(self, msg: Message) -> None:
         err = msg.error()
@@ -236,5 +263,7 @@ class FetchStage(Stage):
         self.tracker.committed(positions)
 
     def _revoked(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        if consumer is not self.consumer:  # a replaced consumer closing: its partitions were forgotten
+            return
         self._commit(consumer)
         self.tracker.forget([(str(tp.topic), int(tp.partition)) for tp in partitions])

@@ -42,6 +42,7 @@ from tests.integration.test_worker_pipeline import (
 from tests.kafka_helpers import consume_all
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.settings import Settings
+from vitalstream.platform.stall import REJOINS
 
 worker_factory = test_worker_pipeline.worker_factory  # a fixture: the worker as a subprocess
 
@@ -254,3 +255,27 @@ async def test_an_s3_expiry_answer_is_an_expiry(payload_server: PayloadServer) -
             await fetcher.fetch_bytes(payload_server.url("gone.json"))
     finally:
         await fetcher.close()
+
+
+async def test_a_fetch_consumer_that_receives_nothing_while_pings_wait_is_replaced(
+    fetch_settings: Settings, payload_server: PayloadServer
+) -> None:
+    """The consumer is made deaf behind the stage's back (its partitions paused): from outside it
+    looks like one librdkafka left without a group (vitalstream.platform.stall)."""
+    settings = fetch_settings.model_copy(update={"consumer_stall_after_s": 1.5})
+    for name in ("first.json", "second.json"):
+        payload_server.files[name] = orjson.dumps(example("body__body.json"))
+    running = RunningFetch(settings)
+    try:
+        await asyncio.to_thread(produce_raw, settings, [_ping(payload_server.url("first.json"))])
+        await _until("the first ping fetched", lambda: payload_server.requests["first.json"] >= 1, 30)
+        deaf = running.stage.consumer
+        assert deaf is not None
+        deaf.pause(deaf.assignment())
+        rejoins = REJOINS.labels("fetch")._value.get()
+        await asyncio.to_thread(produce_raw, settings, [_ping(payload_server.url("second.json"), user="u2")])
+        await _until("the second ping fetched", lambda: payload_server.requests["second.json"] >= 1, 30)
+        assert running.stage.consumer is not deaf
+        assert REJOINS.labels("fetch")._value.get() == rejoins + 1
+    finally:
+        await running.stop()

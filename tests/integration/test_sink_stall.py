@@ -1,4 +1,4 @@
-"""A sink whose consumer receives nothing although its partitions have records replaces it (sinks.stall).
+"""A sink whose consumer receives nothing although its partitions have records replaces it (vitalstream.platform.stall).
 
 The consumer is made deaf by pausing its partitions behind the sink's back: from outside it looks
 exactly like the consumer librdkafka left without a group after a broker restart (it polls,
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 
-from sinks import metrics as m
 from sinks import sample
 from tests.fix_sink import MakeSink, connect
 from vitalstream.platform.settings import Settings
+from vitalstream.platform.stall import REJOINS
 
 
 def stored(settings: Settings) -> int:
@@ -25,13 +25,13 @@ def stored(settings: Settings) -> int:
 def test_a_deaf_consumer_is_replaced_and_every_record_is_written_once(
     db_settings: Settings, make_sink: MakeSink
 ) -> None:
-    sink = make_sink(sink_stall_after_s=1.5)
+    sink = make_sink(consumer_stall_after_s=1.5)
     sample.produce(db_settings, "metrics.scored", [sample.scored("terra:u1", "step_count", 1.0, event_id="s0")])
     sink.drain(idle_s=1.0)
     assert stored(db_settings) == 1
     deaf = sink.consumer
     deaf.pause(deaf.assignment())
-    rejoins = m.REJOINS._value.get()
+    rejoins = REJOINS.labels("sink")._value.get()
     sample.produce(
         db_settings,
         "metrics.scored",
@@ -42,13 +42,13 @@ def test_a_deaf_consumer_is_replaced_and_every_record_is_written_once(
         sink.step(timeout_s=0.2)
     assert stored(db_settings) == 6
     assert sink.consumer is not deaf
-    assert m.REJOINS._value.get() == rejoins + 1
+    assert REJOINS.labels("sink")._value.get() == rejoins + 1
     sink.drain(idle_s=1.0)
     assert stored(db_settings) == 6
 
 
 def test_an_idle_consumer_with_nothing_to_read_keeps_its_group(db_settings: Settings, make_sink: MakeSink) -> None:
-    sink = make_sink(sink_stall_after_s=1.5)
+    sink = make_sink(consumer_stall_after_s=1.5)
     sample.produce(db_settings, "metrics.scored", [sample.scored("terra:u1", "step_count", 1.0, event_id="s0")])
     sink.drain(idle_s=1.0)
     consumer = sink.consumer

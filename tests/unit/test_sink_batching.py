@@ -6,13 +6,12 @@ once it has ``n`` records — and counts the time a call would wait instead of s
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from typing import Any
 
 from sinks.service import Sink
-from sinks.stall import StallWatch
 from vitalstream.platform.settings import Settings
+from vitalstream.platform.stall import StallGuard
 
 
 class Msg:
@@ -47,7 +46,7 @@ def sink_over(consumer: BatchConsumer, **settings: Any) -> tuple[Sink, list[int]
     sink.settings = Settings(sink_batch_max_wait_ms=200, **settings)
     sink.consumer = consumer  # type: ignore[assignment]
     sink._inflight = None
-    sink.stall = StallWatch(sink.settings.sink_stall_after_s, now=time.monotonic())
+    sink.stall = StallGuard(sink.settings, "sink", "group", [])  # never due within a test: no reader made
     sink.handle = lambda msgs: handled.append(len(msgs))  # type: ignore[method-assign]
     sink.finish = lambda: None  # type: ignore[method-assign]
     return sink, handled

@@ -144,12 +144,6 @@ class Settings(BaseSettings):
     sink_batch_max_wait_ms: int = Field(
         200, ge=0, description="How long an idle sink waits for a first record before it looks again."
     )
-    sink_stall_after_s: float = Field(
-        60.0,
-        gt=0,
-        description="A sink consumer that receives nothing while its partitions have lag and unmoving offsets"
-        " for this long has lost its group: the sink replaces it.",
-    )
     sink_batch_linger_ms: int = Field(
         0,
         ge=0,
@@ -197,6 +191,12 @@ class Settings(BaseSettings):
     health_lag_unhealthy: int = 1_000_000
     health_dlq_degraded: int = 1
     health_webhook_success_degraded: float = 95.0
+    consumer_stall_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="A group consumer (the sink's, the fetch stage's) that receives nothing while its partitions"
+        " have lag and unmoving offsets for this long has lost its group: its loop replaces it.",
+    )
     health_stuck_after_s: float = Field(
         300.0, gt=0, description="A stage with lag whose committed offset has not moved for this long is stuck."
     )

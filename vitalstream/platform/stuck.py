@@ -4,10 +4,14 @@ The health check itself is stateless per call; :class:`OffsetWatch` is the state
 the process between calls (the gateway runs the checks every few seconds for its gauges): per
 (stage, partition), the committed offset last seen and when it last moved. The decision
 (:func:`is_stuck`) is a pure function of that record, the partition's lag and the time.
+:class:`StallWatch` applies the same rule to one consumer that has received nothing
+(:mod:`vitalstream.platform.stall`).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -59,3 +63,38 @@ class OffsetWatch:
             if is_stuck(seen, lag, now, stuck_after_s):
                 stuck.append(StuckPartition(stage, partition, offset, lag, now - seen.moved_at))
         return stuck
+
+
+class StallWatch:
+    """When to look at the group from outside, and what the looks say (plain data, no I/O)."""
+
+    def __init__(self, stall_after_s: float, now: float) -> None:
+        self.stall_after_s = stall_after_s
+        self.check_every_s = stall_after_s / 3
+        self._offsets = OffsetWatch()
+        self._received_at = now
+        self._checked_at = now
+
+    def received(self, now: float) -> None:
+        """Records arrived: the consumer is alive; the watch starts again."""
+        self._received_at = now
+        self._offsets = OffsetWatch()
+
+    def due(self, now: float) -> bool:
+        """Nothing received for ``check_every_s``, and no look for as long."""
+        return min(now - self._received_at, now - self._checked_at) >= self.check_every_s
+
+    def unanswered(self, now: float) -> None:
+        """The look failed (brokers away): try again at the next check."""
+        self._checked_at = now
+
+    def observe(self, positions: Mapping[tuple[str, int], tuple[int, int]], now: float) -> list[StuckPartition]:
+        """One look, ``{(topic, partition): (committed offset, lag)}``; returns the stalled partitions."""
+        self._checked_at = now
+        by_topic: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
+        for (topic, partition), position in positions.items():
+            by_topic[topic][partition] = position
+        stalled: list[StuckPartition] = []
+        for topic, partitions in sorted(by_topic.items()):
+            stalled += self._offsets.observe(topic, partitions, now, self.stall_after_s)
+        return stalled

@@ -1,8 +1,8 @@
-"""The sink's stall watch: when a consumer that receives nothing has lost its group (sinks.stall)."""
+"""The stall watch: when a group consumer that receives nothing has lost its group (platform.stall)."""
 
 from __future__ import annotations
 
-from sinks.stall import StallWatch
+from vitalstream.platform.stuck import StallWatch
 
 SCORED = "p.metrics.scored"
 
