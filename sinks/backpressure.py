@@ -49,7 +49,7 @@ class Backpressure:
         return result
 
     def rebind(self, consumer: Consumer) -> None:
-        """The sink replaced its consumer (:mod:`sinks.stall`): pause, resume and poll that one."""
+        """The sink replaced its consumer (:mod:`vitalstream.platform.stall`): pause, resume and poll that one."""
         self._consumer = consumer
         self._paused = False
         self._rewind.clear()

@@ -34,6 +34,7 @@ from vitalstream.platform.settings import Settings
 from vitalstream.platform.stuck import StallWatch, StuckPartition
 
 log = get_logger("platform.stall")
+LOOK_TIMEOUT_S = 3.0
 
 REJOINS = Counter(
     "vitalstream_consumer_rejoins_total",
@@ -60,10 +61,13 @@ class StallGuard:
         return self.watch.due(time.monotonic())
 
     def check(self, consumer: Consumer) -> list[StuckPartition]:
-        """One look from outside (blocking, a few seconds at most); the stalled partitions."""
+        """One look from outside, the stalled partitions. It blocks while the brokers answer (a
+        request each: a few milliseconds), or up to ``LOOK_TIMEOUT_S`` a request when they do not;
+        a look that fails is not retried before the next check."""
         now = time.monotonic()
         try:
-            return self.watch.observe(kafka.group_positions(self.reader(), self._watched(consumer)), now)
+            positions = kafka.group_positions(self.reader(), self._watched(consumer), LOOK_TIMEOUT_S, attempts=1)
+            return self.watch.observe(positions, now)
         except KafkaException:
             self.watch.unanswered(now)
             return []
@@ -90,7 +94,7 @@ class StallGuard:
         assignment: list[TopicPartition] = consumer.assignment()
         if assignment:
             return assignment
-        known = self.reader().list_topics(timeout=5).topics
+        known = self.reader().list_topics(timeout=LOOK_TIMEOUT_S).topics
         return [TopicPartition(t, p) for t in self.topics if t in known for p in sorted(known[t].partitions)]
 
     def close(self) -> None:
