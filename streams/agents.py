@@ -1,6 +1,6 @@
 """The normalize, score and quality stages as batch processors (wired into Faust in ``streams.app``).
 
-Each ``process_*`` method takes one batch of Faust events (``Stream.take_events``), does
+Each ``process_*`` method takes one batch of Faust events (:func:`streams.batching.take_ready`), does
 every record's work, sends all outputs and failure records through
 :func:`streams.agents_io.send_all` (awaiting every acknowledgement) and only then updates
 its tables. It never raises for a bad record: a record's failure is routed (retry tier or

@@ -87,7 +87,7 @@ class KeyValueTable(Protocol):
 def bind(event: StreamEvent) -> None:
     """Make ``event`` Faust's current event in this task (tables find their partition by it).
 
-    ``Stream.take_events`` fills its buffer in another task, so the agent's task has no
+    :func:`streams.batching.take_ready` fills its buffer in another task, so the agent's task has no
     current event of its own; table reads/writes need one to pick the partition's store
     and changelog partition.
     """

@@ -1,6 +1,6 @@
 """The Faust app of the stream worker: topics, tables, agents, ``/metrics``.
 
-Agents (each reads batches with ``take_events`` and acks a batch only after every record
+Agents (each reads batches with ``take_ready`` and acks a batch only after every record
 it produced is acknowledged by the broker, see :mod:`streams.agents_io`):
 
 - ``normalize``: ``webhooks.raw`` → ``metrics.normalized`` / ``users`` / ``ops.events`` /
@@ -33,6 +33,7 @@ from schemas.topics import RETRY_TIERS, spec
 from streams import backfill
 from streams.agents import NormalizeStage, QualityStage, ScoreStage
 from streams.agents_io import OutputProducer, send_all, worker_producer_config
+from streams.batching import take_ready
 from streams.consumer import FastDeliveryConsumer
 from streams.expiry import SeenExpiry
 from streams.fetch import FetchStage, payload_fetcher
@@ -51,10 +52,6 @@ log = get_logger("streams.app")
 
 BATCH_MAX = 1000
 EXPIRY_TICK_S = 10.0
-RETRY_WITHIN_S = 1.0
-"""The retry tiers take one record at a time (a full batch is processed at once): the window only
-paces their idle wake-ups."""
-"""Internal topic (name prefixed with the group prefix), created by Faust like its changelogs."""
 
 
 def create_app(
@@ -112,7 +109,6 @@ def create_app(
     codec = codec_for(settings)
     now = clock or (lambda: datetime.now(UTC))
     producer = OutputProducer(worker_producer_config(settings))
-    within_s = settings.worker_batch_within_ms / 1000
     common: dict[str, Any] = {
         "app": app,
         "settings": settings,
@@ -151,7 +147,7 @@ def create_app(
             metrics,
             target_delay_ms=settings.backfill_target_delay_ms,
         )
-        _batch_agent(app, raw_topic, "normalize", normalize_stage.process, within_s, after=gate.processed)
+        _batch_agent(app, raw_topic, "normalize", normalize_stage.process, after=gate.processed)
         _backfill_lane(app, settings, gate, NormalizeStage(**common, seen=seen, lane=gate))
         expiry = SeenExpiry(lambda: seen.data, settings.dedup_window_s)
 
@@ -186,7 +182,7 @@ def create_app(
         norm_topic = app.topic(
             settings.topic("metrics.normalized"), key_serializer="raw", value_serializer="raw", partitions=partitions
         )
-        _batch_agent(app, norm_topic, "score", score_stage.process, within_s, after=gate.processed if gate else None)
+        _batch_agent(app, norm_topic, "score", score_stage.process, after=gate.processed if gate else None)
     if "quality" in agents:
         quality_table = app.Table(
             "quality-daily",
@@ -196,7 +192,7 @@ def create_app(
             partitions=spec("metrics.quality_daily").partitions,
         )
         quality_stage = QualityStage(**common, table=quality_table, generation=generation, emit=not rebuild)
-        _batch_agent(app, deltas, "quality", quality_stage.process, within_s)
+        _batch_agent(app, deltas, "quality", quality_stage.process)
     if "tracking" in agents:
         _tracking(app, settings, common, metrics)
     if "retry" in agents:
@@ -205,7 +201,8 @@ def create_app(
             topic = app.topic(
                 settings.topic(tier), key_serializer="raw", value_serializer="raw", partitions=spec(tier).partitions
             )
-            _batch_agent(app, topic, tier.replace(".", "-"), stage.process, RETRY_WITHIN_S, batch=1)
+            # one record at a time: a retry record waits out its delay inside the batch
+            _batch_agent(app, topic, tier.replace(".", "-"), stage.process, batch=1)
     return app
 
 
@@ -243,7 +240,7 @@ def _tracking(app: faust.App, settings: Settings, common: dict[str, Any], metric
         app, settings, "backfill-jobs", tracking_changelog(settings), partitions, changelog_config
     )
     stage = TrackingStage(**common, table=jobs, partitions=partitions)
-    _batch_agent(app, facts, "tracking", stage.process, settings.worker_batch_within_ms / 1000)
+    _batch_agent(app, facts, "tracking", stage.process)
 
     @app.timer(tracking_tick_s(settings))  # type: ignore[untyped-decorator]
     async def _tick_tracking() -> None:
@@ -285,17 +282,16 @@ def _batch_agent(
     topic: Any,
     name: str,
     process: Callable[[Any], Any],
-    within_s: float,
     batch: int = BATCH_MAX,
     *,
     before: Callable[[], Awaitable[None]] | None = None,
     after: Callable[[Any], None] | None = None,
 ) -> None:
-    """An agent taking up to ``batch`` records, or what came within ``within_s`` (Faust's ``take_events``:
-    the window is a fixed wait at low load, so it is the worker's share of the freshness floor)."""
+    """An agent taking batches of what is ready, up to ``batch`` records (:func:`streams.batching.take_ready`:
+    no fixed wait at low load)."""
 
     async def agent(stream: Any) -> None:
-        async for events in stream.take_events(batch, within=within_s):
+        async for events in take_ready(stream, batch):
             if before is not None:
                 await before()
             await process(events)
@@ -319,7 +315,6 @@ def _backfill_lane(app: faust.App, settings: Settings, gate: backfill.BackfillGa
         topic,
         "backfill",
         stage.process,
-        settings.worker_batch_within_ms / 1000,
         backfill.BATCH,
         before=gate.wait_turn,
         after=gate.processed,

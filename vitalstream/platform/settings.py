@@ -98,12 +98,6 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     worker_datadir: str = ".vitalstream/worker"
     worker_store: str = "rocksdb://"
-    worker_batch_within_ms: float = Field(
-        20.0,
-        gt=0,
-        description="How long a worker stage waits to fill a batch (up to 1,000 records); shorter cuts latency "
-        "at low load but shrinks batches under load (5 ms halved throughput, design §11).",
-    )
     worker_bulk_restore: bool = Field(True, description="Restore tables from changelogs in bulk before Faust starts.")
     retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
     s3_fetch_timeout_s: float = Field(10.0, gt=0, description="Longest download of one ping-mode payload.")
