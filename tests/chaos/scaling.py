@@ -4,8 +4,10 @@ fast the worker group catches up with a backlog.
 Throughput is measured as a catch-up: the workers are paused (SIGSTOP, shorter than their
 session timeout, so no rebalance) while a burst of webhooks goes through the gateway into
 ``webhooks.raw``, then resumed, and the records they publish to ``metrics.scored``
-are counted (the sum of its high watermarks) until none came for a while. Nothing else feeds
-``metrics.scored`` meanwhile, so the figure is the group's own rate, normalize and score both.
+are counted (the sum of its high watermarks) until none came for a while once the group has
+committed all of ``metrics.normalized`` (a quiet ``metrics.scored`` alone is not the end: score may
+not have started while normalize works through the burst). Nothing else feeds ``metrics.scored``
+meanwhile, so the figure is the group's own rate, normalize and score both.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, TopicPartition
 
 from tests.chaos.harness import Load, Rig, start_load
 from vitalstream.platform import kafka
@@ -95,12 +97,21 @@ def paused(rig: Rig, services: list[str]) -> Iterator[None]:
 
 def catch_up(rig: Rig, workers: list[str], webhooks: int, rate: float, seed: int) -> tuple[Load, dict[str, Any]]:
     """Pause ``workers``, send a burst of ``webhooks``, resume them and time their catch-up: until
-    every accepted event of the burst has its outcome in ``events.ledger`` and ``metrics.scored``
-    stopped growing; the figure ends at its last growth."""
+    every accepted event of the burst has its outcome in ``events.ledger``, the group committed all
+    of ``metrics.normalized`` and ``metrics.scored`` stopped growing; the figure ends at its last growth."""
     reader = kafka.consumer(rig.settings, "chaos-rate")
+    group_reader = kafka.consumer(rig.settings, "chaos-rate-group", group_id(rig.settings, "worker"))
+    normalized = [
+        TopicPartition(rig.settings.topic("metrics.normalized"), p)
+        for p in range(kafka_partitions(rig.settings, rig.settings.topic("metrics.normalized")))
+    ]
 
     def published(short_topic: str) -> int:
         return sum(high for _low, high in kafka.end_offsets(reader, rig.settings.topic(short_topic)).values())
+
+    def scored_everything() -> bool:
+        """The group committed every record of ``metrics.normalized``: score has taken the burst."""
+        return all(lag == 0 for _start, lag in kafka.group_positions(group_reader, normalized).values())
 
     try:
         with paused(rig, workers):
@@ -115,12 +126,13 @@ def catch_up(rig: Rig, workers: list[str], webhooks: int, rate: float, seed: int
             if now != last:
                 last, last_at = now, time.monotonic()
             done = published("events.ledger") - ledger_start >= len(burst.accepted())
-            if done and time.monotonic() - last_at >= QUIET_S:
+            if done and time.monotonic() - last_at >= QUIET_S and scored_everything():
                 break
             assert time.monotonic() - t0 < GROUP_TIMEOUT_S, "the resumed workers never caught up with the burst"
             rig.sleep(0.1)
     finally:
         reader.close()
+        group_reader.close()
     seconds = last_at - t0
     observations = last - scored_start
     figures = {
