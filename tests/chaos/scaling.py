@@ -99,12 +99,10 @@ def catch_up(rig: Rig, workers: list[str], webhooks: int, rate: float, seed: int
     """Pause ``workers``, send a burst of ``webhooks``, resume them and time their catch-up: until
     every accepted event of the burst has its outcome in ``events.ledger``, the group committed all
     of ``metrics.normalized`` and ``metrics.scored`` stopped growing; the figure ends at its last growth."""
+    normalized_topic = rig.settings.topic("metrics.normalized")
+    normalized = [TopicPartition(normalized_topic, p) for p in range(kafka_partitions(rig.settings, normalized_topic))]
     reader = kafka.consumer(rig.settings, "chaos-rate")
     group_reader = kafka.consumer(rig.settings, "chaos-rate-group", group_id(rig.settings, "worker"))
-    normalized = [
-        TopicPartition(rig.settings.topic("metrics.normalized"), p)
-        for p in range(kafka_partitions(rig.settings, rig.settings.topic("metrics.normalized")))
-    ]
 
     def published(short_topic: str) -> int:
         return sum(high for _low, high in kafka.end_offsets(reader, rig.settings.topic(short_topic)).values())
