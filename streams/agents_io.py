@@ -37,6 +37,8 @@ Headers = list[tuple[str, bytes]]
 
 POLL_INTERVAL_S = 0.001
 """How often a batch waiting for its acknowledgements serves delivery reports."""
+SEND_NOW_S = 0.001
+"""How long :meth:`OutputProducer.send` holds librdkafka's flush after a send's last produce call."""
 
 
 class Out(NamedTuple):
@@ -186,6 +188,11 @@ class OutputProducer:
                     break
                 batch.pending += 1
                 break
+        if batch.pending > 0:
+            # Every record of this send is queued and the agent waits for all of them: lingering now
+            # only delays them. While flush() runs librdkafka treats linger.ms as over (its broker
+            # threads wake and send at once); it serves delivery reports like poll().
+            producer.flush(SEND_NOW_S)
         while batch.pending > 0:
             producer.poll(0)
             if batch.pending > 0:
