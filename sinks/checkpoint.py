@@ -1,5 +1,11 @@
 """Offsets: committed only after a batch's effects are durable, asynchronously, and lag observed.
 
+Under load a commit goes out at most every ``COMMIT_INTERVAL_S``, carrying every batch finished
+since: one per batch costs the broker's group coordinator a write to ``__consumer_offsets`` per
+sink transaction, and at low load a transaction holds a handful of rows (design §11). When
+the sink falls idle, or loses partitions, what is pending is committed at once; a crash in
+between redelivers at most that interval's batches, whose writes are idempotent.
+
 A synchronous commit blocks the loop until the group coordinator answers, and librdkafka can wait
 for a coordinator forever after a broker restart (librdkafka#3740, #3847): the chaos suite once
 caught the sink silent for minutes. A commit that fails (reported to :meth:`Checkpoint.on_commit`)
@@ -9,8 +15,9 @@ redelivers from the last committed offset, and every write is idempotent.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -29,17 +36,48 @@ def next_offsets(msgs: Sequence[Message]) -> list[TopicPartition]:
     return [TopicPartition(t, p, o + 1) for (t, p), o in sorted(last.items())]
 
 
+COMMIT_INTERVAL_S = 0.1
+
+
 class Checkpoint:
-    def __init__(self) -> None:
+    def __init__(self, interval_s: float = COMMIT_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.last_commit_at: float | None = None
         """``time.perf_counter()`` of the latest acknowledged offset commit (benchmarks)."""
+        self.interval_s = interval_s
+        self._clock = clock
+        self._pending: dict[tuple[str, int], int] = {}
+        """(topic, partition) → the offset to commit: batches finished but not committed yet."""
+        self._issued_at = -math.inf
 
     def commit(self, consumer: Consumer, msgs: Sequence[Message]) -> None:
-        """Issue the commit of ``msgs``' offsets; never waits for it."""
+        """``msgs``' effects are durable: commit their offsets now, or with the next commit within the interval."""
+        for tp in next_offsets(msgs):
+            key = (tp.topic, tp.partition)
+            self._pending[key] = max(self._pending.get(key, -1), tp.offset)
+        if self._clock() - self._issued_at >= self.interval_s:
+            self.flush(consumer)
+
+    def flush(self, consumer: Consumer) -> None:
+        """Issue the commit of every pending offset of a partition still assigned; never waits for it."""
+        if not self._pending:
+            return
+        owned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self._pending.items()) if (t, p) in owned]
+        self._pending.clear()
+        self._issued_at = self._clock()
+        if not offsets:
+            return
         try:
-            consumer.commit(offsets=next_offsets(msgs), asynchronous=True)
+            consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:  # e.g. the partitions were revoked meanwhile
             log.warning("offset commit failed", error=str(exc.args[0]))
+
+    def revoked(self, consumer: Consumer, partitions: Sequence[TopicPartition]) -> None:
+        """Before ``partitions`` move to another owner: commit their pending offsets (from librdkafka's
+        revoke callback, while they are still assigned); a later commit never carries them."""
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        if any(key in gone for key in self._pending):
+            self.flush(consumer)
 
     def on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
         """librdkafka's commit report (served by the consumer's poll)."""

@@ -107,6 +107,7 @@ class Sink:
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if consumer is self.consumer:  # not a replaced consumer closing (vitalstream.platform.stall)
+            self.checkpoint.revoked(consumer, partitions)
             self.backpressure.forget(partitions)
 
     def _record_scoring_settings(self) -> None:
@@ -153,6 +154,7 @@ class Sink:
         if msgs:
             return msgs
         self.finish()
+        self.checkpoint.flush(self.consumer)  # about to wait: nothing is gained by holding offsets back
         return kafka.consume_ready(self.consumer, size, wait_s, self.settings.sink_batch_linger_ms / 1000)
 
     # --- a consumer that lost its group without a word (vitalstream.platform.stall) ------------
@@ -258,7 +260,8 @@ class Sink:
                 except Exception as exc:  # its offsets stay uncommitted: the batch comes again
                     log.warning("batch in flight not finished at close", error=error_class(exc))
             self._db_thread.shutdown(wait=True)
-            self.consumer.close()  # auto-commit is off: closing commits nothing
+            self.checkpoint.flush(self.consumer)
+            self.consumer.close()  # auto-commit is off: closing commits nothing else
             self.stall.close()
         finally:
             self.producer.flush(FLUSH_TIMEOUT_S)
