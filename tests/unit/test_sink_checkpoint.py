@@ -1,4 +1,4 @@
-"""The sink's offset commits: only what is durable, at most one per interval under load, at once when idle or revoked."""
+"""The sink's offset commits: only what is durable, at most one per interval under load, at once when idle."""
 
 from __future__ import annotations
 
