@@ -9,7 +9,16 @@ import time
 
 import pytest
 
-from vitalstream.platform.procstat import children, cpu_seconds, machine_ticks, steal_percent, tree_cpu_seconds
+from vitalstream.platform.procstat import (
+    children,
+    cpu_seconds,
+    lifetime_tree_cpu_seconds,
+    machine_busy_ticks,
+    machine_ticks,
+    reaped_cpu_seconds,
+    steal_percent,
+    tree_cpu_seconds,
+)
 
 linux_only = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads Linux /proc")
 
@@ -42,3 +51,23 @@ def test_the_machine_ticks_only_grow() -> None:
     time.sleep(0.05)
     second = machine_ticks()
     assert second[1] > first[1] > 0 and second[0] >= first[0]
+
+
+@linux_only
+def test_a_child_that_ended_counts_once_reaped_and_a_live_one_only_in_the_tree() -> None:
+    spin = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass"
+    before = reaped_cpu_seconds(os.getpid())
+    subprocess.run([sys.executable, "-c", spin], check=True)  # ended and reaped: its time is the parent's now
+    after = reaped_cpu_seconds(os.getpid())
+    assert after >= before + 0.35
+    assert lifetime_tree_cpu_seconds(os.getpid()) >= after, "the tree adds live children to it"
+
+
+@linux_only
+def test_the_machine_is_busy_between_two_readings_while_something_spins() -> None:
+    first = machine_busy_ticks()
+    end = time.process_time() + 0.2
+    while time.process_time() < end:
+        pass
+    second = machine_busy_ticks()
+    assert second[1] > first[1] and second[0] - first[0] >= 10, "0.2 s of one core is 20 jiffies at 100 Hz"

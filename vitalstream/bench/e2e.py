@@ -12,12 +12,14 @@ one pipeline, each with its own budget, and the knee (``bench.sweep``).
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from vitalstream.bench import budget, sweep
+from vitalstream.bench.cpushare import CpuShares
 from vitalstream.bench.freshness import VisibilityPoller, freshness
 from vitalstream.bench.loadgen import LoadSpec, run_load
 from vitalstream.bench.stack import BenchStack
@@ -117,9 +119,12 @@ def _measure_with_budget(
     port = settings.gateway_port
     metrics_urls = budget.metrics_urls(port, settings.sink_metrics_port)
     before = budget.scrape(metrics_urls)
+    cpu = cpu_shares(stack, phase)
+    cpu.begin()
     result = measure(
         settings.database_dsn(), "127.0.0.1", port, stack.terra_secret, LATEST_SQL, rate, duration_s, settle_s
     )
+    result["cpu_percent_of_a_core"] = cpu.end()
     result["budget"] = budget.report(before, budget.scrape(metrics_urls))
     result["services_alive_after"] = {s: stack.alive(f"{phase}/{s}") for s in SERVICES}
     if result["not_visible"]:
@@ -127,6 +132,14 @@ def _measure_with_budget(
     f = result["freshness_ms"]
     result["p50_ms"], result["p99_ms"] = f["p50"], f["p99"]
     return result
+
+
+def cpu_shares(stack: BenchStack, phase: str) -> CpuShares:
+    """The pipeline's processes, the broker, PostgreSQL (server and backends) and the bench (load
+    generator and visibility poller), each on its own line."""
+    services = {s: stack.pids.get(f"{phase}/{s}") for s in SERVICES}
+    brokers = {f"broker{i}" if i else "broker": b.pid for i, b in enumerate(stack.kafka)}
+    return CpuShares({**services, **brokers}, trees={"postgres": stack.pg_pid()}, reaping={"bench": os.getpid()})
 
 
 def _stop_pipeline(stack: BenchStack, phase: str) -> None:

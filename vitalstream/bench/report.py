@@ -237,6 +237,14 @@ def _budget_table(e2e: dict[str, Any]) -> list[str]:
         row = stages.get(stage) or {}
         figures = " | ".join(_fmt(row.get(k)) for k in ("count", "p50_ms", "p99_ms"))
         out.append(f"| {stage} | {between} | {figures} |")
+    cpu = e2e.get("cpu_percent_of_a_core")
+    if cpu:
+        shares = ", ".join(f"{g} {_fmt(cpu.get(g))}" for g in CPU_GROUPS)
+        out += [
+            "",
+            f"CPU during the run, in % of one core: {shares}; the machine (two cores) "
+            f"{_fmt(cpu.get('machine_busy_percent'), ' %')} busy.",
+        ]
     return [*out, ""]
 
 
@@ -343,6 +351,7 @@ def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any], environment: di
         )
     if sw.get("not_run"):
         out.append(f"\nNot run (an earlier rate left a backlog): {', '.join(map(str, sw['not_run']))}/s.")
+    out += _cpu_table(points)
     out += ["", "| target | measured | | held by |", "|---|---|---|---|"]
     names = {
         "p50_ms_at_250": f"p50 ≤ {sweep.TARGET_P50_MS:g} ms at {sweep.TARGET_RATE}/s",
@@ -353,6 +362,29 @@ def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any], environment: di
         t = (sw.get("targets") or {}).get(key) or {}
         out.append(f"| {label} | {_fmt(t.get('value'))} | {_met(t.get('met'))} | {t.get('held_by') or '—'} |")
     return [*out, ""]
+
+
+CPU_GROUPS = ("broker", "worker", "gateway", "sink", "postgres", "bench")
+
+
+def _cpu_table(points: list[dict[str, Any]]) -> list[str]:
+    """Where the two cores went at each rate (``bench.cpushare``): a hop that waits may wait for a core."""
+    measured = [p for p in points if p.get("cpu_percent_of_a_core")]
+    if not measured:
+        return []
+    out = [
+        "",
+        "CPU during each rate's window, in % of one core (the machine has two; `bench`: the load generator "
+        "and the visibility poller; `postgres`: its server and backends, the poller's included):",
+        "",
+        "| webhooks/s | machine busy (of both cores) | " + " | ".join(CPU_GROUPS) + " |",
+        "|---|---|" + "---|" * len(CPU_GROUPS),
+    ]
+    for p in measured:
+        cpu = p["cpu_percent_of_a_core"]
+        shares = " | ".join(_fmt(cpu.get(g)) for g in CPU_GROUPS)
+        out.append(f"| {p['rate']:,} | {_fmt(cpu.get('machine_busy_percent'), ' %')} | {shares} |")
+    return out
 
 
 def _gateway_table(gw: dict[str, Any]) -> list[str]:

@@ -52,6 +52,28 @@ def machine_ticks() -> tuple[int, int]:
     return (values[7] if len(values) > 7 else 0), sum(values)
 
 
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and of its children that ended and were reaped (their time joins the parent's)."""
+    fields = _stat_fields(pid)
+    return sum(int(f) for f in fields[11:15]) / _TICK if fields else 0.0
+
+
+def lifetime_tree_cpu_seconds(pid: int) -> float:
+    """:func:`reaped_cpu_seconds` plus the live children's: a server whose backends come and go."""
+    return reaped_cpu_seconds(pid) + sum(cpu_seconds(child) for child in children(pid))
+
+
+def machine_busy_ticks() -> tuple[int, int]:
+    """``(busy, total)`` jiffies of every CPU since boot: busy is everything but idle and iowait."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return 0, 0
+    values = [int(v) for v in first[1:9]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle, sum(values)
+
+
 def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float | None:
     """The steal share between two :func:`machine_ticks` readings, None when nothing elapsed."""
     total = after[1] - before[1]
