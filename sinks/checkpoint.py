@@ -1,10 +1,8 @@
 """Offsets: committed only after a batch's effects are durable, asynchronously, and lag observed.
 
-Under load a commit goes out at most every ``COMMIT_INTERVAL_S``, carrying every batch finished
-since: one per batch costs the broker's group coordinator a write to ``__consumer_offsets`` per
-sink transaction, and at low load a transaction holds a handful of rows (design §11). When
-the sink falls idle, or loses partitions, what is pending is committed at once; a crash in
-between redelivers at most that interval's batches, whose writes are idempotent.
+Under load a commit goes out at most every 100 ms (:class:`kafka.CommitPacing`), carrying every
+batch finished since; when the sink falls idle, or loses partitions, what is pending is committed
+at once.
 
 A synchronous commit blocks the loop until the group coordinator answers, and librdkafka can wait
 for a coordinator forever after a broker restart (librdkafka#3740, #3847): the chaos suite once
@@ -15,13 +13,13 @@ redelivers from the last committed offset, and every write is idempotent.
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from sinks import metrics as m
+from vitalstream.platform import kafka
 from vitalstream.platform.observability import get_logger
 
 log = get_logger("sinks.checkpoint")
@@ -36,25 +34,20 @@ def next_offsets(msgs: Sequence[Message]) -> list[TopicPartition]:
     return [TopicPartition(t, p, o + 1) for (t, p), o in sorted(last.items())]
 
 
-COMMIT_INTERVAL_S = 0.1
-
-
 class Checkpoint:
-    def __init__(self, interval_s: float = COMMIT_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, pacing: kafka.CommitPacing | None = None) -> None:
         self.last_commit_at: float | None = None
         """``time.perf_counter()`` of the latest acknowledged offset commit (benchmarks)."""
-        self.interval_s = interval_s
-        self._clock = clock
+        self.pacing = pacing or kafka.CommitPacing()
         self._pending: dict[tuple[str, int], int] = {}
         """(topic, partition) → the offset to commit: batches finished but not committed yet."""
-        self._issued_at = -math.inf
 
     def commit(self, consumer: Consumer, msgs: Sequence[Message]) -> None:
         """``msgs``' effects are durable: commit their offsets now, or with the next commit within the interval."""
         for tp in next_offsets(msgs):
             key = (tp.topic, tp.partition)
             self._pending[key] = max(self._pending.get(key, -1), tp.offset)
-        if self._clock() - self._issued_at >= self.interval_s:
+        if self.pacing.due():
             self.flush(consumer)
 
     def flush(self, consumer: Consumer) -> None:
@@ -64,7 +57,7 @@ class Checkpoint:
         owned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self._pending.items()) if (t, p) in owned]
         self._pending.clear()
-        self._issued_at = self._clock()
+        self.pacing.issued()
         if not offsets:
             return
         try:

@@ -45,6 +45,10 @@ log = get_logger("streams.fetch")
 IDLE_S = 0.02
 """Pause of the loop when nothing arrived: the added arrival latency at most."""
 POLL_MAX = 500
+FETCH_CONSUMER = {"fetch.min.bytes": 256 * 1024, "fetch.wait.max.ms": 100}
+"""This stage reads every raw record but acts on pings alone: its fetches wait up to 100 ms for
+data to gather, where a fetch per append (``fetch.min.bytes`` 1) cost the shared broker a request
+for every webhook. A ping waits at most that much longer for its download to start."""
 FINAL_COMMIT_S = 10.0
 TP = tuple[str, int]
 OUTCOMES: dict[str, str] = {
@@ -159,6 +163,7 @@ class FetchStage(Stage):
         self.topics = [self.topic("webhooks.raw"), self.topic("webhooks.backfill")]  # pings of either lane
         self.stall = StallGuard(self.settings, "fetch", fetch_group(self.settings), self.topics)
         self.consumer: Consumer | None = None
+        self.pacing = kafka.CommitPacing()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then finish the downloads in flight and commit."""
@@ -169,7 +174,8 @@ class FetchStage(Stage):
                 msgs = consumer.consume(num_messages=min(room, POLL_MAX), timeout=0) if room > 0 else []
                 for msg in msgs:
                     self._take(msg)
-                self._commit(consumer)
+                if not msgs or self.pacing.due():
+                    self._commit(consumer)
                 if msgs:
                     self.stall.received()
                 elif room > 0 and self.stall.due():
@@ -186,7 +192,7 @@ class FetchStage(Stage):
             await self.fetcher.close()
 
     def _subscribed(self) -> Consumer:
-        self.consumer = kafka.consumer(self.settings, "fetch", fetch_group(self.settings))
+        self.consumer = kafka.consumer(self.settings, "fetch", fetch_group(self.settings), **FETCH_CONSUMER)
         self.consumer.subscribe(self.topics, on_revoke=self._revoked)
         return self.consumer
 
@@ -260,6 +266,7 @@ class FetchStage(Stage):
         except KafkaException as exc:  # e.g. revoked meanwhile: the next owner downloads again
             log.warning("fetch offset commit failed", error=str(exc.args[0]))
             return
+        self.pacing.issued()
         self.tracker.committed(positions)
 
     def _revoked(self, consumer: Any, partitions: list[TopicPartition]) -> None:

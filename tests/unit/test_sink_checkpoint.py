@@ -8,6 +8,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 
 from sinks.checkpoint import Checkpoint
+from vitalstream.platform.kafka import CommitPacing
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Clock:
 
 def checkpoint() -> tuple[Checkpoint, Consumer, Clock]:
     clock = Clock()
-    return Checkpoint(interval_s=0.1, clock=clock), Consumer({("t", 0), ("t", 1)}), clock
+    return Checkpoint(CommitPacing(0.1, clock)), Consumer({("t", 0), ("t", 1)}), clock
 
 
 def test_batches_finished_within_the_interval_share_one_commit_of_their_latest_offsets() -> None:

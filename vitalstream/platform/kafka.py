@@ -201,6 +201,30 @@ def consumer(settings: Settings, client_id: str, group_id: str | None = None, **
     return Consumer(consumer_config(settings, client_id, group_id, **overrides))
 
 
+COMMIT_INTERVAL_S = 0.1
+
+
+class CommitPacing:
+    """At most one offset commit per ``interval_s`` while records keep coming.
+
+    A commit is a write to ``__consumer_offsets`` through the group coordinator; one per batch
+    at low load (a handful of records each) costs the broker more than the batches do. Callers
+    commit at once whatever else happens: when they fall idle, lose partitions or stop. A crash
+    in between redelivers at most one interval's records, and every effect is idempotent.
+    """
+
+    def __init__(self, interval_s: float = COMMIT_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._issued_at = -float("inf")
+
+    def due(self) -> bool:
+        return self._clock() - self._issued_at >= self.interval_s
+
+    def issued(self) -> None:
+        self._issued_at = self._clock()
+
+
 def consume_ready(client: Consumer, max_messages: int, wait_s: float, linger_s: float = 0.0) -> list[Message]:
     """Up to ``max_messages`` records as soon as nothing more is ready: the first to arrive within
     ``wait_s``, then what came with it (waiting ``linger_s`` for more).
