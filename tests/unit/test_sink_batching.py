@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from sinks.checkpoint import Checkpoint
 from sinks.service import Sink
 from vitalstream.platform.settings import Settings
 from vitalstream.platform.stall import StallGuard
@@ -46,6 +47,7 @@ def sink_over(consumer: BatchConsumer, **settings: Any) -> tuple[Sink, list[int]
     sink.settings = Settings(sink_batch_max_wait_ms=200, **settings)
     sink.consumer = consumer  # type: ignore[assignment]
     sink._inflight = None
+    sink.checkpoint = Checkpoint()  # nothing pending: falling idle commits nothing
     sink.stall = StallGuard(sink.settings, "sink", "group", [])  # never due within a test: no reader made
     sink.handle = lambda msgs: handled.append(len(msgs))  # type: ignore[method-assign]
     sink.finish = lambda: None  # type: ignore[method-assign]
