@@ -80,9 +80,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text=f"no live feed {name}")
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     response.headers.update(SECURITY_HEADERS)
-    await response.prepare(request)
     template = request.app[aiohttp_jinja2.APP_KEY].get_template(FRAGMENTS[name])
     try:
+        await response.prepare(request)  # a page left at once can be gone before its headers are sent
         async with feed.subscribe() as queue:
             while True:
                 try:
