@@ -14,7 +14,7 @@ import faust
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 from faust.types import TP
 
-from streams.consumer import FastDeliveryConsumer
+from streams.consumer import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, FastDeliveryConsumer, PacedFetchThread
 
 TOPIC_PARTITION = TP("vitalstream.metrics.normalized", 0)
 BATCH = 5
@@ -146,3 +146,18 @@ def test_a_drained_buffer_resumes_its_partition() -> None:
         return before, TOPIC_PARTITION in consumer._get_active_partitions()
 
     assert asyncio.run(active_before_and_after()) == (False, True)
+
+
+async def test_the_worker_consumer_waits_for_a_few_records_per_fetch() -> None:
+    """Faust's 1 byte / 1.5 s would answer a fetch per append; the floor is what aiokafka's fetcher is built with."""
+    app = faust.App("test-fetch-floor", broker="kafka://127.0.0.1:1", store="memory://", autodiscover=False)
+    app.transport.Consumer = FastDeliveryConsumer  # type: ignore[misc]
+    thread = app.consumer._thread
+    try:
+        assert isinstance(thread, PacedFetchThread)
+        client = thread._create_worker_consumer(app.transport)
+        assert (client._fetch_min_bytes, client._fetch_max_wait_ms) == (FETCH_MIN_BYTES, FETCH_MAX_WAIT_MS)
+        assert FETCH_MIN_BYTES > 1 and FETCH_MAX_WAIT_MS <= 5
+        await client.stop()
+    finally:
+        thread.thread_loop.close()
