@@ -76,9 +76,9 @@ FETCH_MIN_BYTES = 16 * 1024
 FETCH_MAX_WAIT_MS = 5
 """Measured 12-03 (Xeon) by ``vitalstream bench e2e --quick --rates 250`` and the sweep, alternated
 with Faust's 1 byte / 1.5 s: worker CPU at 250/s 45–47 % of a core against 51–54 %; accept →
-visible p50/p99 58/129, 78/165, 70/165 ms against 75/168, 78/226, 77/370; the sweep's knee 1,000/s
-against 750/s on the same hour (p99 at 1,000/s 611 against 1,264 ms). The wait costs a hop at most
-5 ms when a partition is idle: at 100/s p50 32.0 against 29.6 ms."""
+visible p50/p99 58/129, 78/165, 70/165 ms against 75/168, 78/226, 77/370; the sweeps' p99 at
+1,000/s 611, 1,556, 1,126 ms against 1,264, 1,259 (design §11). The wait costs a hop at most 5 ms
+when a partition is idle: at 100/s p50 32.0 against 29.6 ms."""
 
 
 class PacedFetchThread(AIOKafkaConsumerThread):

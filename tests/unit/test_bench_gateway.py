@@ -1,4 +1,4 @@
-"""The gateway bench's verdict: DESIGN §11 asks for 5,000/s *and* 60 % of the bare handler."""
+"""The gateway bench's verdict: docs/design.md §11 asks for 5,000/s *and* 60 % of the bare handler."""
 
 from __future__ import annotations
 
