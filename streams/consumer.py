@@ -25,16 +25,20 @@ paused for a recovery is not resumed by its stream buffer draining
 (:meth:`FastDeliveryConsumer.on_buffer_drop`).
 
 Fetches (design §11): Faust builds aiokafka's consumer with ``fetch.min.bytes`` 1 and a
-1.5 s wait, so the broker answers a fetch as soon as any one record lands — one fetch over
-every assigned partition per append, at the broker a fixed per-request cost. This consumer
-asks for :data:`FETCH_MIN_BYTES` or :data:`FETCH_MAX_WAIT_MS`, whichever comes first.
+1.5 s wait, so the broker answers a fetch as soon as any one record lands — under load one
+fetch over every assigned partition per append, at the broker a fixed per-request cost. Kafka
+has no setting for "answer at once, but not more often than": a floor (``fetch.min.bytes``
+with a short wait) makes an idle worker poll the broker every few milliseconds. So this
+consumer sets a floor only while records flow (:class:`FetchFloor`): a fetch after one that
+brought records waits for :data:`FETCH_MIN_BYTES` or :data:`FETCH_MAX_WAIT_MS`, a fetch
+after an empty one is Faust's long poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Coroutine, Generator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from types import CoroutineType
 from typing import Any
 
@@ -74,25 +78,46 @@ class _Resume(Awaitable[Any]):
 
 FETCH_MIN_BYTES = 16 * 1024
 FETCH_MAX_WAIT_MS = 5
-"""Measured 12-03 (Xeon) by ``vitalstream bench e2e --quick --rates 250`` and the sweep, alternated
-with Faust's 1 byte / 1.5 s: worker CPU at 250/s 45–47 % of a core against 51–54 %; accept →
-visible p50/p99 58/129, 78/165, 70/165 ms against 75/168, 78/226, 77/370; the sweeps' p99 at
-1,000/s 611, 1,556, 1,126 ms against 1,264, 1,259 (design §11). The wait costs a hop at most 5 ms
-when a partition is idle: at 100/s p50 32.0 against 29.6 ms."""
+"""The floor of a fetch while records flow: 16 KiB or 5 ms, whichever comes first (design §11)."""
+
+
+class FetchFloor:
+    """aiokafka's ``Fetcher._proc_fetch_request`` with a floor on each node's fetches while records flow.
+
+    A fetch to a node whose last fetch brought records asks for :data:`FETCH_MIN_BYTES` or
+    :data:`FETCH_MAX_WAIT_MS`; any other is sent as the fetcher built it (Faust's long poll,
+    answered by the first record). The fetcher holds the node as in flight until this returns,
+    so no second fetch to it is built meanwhile.
+    """
+
+    def __init__(self, send: Callable[[Any, int, Any], Awaitable[bool]]) -> None:
+        self.send = send
+        self.flowing: set[int] = set()
+        self.sends = 0
+
+    async def __call__(self, assignment: Any, node_id: int, request: Any) -> bool:
+        if node_id in self.flowing:
+            request._min_bytes, request._max_wait_ms = FETCH_MIN_BYTES, FETCH_MAX_WAIT_MS
+        self.sends += 1
+        has_records = await self.send(assignment, node_id, request)
+        if has_records:
+            self.flowing.add(node_id)
+        else:
+            self.flowing.discard(node_id)
+        return has_records
 
 
 class PacedFetchThread(AIOKafkaConsumerThread):
-    """Faust's consumer thread, whose aiokafka consumer waits for a few records per fetch.
+    """Faust's consumer thread, whose aiokafka consumer fetches through :class:`FetchFloor`.
 
-    Faust passes no fetch floor to aiokafka's constructor; the consumer reads the two values
-    when it starts (it builds its fetcher then), so they are set on it before that.
+    aiokafka builds its fetcher when the consumer starts, so the floor wraps it right after.
     """
 
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_min_bytes = FETCH_MIN_BYTES
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        return consumer
+    async def on_start(self) -> None:
+        await super().on_start()
+        assert self._consumer is not None, "Faust's on_start creates it"
+        fetcher = self._consumer._fetcher
+        fetcher._proc_fetch_request = FetchFloor(fetcher._proc_fetch_request)
 
 
 class FastDeliveryConsumer(AIOKafkaDriverConsumer):

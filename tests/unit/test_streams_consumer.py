@@ -14,7 +14,7 @@ import faust
 from aiokafka.structs import ConsumerRecord  # type: ignore[import-untyped]
 from faust.types import TP
 
-from streams.consumer import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, FastDeliveryConsumer, PacedFetchThread
+from streams.consumer import FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, FastDeliveryConsumer, FetchFloor
 
 TOPIC_PARTITION = TP("vitalstream.metrics.normalized", 0)
 BATCH = 5
@@ -148,16 +148,25 @@ def test_a_drained_buffer_resumes_its_partition() -> None:
     assert asyncio.run(active_before_and_after()) == (False, True)
 
 
-async def test_the_worker_consumer_waits_for_a_few_records_per_fetch() -> None:
-    """Faust's 1 byte / 1.5 s would answer a fetch per append; the floor is what aiokafka's fetcher is built with."""
-    app = faust.App("test-fetch-floor", broker="kafka://127.0.0.1:1", store="memory://", autodiscover=False)
-    app.transport.Consumer = FastDeliveryConsumer  # type: ignore[misc]
-    thread = app.consumer._thread
-    try:
-        assert isinstance(thread, PacedFetchThread)
-        client = thread._create_worker_consumer(app.transport)
-        assert (client._fetch_min_bytes, client._fetch_max_wait_ms) == (FETCH_MIN_BYTES, FETCH_MAX_WAIT_MS)
-        assert FETCH_MIN_BYTES > 1 and FETCH_MAX_WAIT_MS <= 5
-        await client.stop()
-    finally:
-        thread.thread_loop.close()
+class Request:
+    """What the fetch floor reads and sets of aiokafka's ``FetchRequest``."""
+
+    def __init__(self) -> None:
+        self._min_bytes, self._max_wait_ms = 1, 1500  # as Faust builds the consumer
+
+
+async def test_a_fetch_waits_for_a_few_records_only_while_records_flow() -> None:
+    answers = iter([True, True, False, True, False])  # the broker's answer to each fetch: records or none
+    sent: list[tuple[int, int, int]] = []
+
+    async def send(_assignment: Any, node_id: int, request: Any) -> bool:
+        sent.append((node_id, request._min_bytes, request._max_wait_ms))
+        return next(answers)
+
+    floor = FetchFloor(send)
+    for node_id in (1, 1, 1, 1, 2):
+        await floor(None, node_id, Request())
+    long_poll, paced = (1, 1500), (FETCH_MIN_BYTES, FETCH_MAX_WAIT_MS)
+    assert sent == [(1, *long_poll), (1, *paced), (1, *paced), (1, *long_poll), (2, *long_poll)]
+    assert floor.sends == 5
+    assert FETCH_MIN_BYTES > 1 and FETCH_MAX_WAIT_MS <= 5

@@ -285,7 +285,13 @@ def bench_api(stack: BenchStack, quick: bool, progress: Progress) -> dict[str, A
             raise RuntimeError(f"the api did not start again: {stack.log_tail('api/api')}")
         for service in ("worker", "sink", "gateway"):
             stack.spawn("api", service)
-        warm = warm_up(settings.database_dsn(), settings.gateway_port, stack.terra_secret, timeout_s=120.0)
+        warm = warm_up(
+            settings.database_dsn(),
+            settings.gateway_port,
+            stack.terra_secret,
+            timeout_s=120.0,
+            brokers=stack.broker_pids(),
+        )
         if not warm.get("accepted") or warm.get("not_visible"):
             stream: dict[str, Any] = {"error": "the pipeline did not make warm-up webhooks visible within 120 s"}
         else:

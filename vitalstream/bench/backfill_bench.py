@@ -197,7 +197,9 @@ def bench_backfill(stack: BenchStack, quick: bool, progress: Progress) -> dict[s
 
     try:
         # 30 s at the live rate first: with 5 s the idle p99 ranged from 0.35 to 2.3 s (design §14)
-        warm = warm_up(dsn, port, stack.terra_secret, timeout_s=120.0, rate=RATE, seconds=WARM_S)
+        warm = warm_up(
+            dsn, port, stack.terra_secret, timeout_s=120.0, rate=RATE, seconds=WARM_S, brokers=stack.broker_pids()
+        )
         if not warm.get("accepted") or warm.get("not_visible"):
             return {"error": "the pipeline did not make warm-up webhooks visible within 120 s", "warm_up": warm}
         idle = live()

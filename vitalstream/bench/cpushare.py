@@ -7,9 +7,15 @@ that waits may be waiting for a core: this is the figure that says which process
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
-from vitalstream.platform.procstat import cpu_seconds, lifetime_tree_cpu_seconds, machine_busy_ticks, reaped_cpu_seconds
+from vitalstream.platform.procstat import (
+    cpu_seconds,
+    lifetime_tree_cpu_seconds,
+    machine_busy_ticks,
+    reaped_cpu_seconds,
+    thread_cpu_seconds,
+)
 
 Reading = tuple[float, dict[str, float], tuple[int, int]]
 
@@ -54,3 +60,23 @@ class CpuShares:
         total = ticks1[1] - ticks0[1]
         shares["machine_busy_percent"] = round(100 * (ticks1[0] - ticks0[0]) / total, 1) if total > 0 else None
         return shares
+
+
+JIT_THREADS = ("C1 CompilerThre", "C2 CompilerThre")
+"""HotSpot's JIT compiler threads, as Linux names them (15 characters)."""
+
+
+class JitWatch:
+    """The share of one core that the JIT compilers of the JVMs ``pids`` (the brokers) took since the last look."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self._pids = list(pids)
+        self._last = self._read()
+
+    def _read(self) -> tuple[float, float]:
+        return time.monotonic(), sum(thread_cpu_seconds(pid, JIT_THREADS) for pid in self._pids)
+
+    def share(self) -> float:
+        (t0, cpu0), self._last = self._last, self._read()
+        t1, cpu1 = self._last
+        return (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else 0.0

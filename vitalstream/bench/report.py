@@ -11,6 +11,7 @@ from sinks.bench import TARGET_ROWS_PER_S as TARGET_SINK
 from vitalstream.bench import plots, sweep
 from vitalstream.bench.api_bench import TARGET_SSE_ADDED_P99_MS, point_at
 from vitalstream.bench.backfill_bench import TARGET_RATIO as BACKFILL_RATIO
+from vitalstream.bench.e2e import JIT_SETTLED_SHARE, JIT_STEP_S
 from vitalstream.bench.gateway_bench import (
     TARGET_ACCEPTED_PER_S,
     TARGET_P99_MS_AT_2000,
@@ -123,8 +124,8 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Latest run: `{doc['command']}` on {doc['date']} (each figure's own run is named under *How each figure "
-        f"is measured*) — {m['cores']} cores, {m['memory_gib']} GiB, "
+        f"Latest run: `{doc['command']}` on {doc['date']} (each figure's own run and machine are named under "
+        f"*How each figure is measured*) — {m['cores']} cores, {m['memory_gib']} GiB, "
         f"{m['cpu_model']}, Python {m['python']}. Load generator, Kafka, PostgreSQL and services on the same "
         "machine (design §11); every figure is beside a ceiling measured in the same run. Raw figures: "
         "[`tests/bench/results.json`](tests/bench/results.json). Run it yourself: `make bench` "
@@ -218,7 +219,8 @@ def _notes(doc: dict[str, Any]) -> list[str]:
                 + "."
             )
         if isinstance(detail, dict) and detail.get("measured_by"):
-            out.append(f"  Measured by `{detail['measured_by']}` at {detail['measured_at']}.")
+            on = f" on {detail['measured_on']}" if detail.get("measured_on") else " (machine not recorded)"
+            out.append(f"  Measured by `{detail['measured_by']}` at {detail['measured_at']}{on}.")
         if isinstance(detail, dict) and detail.get("method"):
             out.append(f"  Method: {detail['method']}.")
         if isinstance(detail, dict) and detail.get("error"):
@@ -322,10 +324,17 @@ def _warm_text(at_load: dict[str, Any] | None) -> str:
     if not at_load:
         return ""
     f = at_load.get("freshness_ms") or {}
+    settling = at_load.get("until_jit_settled_s")
+    more = (
+        f", then {_fmt(settling)} s more at that rate until the broker's JIT compiler took under "
+        f"{JIT_SETTLED_SHARE:.0%} of a core over {_fmt(JIT_STEP_S)} s"
+        if settling
+        else ""
+    )
     return (
         f" Before it was measured, the pipeline ran {_fmt(at_load.get('duration_s'))} s at "
         f"{_fmt(at_load.get('rate'))}/s, not counted (its first seconds are slower; accept → visible then: "
-        f"p50 {_fmt(f.get('p50'))} / p99 {_fmt(f.get('p99'))} ms)."
+        f"p50 {_fmt(f.get('p50'))} / p99 {_fmt(f.get('p99'))} ms){more}."
     )
 
 

@@ -215,7 +215,8 @@ def run(what: str, quick: bool, command: str, rates: tuple[int, ...] | None = No
 
 def _write(details: dict[str, Any], quick: bool, command: str, took_s: float) -> dict[str, Any]:
     environment = details.pop("_environment", {})
-    stamp = {"measured_by": command, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    stamp = {"measured_by": command, "measured_at": now, "measured_on": machine.describe()["cpu_model"]}
     for value in details.values():
         if isinstance(value, dict):
             value.update(stamp)
@@ -225,7 +226,7 @@ def _write(details: dict[str, Any], quick: bool, command: str, took_s: float) ->
         **report.headline(merged),
         "machine": machine.describe(),
         "environment": environment,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": now,
         "command": command,
         "quick": quick,
         "run_seconds": round(took_s, 1),

@@ -62,6 +62,9 @@ class BenchStack:
         """The PostgreSQL server's first process (its backends are its children)."""
         return self.pg.pid() if self.pg is not None else None
 
+    def broker_pids(self) -> list[int]:
+        return [b.pid for b in self.kafka if b.pid]
+
     @property
     def database_url(self) -> str:
         if self.pg is None:

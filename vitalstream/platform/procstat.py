@@ -25,6 +25,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK if fields else 0.0
 
 
+def thread_cpu_seconds(pid: int, name_prefixes: tuple[str, ...]) -> float:
+    """User + system CPU time of the live threads of ``pid`` whose name starts with one of ``name_prefixes``."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    ticks = 0
+    for tid in tasks:
+        task = Path(f"/proc/{pid}/task/{tid}")
+        try:
+            if not task.joinpath("comm").read_text().startswith(name_prefixes):
+                continue
+            fields = task.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / _TICK
+
+
 def children(pid: int) -> list[int]:
     """The live processes whose parent is ``pid``."""
     found = []
