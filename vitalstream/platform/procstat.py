@@ -12,17 +12,21 @@ from pathlib import Path
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def _stat_fields(pid: int, stat: str = "stat") -> list[str] | None:
+    """The fields after the name of ``/proc/<pid>/<stat>`` (``task/<tid>/stat``: one thread's)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/{stat}").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
 
 
+def _cpu_ticks(fields: list[str] | None) -> int:
+    return int(fields[11]) + int(fields[12]) if fields else 0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a live process (0.0 where it cannot be read)."""
-    fields = _stat_fields(pid)
-    return (int(fields[11]) + int(fields[12])) / _TICK if fields else 0.0
+    return _cpu_ticks(_stat_fields(pid)) / _TICK
 
 
 def thread_cpu_seconds(pid: int, name_prefixes: tuple[str, ...]) -> float:
@@ -33,14 +37,12 @@ def thread_cpu_seconds(pid: int, name_prefixes: tuple[str, ...]) -> float:
         return 0.0
     ticks = 0
     for tid in tasks:
-        task = Path(f"/proc/{pid}/task/{tid}")
         try:
-            if not task.joinpath("comm").read_text().startswith(name_prefixes):
-                continue
-            fields = task.joinpath("stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            named = Path(f"/proc/{pid}/task/{tid}/comm").read_text().startswith(name_prefixes)
+        except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])
+        if named:
+            ticks += _cpu_ticks(_stat_fields(pid, f"task/{tid}/stat"))
     return ticks / _TICK
 
 
