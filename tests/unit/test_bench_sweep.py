@@ -94,3 +94,12 @@ def test_the_warm_up_at_load_is_reported_apart_from_the_sweep() -> None:
         "Before it was measured, the pipeline ran 15.0 s at 250/s, not counted (its first seconds are slower; "
         "accept → visible then: p50 160 / p99 552 ms)." in "\n".join(report._sweep_section(sw, {}, {}))
     )
+
+
+def test_the_sweep_says_how_late_its_poll_may_have_seen_a_row() -> None:
+    points = [point(100, 20, 80), point(500, 900, 2400)]
+    points[0]["poll_interval_ms"] = {"max": 10.0}
+    points[1]["poll_interval_ms"] = {"max": 120.0}
+    text = "\n".join(report._sweep_section({"points": points, "targets": sweep.verdicts(points)}, {}, {}))
+    assert "polled every 10.0 ms while at most 100 rows are missing" in text
+    assert "the longest interval was 10.0 ms at 100/s, 120 ms at 500/s." in text

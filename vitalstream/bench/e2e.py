@@ -2,7 +2,8 @@
 
 Gateway, worker and sink run as their own processes on the bench's private Kafka and
 PostgreSQL; 1 KB webhooks arrive open-loop at the target rate (250/s, design §11), each for a subject of its own, and
-a poller reads ``latest_metrics`` every ~10 ms (by subject, through its primary key).
+a poller reads ``latest_metrics`` every ~10 ms while few rows are missing (by subject, through its
+primary key; less often when many are, :data:`~vitalstream.bench.freshness.LOOKUPS_PER_S`).
 Beside it, ``budget``: p50/p99 of each hop (gateway accept, normalize, score, sink) and of
 accepted → committed, from the services' histograms over the measured load (``bench.budget``).
 
@@ -23,6 +24,7 @@ from vitalstream.bench.cpushare import CpuShares, JitWatch
 from vitalstream.bench.freshness import VisibilityPoller, freshness
 from vitalstream.bench.loadgen import LoadSpec, run_load
 from vitalstream.bench.stack import BenchStack
+from vitalstream.bench.stats import summary
 
 RATE = sweep.TARGET_RATE
 """design §11 sets the freshness targets at this rate (the sweep finds the knee)."""
@@ -72,6 +74,7 @@ def measure(
     load = result.report()
     load.pop("routes", None)
     out.update({"rate": rate, "duration_s": duration_s, "polls": poller.polls, "load": load})
+    out["poll_interval_ms"] = summary([x * 1000 for x in poller.intervals_s], digits=1)
     return out
 
 

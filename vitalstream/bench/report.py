@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas import timing
 from sinks.bench import TARGET_ROWS_PER_S as TARGET_SINK
-from vitalstream.bench import plots, sweep
+from vitalstream.bench import freshness, plots, sweep
 from vitalstream.bench.api_bench import TARGET_SSE_ADDED_P99_MS, point_at
 from vitalstream.bench.backfill_bench import TARGET_RATIO as BACKFILL_RATIO
 from vitalstream.bench.e2e import JIT_SETTLED_SHARE, JIT_STEP_S
@@ -362,7 +362,8 @@ def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any], environment: di
         f"rate on one pipeline (gateway, worker and sink processes). Knee ({sw.get('knee_rule', '')}): "
         f"**{_knee_text(sw)}**. The earlier design: {earlier_text}. Hop quantiles stop at the "
         f"buckets' top (10 s). Machine load average at the start: {_fmt(environment.get('load_average_1m_at_start'))}."
-        + _warm_text(sw.get("warm_up_at_load")),
+        + _warm_text(sw.get("warm_up_at_load"))
+        + _poll_text(points),
         "",
         "| webhooks/s | accepted of sent | not visible | p50 ms | p99 ms | on main before (p50 / p99 ms) "
         "| accept p99 | normalize p99 | score p99 | sink p99 | largest hop |",
@@ -390,6 +391,22 @@ def _sweep_section(sw: dict[str, Any], baseline: dict[str, Any], environment: di
         t = (sw.get("targets") or {}).get(key) or {}
         out.append(f"| {label} | {_fmt(t.get('value'))} | {_met(t.get('met'))} | {t.get('held_by') or '—'} |")
     return [*out, ""]
+
+
+def _poll_text(points: list[dict[str, Any]]) -> str:
+    """How fine the visibility poll was: a row is seen late by up to one interval, never early."""
+    longest = [
+        (p["rate"], p["poll_interval_ms"]["max"]) for p in points if (p.get("poll_interval_ms") or {}).get("max")
+    ]
+    if not longest:
+        return ""
+    per_rate = ", ".join(f"{_fmt(ms)} ms at {rate:,}/s" for rate, ms in longest)
+    return (
+        f" Visibility is polled every {_fmt(freshness.BASE_INTERVAL_S * 1000)} ms while at most "
+        f"{_fmt(freshness.LOOKUPS_PER_S * freshness.BASE_INTERVAL_S)} rows are missing, less often past that "
+        f"(at most {freshness.LOOKUPS_PER_S:,} look-ups a second); a row counts as visible at the poll that saw it, "
+        f"so late by up to one interval: the longest interval was {per_rate}."
+    )
 
 
 CPU_GROUPS = ("broker", "worker", "gateway", "sink", "postgres", "bench")
