@@ -27,7 +27,7 @@ A poll asks for every unseen subject, so its cost follows the backlog. At a fixe
 pipeline that fell behind made the poller take 24 % of a core and its PostgreSQL backend 18 %
 (500 webhooks/s, 12-03, AMD EPYC): CPU the pipeline under test lost, the more the further behind
 it was. Past 100 unseen subjects the interval grows instead (1,000 unseen: 100 ms); a row's
-time stays that of the poll that saw it, late by at most one interval (``interval_ms``)."""
+time stays that of the poll that saw it, late by at most one interval (each measurement's ``poll_interval_ms``)."""
 
 
 def poll_interval(unseen: int, base_s: float) -> float:
