@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable, Iterator, MutableMapping
 from itertools import islice
 
-SLICE = 20_000
-"""Keys looked at per tick (a few tens of milliseconds of RocksDB reads)."""
+SLICE = 2_000
+"""Keys looked at per tick: a few milliseconds of RocksDB reads, so a tick never holds the loop
+long enough to show in a p99 (20,000 every 10 s held it 20–70 ms at a time at 250 webhooks/s)."""
 
 
 def expired(stamp: bytes, now_s: float, window_s: float) -> bool:
