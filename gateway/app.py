@@ -8,13 +8,13 @@ mount more routes (e.g. ``GET /health``, design §9) that read the state below t
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 from aiohttp.web_protocol import RequestPayloadError
 
 from gateway import openapi
@@ -105,19 +105,31 @@ def _answered_unread(request: web.Request, answer: Answer) -> web.Response:
 
 
 async def _receive(request: web.Request, state: GatewayState) -> bytes | Answer:
-    """The body within the read slots, the deadline and the size cap — or the answer why not."""
+    """The body within the read slots, the deadline and the size cap — or the answer why not.
+
+    A body that came whole with its headers (every ordinary webhook) is already in aiohttp's
+    buffer, which pauses the socket past 128 KiB: reading it neither waits nor holds memory
+    that is not held already, so it takes no slot and no deadline.
+    """
     intake, config = state.intake, state.config
+    if request.content.is_eof():
+        return await _read(intake, request.content, config.max_body_bytes)
     large = intake.slots.is_large(request.content_length, "content-encoding" in request.headers)
     async with intake.slots.slot(large) as held:
         if not held:
             return intake.busy()
         try:
             async with asyncio.timeout(config.body_timeout_s):
-                body = await read_body(request.content, config.max_body_bytes)
+                return await _read(intake, request.content, config.max_body_bytes)
         except TimeoutError:
             return intake.read_timeout()
-        except RequestPayloadError:  # bad gzip/deflate data or broken chunked framing
-            return error(400, "malformed_encoding", "The body does not decode as its framing or Content-Encoding say.")
+
+
+async def _read(intake: Intake, content: StreamReader, limit: int) -> bytes | Answer:
+    try:
+        body = await read_body(content, limit)
+    except RequestPayloadError:  # bad gzip/deflate data or broken chunked framing
+        return error(400, "malformed_encoding", "The body does not decode as its framing or Content-Encoding say.")
     return intake.too_large() if body is None else body
 
 
@@ -190,7 +202,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[_START] = start
     rid = request.headers.get(REQUEST_ID_HEADER, "")
     if not _REQUEST_ID_OK.match(rid):
-        rid = uuid.uuid4().hex
+        rid = os.urandom(16).hex()  # a correlation id, not a UUID: a fifth of uuid4()'s cost
     request[_REQUEST_ID] = rid
     state = request.app[STATE_KEY]
     failed = False

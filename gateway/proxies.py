@@ -45,8 +45,10 @@ class TrustedProxies:
         """The client address: the peer, or the rightmost untrusted ``X-Forwarded-For`` entry."""
         if not peer:
             return "unknown"
+        if not self._networks or not forwarded_for:
+            return peer  # nothing to look behind: no parsing on the hot path
         current = _address(peer)
-        if current is None or not self._networks or not forwarded_for or not self.trusts(current):
+        if current is None or not self.trusts(current):
             return peer
         hops = [h for h in forwarded_for.split(",") if h.strip()][-MAX_FORWARDED_HOPS:]
         for hop in reversed(hops):

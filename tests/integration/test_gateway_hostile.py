@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+from gateway.config import RATE_WINDOW_S
 from gateway.idempotency import event_id
 from tests.integration.test_gateway_intake import Start, body_for, raw_records, signed, start
 from vitalstream.platform.settings import Settings
@@ -103,6 +104,7 @@ async def test_unsigned_flood_from_the_senders_address_never_429s_the_signed_sen
 ) -> None:
     """Defaults (1,000 failures per address and minute): 1,200 unsigned requests, a signed one after every 20."""
     assert settings.rate_limit_per_ip_per_min == 1000
+    await _clear_of_a_window_edge(RATE_WINDOW_S, needed_s=15.0)
     client = await start(settings)
     junk: dict[int, int] = {}
     signed_statuses: list[int] = []
@@ -118,6 +120,17 @@ async def test_unsigned_flood_from_the_senders_address_never_429s_the_signed_sen
     assert junk == {401: 1000, 429: 200}  # the junk spends its own bucket
     records = raw_records(settings, expected=60)
     assert len(records) == 60
+
+
+async def _clear_of_a_window_edge(window_s: float, needed_s: float) -> None:
+    """Start where the limiter's window (monotonic clock) will not roll over for ``needed_s``.
+
+    Past an edge the last window's count only weighs in by the part of it still in view, so a
+    flood that straddles one gets a few more answers before 429 than the limit.
+    """
+    into = time.monotonic() % window_s
+    if into > window_s - needed_s:
+        await asyncio.sleep(window_s - into + 0.1)
 
 
 async def test_forged_signatures_are_charged_to_the_address_not_the_sender(settings: Settings, start: Start) -> None:
@@ -169,12 +182,37 @@ async def test_reads_beyond_the_slots_wait_then_503(settings: Settings, start: S
     other = body_for("user-slot-2")
 
     async def chunked() -> AsyncIterator[bytes]:
-        yield other
+        yield other[:5]
+        await asyncio.sleep(0.5)  # still on its way when the handler looks: a read that needs a slot
+        yield other[5:]
 
     r = await client.post("/webhooks/terra", data=chunked(), headers=signed(tight, other, "t-wait"))
     assert (r.status, (await r.json())["error"]) == (503, "busy")
     assert r.headers["Retry-After"] == str(tight.gateway_retry_after_s)
     small = await client.post("/webhooks/terra", data=other, headers=signed(tight, other, "t-small"))
     assert small.status == 202  # announced small bodies keep their own slots
+    release.set()
+    assert (await holder).status == 202
+
+
+async def test_a_body_that_came_whole_needs_no_read_slot(settings: Settings, start: Start) -> None:
+    """Every slot held by a slow sender: a webhook whose body arrived with its headers is still read."""
+    tight = settings.model_copy(
+        update={"gateway_max_body_reads": 1, "gateway_read_slot_wait_s": 0.2, "gateway_body_timeout_s": 5.0}
+    )
+    client = await start(tight)
+    body = body_for("user-whole")
+    release = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield body[:5]
+        await release.wait()
+        yield body[5:]
+
+    holder = asyncio.create_task(client.post("/webhooks/terra", data=slow(), headers=signed(tight, body, "t-hold")))
+    await asyncio.sleep(0.3)
+    other = body_for("user-whole-2")
+    whole = await client.post("/webhooks/terra", data=other, headers=signed(tight, other, "t-whole"))
+    assert whole.status == 202
     release.set()
     assert (await holder).status == 202
