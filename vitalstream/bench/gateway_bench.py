@@ -17,6 +17,7 @@ from typing import Any
 from vitalstream.bench.e2e import WARM_S
 from vitalstream.bench.loadgen import LoadSpec, run_load
 from vitalstream.bench.stack import BenchStack
+from vitalstream.platform.procstat import cpu_seconds, main_thread_cpu_seconds
 from vitalstream.stack.ports import free_port
 
 TARGET_ACCEPTED_PER_S = 5000
@@ -32,19 +33,35 @@ Progress = Callable[[str, dict[str, Any]], None]
 
 
 def sweep(
-    host: str, port: int, secret: str, rates: tuple[int, ...], duration_s: float, progress: Progress, label: str
+    server: tuple[str, int, int],
+    secret: str,
+    rates: tuple[int, ...],
+    duration_s: float,
+    progress: Progress,
+    label: str,
 ) -> list[dict[str, Any]]:
+    """``server``: host, port and the pid whose CPU each rate's point reports."""
+    host, port, pid = server
     run_load(LoadSpec(host, port, WARM_RATE, WARM_S, secret, uuid.uuid4().hex[:8]))  # not counted
     points: list[dict[str, Any]] = []
     for rate in rates:
+        before = cpu_seconds(pid), main_thread_cpu_seconds(pid)
         result = run_load(LoadSpec(host, port, rate, duration_s, secret, uuid.uuid4().hex[:8]))
         point = result.report()
         point.pop("routes", None)
+        point["cpu_us_per_request"] = _per_request(cpu_seconds(pid) - before[0], point)
+        point["loop_thread_cpu_us_per_request"] = _per_request(main_thread_cpu_seconds(pid) - before[1], point)
         points.append(point)
         progress(label, point)
         if fell_behind(point):
             break
     return points
+
+
+def _per_request(cpu_s: float, point: dict[str, Any]) -> float | None:
+    """CPU µs per successful request of the rate's run (the server's process, or its event-loop thread)."""
+    ok = point.get("requests", 0) * point.get("success_rate", 0.0) / 100
+    return round(cpu_s * 1e6 / ok, 1) if ok and cpu_s > 0 else None
 
 
 def at_rate(points: list[dict[str, Any]], rate: int) -> dict[str, Any] | None:
@@ -75,16 +92,16 @@ def bench_gateway(stack: BenchStack, quick: bool, progress: Progress) -> dict[st
     rates = QUICK_RATES if quick else FULL_RATES
     duration = 4.0 if quick else 15.0
     stack.phase("gateway")
-    stack.spawn("gateway", "gateway")
+    gateway_pid = stack.spawn("gateway", "gateway")
     port = int(stack.envs["gateway"]["VITALSTREAM_GATEWAY_PORT"])
     try:
-        gateway = sweep("127.0.0.1", port, stack.terra_secret, rates, duration, progress, "gateway")
+        gateway = sweep(("127.0.0.1", port, gateway_pid), stack.terra_secret, rates, duration, progress, "gateway")
     finally:
         stack.stop("gateway/gateway")
     cport = free_port()
-    stack.spawn_module("ceiling", ["vitalstream.bench.ceiling", str(cport)], port=cport)
+    ceiling_pid = stack.spawn_module("ceiling", ["vitalstream.bench.ceiling", str(cport)], port=cport)
     try:
-        ceiling = sweep("127.0.0.1", cport, stack.terra_secret, rates, duration, progress, "ceiling")
+        ceiling = sweep(("127.0.0.1", cport, ceiling_pid), stack.terra_secret, rates, duration, progress, "ceiling")
     finally:
         stack.stop("ceiling")
     accepted = max((p["accepted_per_s"] for p in gateway), default=0.0)

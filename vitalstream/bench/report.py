@@ -167,6 +167,7 @@ def markdown(doc: dict[str, Any], images: list[str]) -> str:
         f"| pings downloaded by the fetch stage | {_fmt(h['backfill_ping_fetches_per_s'], '/s')} | — | — | |",
         "",
     ]
+    lines += _throughput_misses(d)
     lines += _notes(doc)
     lines += _budget_table(d.get("e2e") or {})
     lines += _backfill_budget_table(d.get("backfill") or {})
@@ -207,6 +208,60 @@ def _ceiling_p99(d: dict[str, Any]) -> Any:
     points = (d.get("gateway") or {}).get("ceiling_points") or []
     p = next((x for x in points if x["offered_per_s"] == 2000), None)
     return p["latency_ms"]["p99"] if p else None
+
+
+def _throughput_misses(d: dict[str, Any]) -> list[str]:
+    """For each missed throughput target, what held it, in the figures of the same run."""
+    h = headline(d)
+    stream_missed = _ge(h["stream_observations_per_s"], TARGET_STREAM) is False
+    sink_missed = _ge(h["sink_rows_per_s"], TARGET_SINK) is False
+    candidates = (
+        _gateway_miss(d.get("gateway") or {}),
+        _stream_miss(d.get("stream") or {}) if stream_missed else None,
+        _sink_miss(d.get("sink") or {}) if sink_missed else None,
+    )
+    out = [line for line in candidates if line]
+    return ["What holds each missed throughput target:", "", *out, ""] if out else []
+
+
+def _gateway_miss(gw: dict[str, Any]) -> str | None:
+    points = gw.get("gateway_points") or []
+    if gw.get("target_accepted_met") is not False or not points:
+        return None
+    top = max(points, key=lambda p: p["accepted_per_s"])
+    loop_us = top.get("loop_thread_cpu_us_per_request")
+    if not loop_us:
+        return None
+    ceiling: dict[str, Any] = next(
+        (c for c in gw.get("ceiling_points", []) if c["offered_per_s"] == top["offered_per_s"]), {}
+    )
+    return (
+        f"- **gateway**: its one event-loop thread. At {top['offered_per_s']:,}/s offered it spent {loop_us:g} µs "
+        f"of CPU per accepted request ({_fmt(top.get('cpu_us_per_request'))} µs the whole process), so a whole "
+        f"core follows at most {1e6 / loop_us:,.0f}/s; the bare handler spent "
+        f"{_fmt(ceiling.get('cpu_us_per_request'))} µs at the same rate."
+    )
+
+
+def _stream_miss(st: dict[str, Any]) -> str | None:
+    us = st.get("worker_cpu_us_per_observation")
+    if not us:
+        return None
+    return (
+        f"- **normalize + score**: the worker's CPU, {us:g} µs per observation, so a whole core scores at most "
+        f"{1e6 / us:,.0f} observations/s."
+    )
+
+
+def _sink_miss(sk: dict[str, Any]) -> str | None:
+    tx, seconds, us = sk.get("db_transaction_seconds"), sk.get("seconds"), sk.get("sink_process_cpu_us_per_row")
+    if not tx or not seconds or not us:
+        return None
+    return (
+        f"- **sink**: PostgreSQL. The batch transactions (staging COPY, three upserts per row, one commit per "
+        f"batch) took {tx:.1f} s of the {seconds:.1f} s window ({100 * tx / seconds:.0f} %); the sink's own process, "
+        f"which decodes the next batch while one is written, spent {us:g} µs of CPU per row."
+    )
 
 
 def _notes(doc: dict[str, Any]) -> list[str]:
@@ -438,8 +493,9 @@ def _gateway_table(gw: dict[str, Any]) -> list[str]:
     out = [
         "## Gateway sweep (open-loop, latency from each request's scheduled time)",
         "",
-        "| offered/s | gateway accepted/s | p50 | p95 | p99 ms | ceiling ok/s | ceiling p99 ms | generator kept up |",
-        "|---|---|---|---|---|---|---|---|",
+        "| offered/s | gateway accepted/s | p50 | p95 | p99 ms | CPU µs/request: gateway (its loop thread) | "
+        "ceiling ok/s | ceiling p99 ms | CPU µs/request: ceiling | generator kept up |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     ceiling = {p["offered_per_s"]: p for p in gw.get("ceiling_points", [])}
     for p in gw["gateway_points"]:
@@ -447,13 +503,15 @@ def _gateway_table(gw: dict[str, Any]) -> list[str]:
         lat = p["latency_ms"]
         out.append(
             f"| {p['offered_per_s']:,} | {p['accepted_per_s']:,} | {lat['p50']} | {lat['p95']} | {lat['p99']} | "
+            f"{_fmt(p.get('cpu_us_per_request'))} ({_fmt(p.get('loop_thread_cpu_us_per_request'))}) | "
             f"{c['ok_per_s'] if c else '—'} | {c['latency_ms']['p99'] if c else '—'} | "
+            f"{_fmt(c.get('cpu_us_per_request')) if c else '—'} | "
             f"{'yes' if p['generator']['kept_up'] and (c is None or c['generator']['kept_up']) else 'no'} |"
         )
     for rate, c in ceiling.items():  # rates the gateway's sweep stopped before
         out.append(
-            f"| {rate:,} | — | — | — | — | {c['ok_per_s']} | {c['latency_ms']['p99']} | "
-            f"{'yes' if c['generator']['kept_up'] else 'no'} |"
+            f"| {rate:,} | — | — | — | — | — | {c['ok_per_s']} | {c['latency_ms']['p99']} | "
+            f"{_fmt(c.get('cpu_us_per_request'))} | {'yes' if c['generator']['kept_up'] else 'no'} |"
         )
     return [*out, ""]
 

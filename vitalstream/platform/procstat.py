@@ -29,6 +29,11 @@ def cpu_seconds(pid: int) -> float:
     return _cpu_ticks(_stat_fields(pid)) / _TICK
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the main thread of ``pid`` (an asyncio server's event loop)."""
+    return _cpu_ticks(_stat_fields(pid, f"task/{pid}/stat")) / _TICK
+
+
 def thread_cpu_seconds(pid: int, name_prefixes: tuple[str, ...]) -> float:
     """User + system CPU time of the live threads of ``pid`` whose name starts with one of ``name_prefixes``."""
     try:
