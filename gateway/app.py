@@ -108,7 +108,7 @@ async def _receive(request: web.Request, state: GatewayState) -> bytes | Answer:
     """The body within the read slots, the deadline and the size cap — or the answer why not.
 
     A body that came whole with its headers (every ordinary webhook) is already in aiohttp's
-    buffer, which pauses the socket past 128 KiB: reading it neither waits nor holds memory
+    buffer, which pauses the socket past 512 KiB: reading it neither waits nor holds memory
     that is not held already, so it takes no slot and no deadline.
     """
     intake, config = state.intake, state.config
