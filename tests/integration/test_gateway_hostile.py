@@ -15,9 +15,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+from aiohttp import ClientResponse
+
 from gateway.config import RATE_WINDOW_S
 from gateway.idempotency import event_id
-from tests.integration.test_gateway_intake import Start, body_for, raw_records, signed, start
+from tests.integration.test_gateway_intake import Client, Start, body_for, raw_records, signed, start
 from vitalstream.platform.settings import Settings
 
 __all__ = ["start"]  # the fixture, shared with test_gateway_intake
@@ -163,33 +165,36 @@ async def test_a_stalled_body_is_cut_at_the_deadline(settings: Settings, start: 
     assert raw_records(settings) == []
 
 
+async def _trickle(data: bytes, hold: asyncio.Event | float) -> AsyncIterator[bytes]:
+    """A body still on its way when the handler looks: its first bytes, then the rest once ``hold`` is over."""
+    yield data[:5]
+    if isinstance(hold, asyncio.Event):
+        await hold.wait()
+    else:
+        await asyncio.sleep(hold)
+    yield data[5:]
+
+
+def _hold_a_slot(client: Client, settings: Settings) -> tuple[asyncio.Task[ClientResponse], asyncio.Event]:
+    """A chunked (so large) upload that keeps its read slot until the event is set."""
+    body, release = body_for("user-slot"), asyncio.Event()
+    post = client.post("/webhooks/terra", data=_trickle(body, release), headers=signed(settings, body, "t-hold"))
+    return asyncio.ensure_future(post), release
+
+
 async def test_reads_beyond_the_slots_wait_then_503(settings: Settings, start: Start) -> None:
     tight = settings.model_copy(
         update={"gateway_max_large_body_reads": 1, "gateway_read_slot_wait_s": 0.2, "gateway_body_timeout_s": 5.0}
     )
     client = await start(tight)
-    body = body_for("user-slot")
-    release = asyncio.Event()
-
-    async def slow() -> AsyncIterator[bytes]:
-        yield body[:5]
-        await release.wait()
-        yield body[5:]
-
-    # chunked (no Content-Length) bodies are large: the first holds the only large slot
-    holder = asyncio.create_task(client.post("/webhooks/terra", data=slow(), headers=signed(tight, body, "t-hold")))
+    holder, release = _hold_a_slot(client, tight)
     await asyncio.sleep(0.3)
     other = body_for("user-slot-2")
-
-    async def chunked() -> AsyncIterator[bytes]:
-        yield other[:5]
-        await asyncio.sleep(0.5)  # still on its way when the handler looks: a read that needs a slot
-        yield other[5:]
-
-    r = await client.post("/webhooks/terra", data=chunked(), headers=signed(tight, other, "t-wait"))
+    r = await client.post("/webhooks/terra", data=_trickle(other, 0.5), headers=signed(tight, other, "t-wait"))
     assert (r.status, (await r.json())["error"]) == (503, "busy")
     assert r.headers["Retry-After"] == str(tight.gateway_retry_after_s)
-    small = await client.post("/webhooks/terra", data=other, headers=signed(tight, other, "t-small"))
+    announced = {**signed(tight, other, "t-small"), "Content-Length": str(len(other))}
+    small = await client.post("/webhooks/terra", data=_trickle(other, 0.3), headers=announced)
     assert small.status == 202  # announced small bodies keep their own slots
     release.set()
     assert (await holder).status == 202
@@ -201,17 +206,9 @@ async def test_a_body_that_came_whole_needs_no_read_slot(settings: Settings, sta
         update={"gateway_max_body_reads": 1, "gateway_read_slot_wait_s": 0.2, "gateway_body_timeout_s": 5.0}
     )
     client = await start(tight)
-    body = body_for("user-whole")
-    release = asyncio.Event()
-
-    async def slow() -> AsyncIterator[bytes]:
-        yield body[:5]
-        await release.wait()
-        yield body[5:]
-
-    holder = asyncio.create_task(client.post("/webhooks/terra", data=slow(), headers=signed(tight, body, "t-hold")))
+    holder, release = _hold_a_slot(client, tight)
     await asyncio.sleep(0.3)
-    other = body_for("user-whole-2")
+    other = body_for("user-whole")
     whole = await client.post("/webhooks/terra", data=other, headers=signed(tight, other, "t-whole"))
     assert whole.status == 202
     release.set()
