@@ -175,20 +175,23 @@ async def _trickle(data: bytes, hold: asyncio.Event | float) -> AsyncIterator[by
     yield data[5:]
 
 
-def _hold_a_slot(client: Client, settings: Settings) -> tuple[asyncio.Task[ClientResponse], asyncio.Event]:
-    """A chunked (so large) upload that keeps its read slot until the event is set."""
+SlotHolder = tuple[Client, Settings, "asyncio.Task[ClientResponse]", asyncio.Event]
+
+
+async def _gateway_with_a_held_slot(settings: Settings, start: Start, slots: str) -> SlotHolder:
+    """A gateway with one slot of kind ``slots`` (a setting's name), held by a chunked (so large)
+    upload until the returned event is set."""
+    tight = settings.model_copy(update={slots: 1, "gateway_read_slot_wait_s": 0.2, "gateway_body_timeout_s": 5.0})
+    client = await start(tight)
     body, release = body_for("user-slot"), asyncio.Event()
-    post = client.post("/webhooks/terra", data=_trickle(body, release), headers=signed(settings, body, "t-hold"))
-    return asyncio.ensure_future(post), release
+    post = client.post("/webhooks/terra", data=_trickle(body, release), headers=signed(tight, body, "t-hold"))
+    holder = asyncio.ensure_future(post)
+    await asyncio.sleep(0.3)
+    return client, tight, holder, release
 
 
 async def test_reads_beyond_the_slots_wait_then_503(settings: Settings, start: Start) -> None:
-    tight = settings.model_copy(
-        update={"gateway_max_large_body_reads": 1, "gateway_read_slot_wait_s": 0.2, "gateway_body_timeout_s": 5.0}
-    )
-    client = await start(tight)
-    holder, release = _hold_a_slot(client, tight)
-    await asyncio.sleep(0.3)
+    client, tight, holder, release = await _gateway_with_a_held_slot(settings, start, "gateway_max_large_body_reads")
     other = body_for("user-slot-2")
     r = await client.post("/webhooks/terra", data=_trickle(other, 0.5), headers=signed(tight, other, "t-wait"))
     assert (r.status, (await r.json())["error"]) == (503, "busy")
@@ -202,12 +205,7 @@ async def test_reads_beyond_the_slots_wait_then_503(settings: Settings, start: S
 
 async def test_a_body_that_came_whole_needs_no_read_slot(settings: Settings, start: Start) -> None:
     """Every slot held by a slow sender: a webhook whose body arrived with its headers is still read."""
-    tight = settings.model_copy(
-        update={"gateway_max_body_reads": 1, "gateway_read_slot_wait_s": 0.2, "gateway_body_timeout_s": 5.0}
-    )
-    client = await start(tight)
-    holder, release = _hold_a_slot(client, tight)
-    await asyncio.sleep(0.3)
+    client, tight, holder, release = await _gateway_with_a_held_slot(settings, start, "gateway_max_body_reads")
     other = body_for("user-whole")
     whole = await client.post("/webhooks/terra", data=other, headers=signed(tight, other, "t-whole"))
     assert whole.status == 202
