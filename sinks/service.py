@@ -47,7 +47,7 @@ from sinks.writer import BatchWriter, build_batch, count
 from vitalstream.platform import kafka
 from vitalstream.platform.codec import codec_for
 from vitalstream.platform.observability import configure_logging, get_logger
-from vitalstream.platform.runtime import freeze_startup_heap
+from vitalstream.platform.runtime import freeze_startup_heap, quick_lock_handoff
 from vitalstream.platform.settings import Settings, secret_values
 from vitalstream.platform.stall import StallGuard, abandon
 
@@ -95,6 +95,8 @@ class Sink:
         self.dead_letters = DeadLetterer(settings, self.pool, self.producer, self.backpressure)
         self.backpressure.retrying(self._record_scoring_settings)
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-db")
+        if pipelined:
+            quick_lock_handoff()  # the writer thread waits on PostgreSQL while this one decodes
         self._inflight: InFlight | None = None
         self._closed = False
 

@@ -27,7 +27,7 @@ from streams.generation import ControlWatch, carry_offsets, datadir_for, prune_o
 from streams.restore import prerestore, table_logs
 from vitalstream.platform.control import read_active
 from vitalstream.platform.observability import configure_logging, get_logger
-from vitalstream.platform.runtime import favour_the_event_loop, freeze_startup_heap
+from vitalstream.platform.runtime import freeze_startup_heap, quick_lock_handoff
 from vitalstream.platform.settings import Settings, secret_values
 
 STARTUP_WAIT_S = 300.0
@@ -87,7 +87,7 @@ def run(settings: Settings) -> None:
     if settings.worker_bulk_restore:
         _prerestore(settings, app)
     freeze_startup_heap()
-    favour_the_event_loop()
+    quick_lock_handoff()
     switch_to: list[ScoringGeneration] = []
 
     @app.timer(CONTROL_POLL_S)  # type: ignore[untyped-decorator]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from sinks import sample
 from sinks.rows import observation_row
 from tests.fix_sink import MakeSink, connect, quality_drift
 from tests.kafka_helpers import consume_all
+from vitalstream.platform.runtime import THREAD_SWITCH_S
 from vitalstream.platform.settings import Settings
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -204,3 +206,15 @@ def test_lab_result_lands_with_its_range_flag_operator_and_code(db_settings: Set
         ("lab.crp[mg/L]", 0.5, "<", 0.0, 5.0, "normal", "1988-5"),
         ("step_count", 900.0, None, None, None, None, None),
     ]
+
+
+def test_a_pipelined_sink_hands_the_interpreter_lock_over_quickly(make_sink: MakeSink) -> None:
+    """Its writer thread waits on PostgreSQL for every statement of a batch while the consume thread
+    decodes the next: at the default 5 ms switch interval each wake waits for the lock (design §11)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    try:
+        make_sink()
+        assert sys.getswitchinterval() == pytest.approx(THREAD_SWITCH_S)
+    finally:
+        sys.setswitchinterval(before)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from vitalstream.platform.runtime import THREAD_SWITCH_S, favour_the_event_loop, freeze_startup_heap
+from vitalstream.platform.runtime import THREAD_SWITCH_S, freeze_startup_heap, quick_lock_handoff
 
 
 def test_the_startup_heap_is_frozen_and_collection_stays_enabled() -> None:
@@ -24,7 +24,7 @@ def test_the_startup_heap_is_frozen_and_collection_stays_enabled() -> None:
 def test_the_event_loop_gets_the_interpreter_back_within_a_millisecond() -> None:
     before = sys.getswitchinterval()
     try:
-        favour_the_event_loop()
+        quick_lock_handoff()
         assert sys.getswitchinterval() == pytest.approx(THREAD_SWITCH_S) and before > THREAD_SWITCH_S
     finally:
         sys.setswitchinterval(before)
