@@ -134,7 +134,11 @@ class Settings(BaseSettings):
 
     # --- sink ---
     sink_metrics_port: int = 9102
-    sink_batch_size: int = 5000
+    sink_batch_size: int = Field(
+        10_000,
+        ge=1,
+        description="Records per database transaction at most (a backlog's batches; at low load they are smaller).",
+    )
     sink_batch_max_wait_ms: int = Field(
         200, ge=0, description="How long an idle sink waits for a first record before it looks again."
     )
