@@ -258,9 +258,10 @@ def _sink_miss(sk: dict[str, Any]) -> str | None:
     if not tx or not seconds or not us:
         return None
     return (
-        f"- **sink**: PostgreSQL. The batch transactions (staging COPY, three upserts per row, one commit per "
-        f"batch) took {tx:.1f} s of the {seconds:.1f} s window ({100 * tx / seconds:.0f} %); the sink's own process, "
-        f"which decodes the next batch while one is written, spent {us:g} µs of CPU per row."
+        f"- **sink**: its database writes. The batch transactions (staging COPY, three upserts per row, one commit "
+        f"per batch: the writer thread's wall time, its waits for the interpreter lock included) took {tx:.1f} s "
+        f"of the {seconds:.1f} s window ({100 * tx / seconds:.0f} %); the sink's own process, which decodes the "
+        f"next batch while one is written, spent {us:g} µs of CPU per row."
     )
 
 

@@ -35,8 +35,8 @@ def quick_lock_handoff(interval_s: float = THREAD_SWITCH_S) -> None:
       backfill was 321–474 ms at 5 ms (two runs) and 158–274 ms at 1 ms (four runs);
     - the sink, whose writer thread waits on PostgreSQL for each of a batch's ten statements
       while the consume thread decodes the next batch: `vitalstream bench sink` went from
-      23,596–23,837 rows/s at 5 ms to 28,084–28,440 at 1 ms or 0.5 ms (12-04, Xeon), the
-      staging DDL's share of a batch from 9 ms to 2 ms.
+      22,560–22,691 rows/s at 5 ms to 27,798–28,531 at 1 ms (12-04, Xeon, two runs each), and
+      in a run timing each statement the staging DDL's share of a batch from 9 ms to 2 ms.
 
     The cost is more switches while both threads compute, and none while one waits.
     """
