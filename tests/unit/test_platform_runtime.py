@@ -23,8 +23,9 @@ def test_the_startup_heap_is_frozen_and_collection_stays_enabled() -> None:
 
 def test_the_event_loop_gets_the_interpreter_back_within_a_millisecond() -> None:
     before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # Python's default; an in-process Sink of an earlier test may have lowered it
     try:
         quick_lock_handoff()
-        assert sys.getswitchinterval() == pytest.approx(THREAD_SWITCH_S) and before > THREAD_SWITCH_S
+        assert sys.getswitchinterval() == pytest.approx(THREAD_SWITCH_S)
     finally:
         sys.setswitchinterval(before)
